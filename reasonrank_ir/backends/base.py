@@ -1,0 +1,54 @@
+"""The one interface every LLM engine implements: prompts in, texts and token counts out.
+
+Backends know nothing of retrieval or ranking. A :class:`Prompt` carries both the chat messages
+(for servers that apply their own chat template) and the exact rendered string (for engines that
+take raw text, so the prompt reaches the model byte for byte as the reranker built it).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    messages: tuple[Message, ...]
+    text: str | None = None
+    """The chat-template rendering of ``messages`` (None where no tokenizer is at hand)."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding settings; the defaults are ReasonRank's reasoning mode (greedy, 3072 + 100 tokens)."""
+
+    max_tokens: int = 3172
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = -1
+    n: int = 1
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    prompt_tokens: int
+    output_tokens: int
+    finish_reason: str = "stop"
+    """'stop' or 'length' (cut off by max_tokens), as OpenAI and vLLM report it."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+
+    def generate(self, prompts: Sequence[Prompt], sampling: Sampling) -> list[Generation]:
+        """One generation per prompt, in order. Engines batch or parallelise internally."""
+        ...

