@@ -1,0 +1,95 @@
+"""TREC run and qrels files.
+
+Doc ids may contain spaces (BRIGHT stackoverflow), so run lines are parsed from the right:
+``qid Q0 docid... rank score tag``.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.types import Candidate, Qrels, Query, Ranking, Run
+
+
+def _lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    path = Path(path)
+    if not path.is_file():
+        raise ReasonRankError(f"{path}: no such file")
+    opener = __import__("gzip").open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                yield number, line.rstrip("\n")
+
+
+def parse_run_line(line: str, where: str) -> tuple[str, str, int, float, str]:
+    """(query_id, doc_id, rank, score, tag) of one ``qid Q0 docid rank score tag`` line."""
+    head, _, tail = line.strip().partition(" ")
+    parts = tail.rsplit(None, 3) if tail else []
+    if len(parts) != 4:
+        raise ReasonRankError(f"{where}: expected 'qid Q0 docid rank score tag', found {line.strip()!r}")
+    middle, rank, score, tag = parts
+    q0, _, doc_id = middle.partition(" ")
+    try:
+        return head, doc_id.strip(), int(rank), float(score), tag
+    except ValueError:
+        raise ReasonRankError(f"{where}: rank and score must be numbers, found {line.strip()!r}") from None
+
+
+def read_run(path: str | os.PathLike, topics: Mapping[str, Query] | None = None) -> Run:
+    """A run sorted by score (ties by file order), queries in file order.
+
+    Query text comes from ``topics`` where given; otherwise it is empty (enough for evaluation).
+    """
+    grouped: dict[str, list[tuple[float, int, str]]] = {}
+    tag = "run"
+    for number, line in _lines(path):
+        query_id, doc_id, _rank, score, tag = parse_run_line(line, f"{path}:{number}")
+        grouped.setdefault(query_id, []).append((score, number, doc_id))
+    run = Run(name=tag)
+    for query_id, rows in grouped.items():
+        rows.sort(key=lambda row: (-row[0], row[1]))
+        query = topics[query_id] if topics and query_id in topics else Query(query_id, "")
+        run.add(Ranking(query, tuple(Candidate(d, s) for s, _, d in rows)))
+    return run
+
+
+def format_run(rankings: Iterable[Ranking], tag: str) -> Iterator[str]:
+    for ranking in rankings:
+        for rank, candidate in enumerate(ranking.candidates, 1):
+            yield f"{ranking.query_id} Q0 {candidate.doc_id} {rank} {candidate.score:.6f} {tag}\n"
+
+
+def write_run(run: Run | Iterable[Ranking], path: str | os.PathLike, tag: str | None = None,
+              append: bool = False) -> None:
+    """Write rankings in TREC format; ``append`` lets long jobs add queries as they finish."""
+    tag = tag or getattr(run, "name", None) or "reasonrank_ir"
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a" if append else "w", encoding="utf-8") as handle:
+        handle.writelines(format_run(run, tag))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_qrels(path: str | os.PathLike) -> Qrels:
+    """TREC qrels ``qid iter docid rel``; doc ids with spaces are kept whole."""
+    qrels: Qrels = {}
+    for number, line in _lines(path):
+        parts = line.split()
+        if len(parts) < 4:
+            raise ReasonRankError(f"{path}:{number}: expected 'qid 0 docid relevance', found {line.strip()!r}")
+        try:
+            relevance = int(parts[-1])
+        except ValueError:
+            raise ReasonRankError(f"{path}:{number}: relevance must be an integer, found {parts[-1]!r}") from None
+        qrels.setdefault(parts[0], {})[" ".join(parts[2:-1])] = relevance
+    return qrels
+
+
+def write_qrels(qrels: Qrels, path: str | os.PathLike) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for query_id, docs in qrels.items():
+            for doc_id, relevance in docs.items():
+                handle.write(f"{query_id} 0 {doc_id} {relevance}\n")

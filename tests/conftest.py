@@ -1,0 +1,61 @@
+"""Shared fixtures: paths to ../shared/data and a tiny randomly initialised Qwen2 model.
+
+The tiny model uses the real Qwen2.5 tokenizer, so prompts, truncation and chat templates are the
+real ones; only the weights are random (no weights can be downloaded here).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
+QWEN_TOKENIZER = SHARED_DATA / "tokenizers" / "qwen2.5"
+BRIGHT_DATA = SHARED_DATA / "bright"
+BRIGHT_FIRST_STAGE = SHARED_DATA / "bright-first-stage"
+CRANFIELD_DATA = SHARED_DATA / "collections" / "cranfield"
+VASWANI_DATA = SHARED_DATA / "collections" / "vaswani"
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(QWEN_TOKENIZER))
+
+
+def build_tiny_qwen2(directory: Path, seed: int = 0) -> Path:
+    """Save a ~5M-parameter random Qwen2 model with the shared tokenizer into ``directory``."""
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(str(QWEN_TOKENIZER))
+    config = Qwen2Config(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32768,
+        tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2(tmp_path_factory) -> Path:
+    """Path of a tiny random Qwen2 checkpoint loadable with ``from_pretrained``."""
+    return build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _offline_hub():
+    """Nothing in a test may reach a model hub."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    yield
