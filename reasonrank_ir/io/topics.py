@@ -14,9 +14,12 @@ _TEXT_KEYS = ("query", "text", "title")
 
 
 def read_topics(path: str | os.PathLike) -> dict[str, Query]:
-    """Queries keyed by id, in file order; the format is told by the extension (.jsonl or TSV)."""
+    """Queries keyed by id, in file order: JSONL (by extension), TREC SGML (``<top>``) or TSV."""
     name = Path(path).name
     jsonl = ".jsonl" in name or ".json" in name
+    first = next((line for _, line in _lines(path)), "")
+    if not jsonl and first.lstrip().lower().startswith("<top>"):
+        return read_trec_topics(path)
     topics: dict[str, Query] = {}
     for number, line in _lines(path):
         where = f"{path}:{number}"
@@ -42,3 +45,20 @@ def write_topics(topics: dict[str, Query], path: str | os.PathLike) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         for query in topics.values():
             handle.write(f"{query.query_id}\t{' '.join(query.text.split())}\n")
+
+
+def read_trec_topics(path: str | os.PathLike) -> dict[str, Query]:
+    """Classic SGML topics (``<top><num>..<title>..``); the title is the query."""
+    import re
+
+    text = "".join(line + "\n" for _, line in _lines(path))
+    topics: dict[str, Query] = {}
+    for block in re.findall(r"<top>(.*?)</top>", text, flags=re.S | re.I):
+        num = re.search(r"<num>\s*(?:Number:)?\s*([^<\s]+)", block, flags=re.I)
+        title = re.search(r"<title>\s*(.*?)\s*(?:</title>|<desc>|<narr>|$)", block, flags=re.S | re.I)
+        if not num or not title:
+            raise ReasonRankError(f"{path}: a <top> block lacks <num> or <title>: {block[:80]!r}")
+        topics[num.group(1)] = Query(num.group(1), " ".join(title.group(1).split()))
+    if not topics:
+        raise ReasonRankError(f"{path}: no <top> blocks found; expected TREC SGML topics")
+    return topics

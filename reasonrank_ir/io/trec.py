@@ -77,14 +77,14 @@ def read_qrels(path: str | os.PathLike) -> Qrels:
     """TREC qrels ``qid iter docid rel``; doc ids with spaces are kept whole."""
     qrels: Qrels = {}
     for number, line in _lines(path):
-        parts = line.split()
+        parts = line.split("\t") if line.count("\t") == 3 else line.split()
         if len(parts) < 4:
             raise ReasonRankError(f"{path}:{number}: expected 'qid 0 docid relevance', found {line.strip()!r}")
         try:
             relevance = int(parts[-1])
         except ValueError:
             raise ReasonRankError(f"{path}:{number}: relevance must be an integer, found {parts[-1]!r}") from None
-        qrels.setdefault(parts[0], {})[" ".join(parts[2:-1])] = relevance
+        qrels.setdefault(parts[0].strip(), {})[" ".join(parts[2:-1]).strip()] = relevance
     return qrels
 
 

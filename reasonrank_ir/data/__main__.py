@@ -1,0 +1,50 @@
+"""``python -m reasonrank_ir.data``: make named datasets work on machines without internet."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from reasonrank_ir.errors import ReasonRankError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reasonrank_ir.data",
+                                     description="Import downloaded topics, qrels and corpora into the caches "
+                                                 "Pyserini and ir_datasets read, so dataset names work offline.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    bright = commands.add_parser("import-bright", help="copy BRIGHT topics/qrels files into Pyserini's cache")
+    bright.add_argument("directory", help="folder holding topics.bright-*.tsv.gz, qrels.bright-*.txt, ...")
+    irds = commands.add_parser("import", help="copy a collection's files into ir_datasets' cache")
+    irds.add_argument("dataset", help="ir_datasets id, e.g. cranfield")
+    irds.add_argument("directory", help="folder holding the downloaded files")
+    info = commands.add_parser("info", help="show what a dataset name resolves to")
+    info.add_argument("dataset")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "import-bright":
+            from reasonrank_ir.data import import_bright
+
+            copied = import_bright(args.directory)
+            print(f"copied {len(copied)} files into {copied[0].parent}")
+        elif args.command == "import":
+            from reasonrank_ir.data import import_irds
+
+            copied = import_irds(args.dataset, args.directory)
+            print(f"copied {len(copied)} files into {copied[0].parent}")
+        else:
+            from reasonrank_ir.data import load
+
+            dataset = load(args.dataset)
+            topics = dataset.topics()
+            qrels = dataset.qrels()
+            print(f"{dataset!r}: {len(topics)} topics, "
+                  f"{'no qrels' if qrels is None else f'qrels for {len(qrels)} queries'}, "
+                  f"passages of {dataset.max_passage_tokens} tokens for reranking")
+    except ReasonRankError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

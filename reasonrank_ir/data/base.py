@@ -1,0 +1,99 @@
+"""What every named dataset offers: topics, qrels, an index, passages by id, excluded ids."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.io.topics import read_topics
+from reasonrank_ir.io.trec import read_qrels
+from reasonrank_ir.types import Qrels, Query
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def indexes_home() -> Path:
+    """Where local indexes are built: ``$REASONRANK_INDEXES`` or ``indexes/`` of the checkout."""
+    return Path(os.environ.get("REASONRANK_INDEXES") or (REPO_ROOT / "indexes"))
+
+
+class Dataset:
+    """A corpus with (optionally) topics and judgments; subclasses say where each comes from.
+
+    ``topics``/``qrels`` given at construction (files or other dataset names) replace the dataset's
+    own, the way Pyserini's ``--topics`` works with any index.
+    """
+
+    max_passage_tokens: int = 100
+    """ReasonRank's passage budget: 100 tokens for TREC DL/BEIR-style data, 512 for BRIGHT."""
+
+    def __init__(self, name: str, topics: str | None = None, qrels: str | None = None):
+        self.name = name
+        self.topics_source = topics
+        self.qrels_source = qrels
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    # -- subclasses override these -------------------------------------------------------------
+    def _own_topics(self) -> dict[str, Query] | None:
+        return None
+
+    def _own_qrels(self) -> Qrels | None:
+        return None
+
+    def index_path(self) -> str:
+        """A local Lucene index folder, built or downloaded on first use."""
+        raise NotImplementedError
+
+    def excluded_ids(self) -> dict[str, frozenset[str]]:
+        """Per query, doc ids that must never appear in a run (BRIGHT's ``excluded_ids``)."""
+        return {}
+
+    def normalize_doc_id(self, doc_id: str) -> str:
+        """Doc ids as the index spells them (runs from elsewhere may differ)."""
+        return doc_id
+
+    # -- shared behaviour ----------------------------------------------------------------------
+    def topics(self) -> dict[str, Query]:
+        if self.topics_source:
+            return _resolve_topics(self.topics_source)
+        own = self._own_topics()
+        if own is None:
+            raise ReasonRankError(f"{self.name} has no topics of its own: pass --topics FILE (TSV, JSONL or TREC)")
+        return own
+
+    def qrels(self) -> Qrels | None:
+        if self.qrels_source:
+            return _resolve_qrels(self.qrels_source)
+        return self._own_qrels()
+
+    def index(self):
+        from reasonrank_ir.retrieval.lucene import LuceneIndex
+
+        return LuceneIndex.open(self.index_path())
+
+    def documents(self, doc_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Stored fields by id, read back from the index (what the reranker shows the model)."""
+        return self.index().documents(doc_ids)
+
+
+def _resolve_topics(source: str) -> dict[str, Query]:
+    if Path(source).is_file():
+        return read_topics(source)
+    from reasonrank_ir.data import load
+
+    return load(source).topics()
+
+
+def _resolve_qrels(source: str) -> Qrels:
+    if Path(source).is_file():
+        return read_qrels(source)
+    from reasonrank_ir.data import load
+
+    qrels = load(source).qrels()
+    if qrels is None:
+        raise ReasonRankError(f"{source} has no relevance judgments; pass --qrels FILE")
+    return qrels

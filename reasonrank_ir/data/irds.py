@@ -1,0 +1,118 @@
+"""Any ``ir_datasets`` id (cranfield, vaswani, beir/scifact/test, msmarco-passage/dev...).
+
+The corpus is indexed into ``indexes/<id>`` with Pyserini the first time it is used: ``contents``
+is title + text for retrieval, and the raw JSON keeps ``title`` and ``text`` apart for the reranker.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from functools import cached_property
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from reasonrank_ir.data.base import Dataset, indexes_home
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.types import Qrels, Query
+
+# Files that make an ir_datasets id work offline: our file name -> ir_datasets' cached name.
+IMPORTABLE = {
+    "cranfield": {"cran.all.1400": "docs.txt", "cran.qry": "queries.txt", "cranqrel": "qrels.txt"},
+}
+
+
+def irds_home() -> Path:
+    return Path(os.environ.get("IR_DATASETS_HOME") or os.path.expanduser("~/.ir_datasets"))
+
+
+def import_irds(dataset_id: str, source: str | os.PathLike) -> list[Path]:
+    """Copy a downloaded collection into ir_datasets' cache so ``ir_datasets.load`` works offline."""
+    if dataset_id not in IMPORTABLE:
+        raise ReasonRankError(f"don't know ir_datasets' cache layout for {dataset_id!r}; importable: "
+                              f"{', '.join(IMPORTABLE)}")
+    source = Path(source)
+    target = irds_home() / dataset_id
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for ours, theirs in IMPORTABLE[dataset_id].items():
+        if not (source / ours).is_file():
+            raise ReasonRankError(f"{source / ours} is missing; {dataset_id} needs {', '.join(IMPORTABLE[dataset_id])}")
+        shutil.copyfile(source / ours, target / theirs)
+        copied.append(target / theirs)
+    return copied
+
+
+def is_irds_id(name: str) -> bool:
+    import ir_datasets
+
+    return name in ir_datasets.registry
+
+
+def irds_ids() -> list[str]:
+    import ir_datasets
+
+    return list(ir_datasets.registry)
+
+
+def _text_of(record) -> str:
+    if hasattr(record, "default_text"):
+        return record.default_text()
+    return getattr(record, "text", "")
+
+
+class IrDatasetsDataset(Dataset):
+    @cached_property
+    def _irds(self):
+        import ir_datasets
+
+        return ir_datasets.load(self.name)
+
+    def _own_topics(self) -> dict[str, Query] | None:
+        if not self._irds.has_queries():
+            return None
+        try:
+            return {q.query_id: Query(q.query_id, " ".join(_text_of(q).split())) for q in self._irds.queries_iter()}
+        except Exception as error:  # ir_datasets raises many types when a download is impossible
+            raise _offline_error(self.name, error) from None
+
+    def _own_qrels(self) -> Qrels | None:
+        if not self._irds.has_qrels():
+            return None
+        qrels: Qrels = {}
+        try:
+            for qrel in self._irds.qrels_iter():
+                qrels.setdefault(qrel.query_id, {})[qrel.doc_id] = int(qrel.relevance)
+        except Exception as error:
+            raise _offline_error(self.name, error) from None
+        return qrels
+
+    def index_path(self) -> str:
+        path = indexes_home() / self.name.replace("/", "-")
+        from reasonrank_ir.retrieval.lucene import build_index, is_lucene_index
+
+        if not is_lucene_index(path):
+            if not self._irds.has_docs():
+                raise ReasonRankError(f"{self.name} has no documents to index; use its parent corpus id")
+            try:
+                build_index(self._records(), path)
+            except ReasonRankError:
+                raise
+            except Exception as error:
+                raise _offline_error(self.name, error) from None
+        return str(path)
+
+    def _records(self):
+        total = self._irds.docs_count() if hasattr(self._irds, "docs_count") else None
+        for doc in tqdm(self._irds.docs_iter(), total=total, desc=f"indexing {self.name}", unit="doc"):
+            title = " ".join(getattr(doc, "title", "").split())
+            text = getattr(doc, "text", None)
+            text = text if text is not None else _text_of(doc)
+            yield {"id": doc.doc_id, "contents": f"{title}\n{text}".strip(), "title": title, "text": text}
+
+
+def _offline_error(name: str, error: Exception) -> ReasonRankError:
+    hint = (f"copy its files with `python -m reasonrank_ir.data import {name} DIR`"
+            if name in IMPORTABLE else f"download it where the internet is reachable and copy {irds_home() / name.split('/')[0]} here")
+    return ReasonRankError(f"ir_datasets could not provide {name} ({type(error).__name__}: "
+                           f"{str(error).splitlines()[0][:120] if str(error) else 'no detail'}); {hint}")
