@@ -1,0 +1,81 @@
+"""Self-consistency filter: keep a labelled list only when the teacher's ranking agrees with its own
+pointwise labels (NDCG@10 of ``final_list`` against ``relevant_docids`` >= alpha, default 0.4).
+
+``python -m reasonrank_ir.train.filter --input labelled.jsonl --output kept.jsonl [--alpha 0.4]``
+prints how many samples each dataset (domain) kept.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.train.reward import ndcg_at
+from reasonrank_ir.train.sample import Sample, append_samples, read_samples
+
+
+def consistency(sample: Sample, k: int = 10) -> float:
+    """NDCG@k of the teacher's listwise ranking, judged by its own pointwise labels."""
+    return ndcg_at(sample.final_list, sample.relevant, k)
+
+
+@dataclass
+class FilterReport:
+    """Per-dataset counts of samples seen and kept."""
+
+    alpha: float
+    seen: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, int] = field(default_factory=dict)
+
+    def count(self, dataset: str, kept: bool) -> None:
+        self.seen[dataset] = self.seen.get(dataset, 0) + 1
+        self.kept[dataset] = self.kept.get(dataset, 0) + int(kept)
+
+    def table(self) -> str:
+        rows = [f"{'dataset':<24} {'kept':>7} {'seen':>7} {'share':>7}"]
+        for name in sorted(self.seen):
+            seen, kept = self.seen[name], self.kept[name]
+            rows.append(f"{name:<24} {kept:>7} {seen:>7} {kept / seen:>7.1%}")
+        total_seen, total_kept = sum(self.seen.values()), sum(self.kept.values())
+        if total_seen:
+            rows.append(f"{'all':<24} {total_kept:>7} {total_seen:>7} {total_kept / total_seen:>7.1%}")
+        return "\n".join(rows)
+
+
+def self_consistent(samples: Iterable[Sample], alpha: float = 0.4, report: FilterReport | None = None,
+                    k: int = 10) -> Iterator[Sample]:
+    """The labelled samples whose :func:`consistency` is at least ``alpha``; unlabelled ones are dropped."""
+    for sample in samples:
+        keep = sample.labelled and consistency(sample, k) >= alpha
+        if report is not None:
+            report.count(sample.dataset, keep)
+        if keep:
+            yield sample
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reasonrank_ir.train.filter", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--input", required=True, help="labelled samples (JSONL from reasonrank_ir.train.label)")
+    parser.add_argument("--output", required=True, help="JSONL of the samples kept (overwritten)")
+    parser.add_argument("--alpha", type=float, default=0.4, help="minimum NDCG@10 of the teacher list (default 0.4)")
+    args = parser.parse_args(argv)
+    try:
+        output = Path(args.output)
+        if output.resolve() == Path(args.input).resolve():
+            raise ReasonRankError("--output must differ from --input.")
+        output.unlink(missing_ok=True)
+        report = FilterReport(args.alpha)
+        append_samples(output, self_consistent(read_samples(args.input), args.alpha, report))
+    except ReasonRankError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"self-consistency filter, alpha={args.alpha}")
+    print(report.table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""Mine candidate lists for training from any index the package can open.
+
+Queries are the dataset's own topics (positives from its qrels) or are synthesised: passages are
+sampled from the index and a teacher LLM writes a reasoning-intensive question each one answers
+(that passage is the positive). Candidates are BM25 hits from the same index: each list holds the
+positives (up to ``max_positives``) and the highest-ranked other hits; the teacher's pointwise
+labels (``reasonrank_ir.train.label``) later tell hard negatives (high-ranked, judged irrelevant)
+from further positives. Every random choice is seeded per query, so a list does not depend on
+which other queries were mined, or on a resume.
+
+    python -m reasonrank_ir.train.mine --index cranfield --output mined.jsonl --num-queries 50
+    python -m reasonrank_ir.train.mine --index bright-biology --queries synthesise \\
+        --model deepseek-reasoner --base-url https://api.deepseek.com --num-queries 200 --output syn.jsonl
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from reasonrank_ir.backends.base import Backend, Message, Prompt, Sampling
+from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.train.sample import Sample, append_samples, done_keys
+from reasonrank_ir.types import Candidate, Query, Qrels
+
+ORDERS = ("retrieval", "shuffle")
+
+SYNTHESIS_PROMPT = (
+    "Here is a passage from a document collection.\n\n"
+    "Passage: {passage}\n\n"
+    "Write one reasoning-intensive question that this passage helps to answer. Answering it must take "
+    "reasoning beyond keyword matching, e.g. applying the concept, method, theorem or mechanism the "
+    "passage describes to a new situation. Do not copy the passage's wording and do not mention the "
+    "passage. Then give the answer.\n\n"
+    "Reply in exactly this format:\nQuestion: <the question>\nAnswer: <the answer>"
+)
+_QUESTION = re.compile(r"question\s*:\s*(.+?)\s*(?:\n\s*answer\s*:\s*(.*))?$", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class MiningConfig:
+    """How lists are built; the defaults give ReasonRank-sized lists of 20 in BM25 order."""
+
+    list_size: int = 20
+    depth: int = 100
+    """BM25 hits retrieved per query; the list is filled from these."""
+    max_positives: int = 5
+    order: str = "retrieval"
+    """'retrieval': BM25 order, a positive BM25 missed goes to a random slot; 'shuffle': random order."""
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.order not in ORDERS:
+            raise ReasonRankError(f"Unknown list order {self.order!r}; expected one of {', '.join(ORDERS)}."
+                                  + close_matches(self.order, ORDERS))
+        if self.list_size < 2 or self.depth < self.list_size or self.max_positives < 1:
+            raise ReasonRankError(f"Need list_size >= 2, depth >= list_size and max_positives >= 1; got "
+                                  f"{self.list_size}, {self.depth}, {self.max_positives}.")
+
+
+def query_rng(seed: int, dataset: str, query_id: str) -> random.Random:
+    """A generator seeded by (seed, dataset, query) only, so lists are reproducible one by one."""
+    return random.Random(f"{seed}:{dataset}:{query_id}")
+
+
+def build_list(query: Query, hits: Iterable[str], positives: Iterable[str], config: MiningConfig,
+               dataset: str) -> tuple[list[str], list[str]] | None:
+    """(list of doc ids, positives in it), or None when the hits cannot fill a list.
+
+    The list holds up to ``max_positives`` positives (seeded choice) and the best-ranked other hits.
+    """
+    rng = query_rng(config.seed, dataset, query.query_id)
+    hits = list(dict.fromkeys(hits))
+    positives = list(dict.fromkeys(positives))
+    if len(positives) > config.max_positives:
+        positives = sorted(rng.sample(positives, config.max_positives), key=positives.index)
+    chosen = set(positives)
+    negatives = [d for d in hits if d not in chosen][: config.list_size - len(positives)]
+    if len(positives) + len(negatives) < config.list_size or not positives:
+        return None
+    members = chosen | set(negatives)
+    if config.order == "shuffle":
+        ids = positives + negatives
+        rng.shuffle(ids)
+    else:
+        ids = [d for d in hits if d in members]
+        for doc_id in positives:
+            if doc_id not in ids:
+                ids.insert(rng.randrange(len(ids) + 1), doc_id)
+    return ids, positives
+
+
+def mine_topics(dataset, config: MiningConfig = MiningConfig(), num_queries: int | None = None,
+                skip: set[tuple[str, str]] = frozenset(), progress: bool = False) -> Iterator[Sample]:
+    """Lists for the dataset's own topics that have judged-relevant documents."""
+    qrels: Qrels = dataset.qrels() or {}
+    topics = [q for q in dataset.topics().values() if any(g > 0 for g in qrels.get(q.query_id, {}).values())]
+    if not topics:
+        raise ReasonRankError(f"{dataset.name} has no topics with relevance judgments; use --queries synthesise.")
+    topics = _pick(topics, num_queries, config.seed)
+    todo = [q for q in topics if (dataset.name, q.query_id) not in skip]
+    positives = {q.query_id: [d for d, g in qrels[q.query_id].items() if g > 0] for q in todo}
+    yield from _lists(dataset, todo, positives, {}, config, progress)
+
+
+def synthesise_queries(dataset, backend: Backend, num_queries: int, config: MiningConfig = MiningConfig(),
+                       sampling: Sampling = Sampling(max_tokens=4096, temperature=0.6),
+                       min_words: int = 30, skip: set[tuple[str, str]] = frozenset(),
+                       progress: bool = False, batch_size: int = 16) -> Iterator[Sample]:
+    """Lists for questions the teacher writes from passages sampled (seeded) from the index."""
+    from reasonrank_ir.rerank.prompts import passage_text
+
+    index = dataset.index()
+    order = list(range(index.num_docs))
+    random.Random(f"{config.seed}:{dataset.name}:sample").shuffle(order)
+    made = sum(1 for d, _ in skip if d == dataset.name)
+    bar = tqdm(total=num_queries, initial=made, desc="synthesise", unit="query", disable=not progress)
+    position = 0
+    while made < num_queries and position < len(order):
+        sources = []
+        while len(sources) < batch_size and position < len(order):
+            doc_id = index.doc_id_at(order[position])
+            position += 1
+            doc = index.doc(doc_id)
+            text = passage_text(doc) if doc else ""
+            if (dataset.name, f"syn-{doc_id}") not in skip and len(text.split()) >= min_words:
+                sources.append((doc_id, text))
+        prompts = [Prompt((Message("user", SYNTHESIS_PROMPT.format(passage=text)),)) for _, text in sources]
+        generations = backend.generate(prompts, sampling) if prompts else []
+        queries, answers, positives = [], {}, {}
+        for (doc_id, _), generation in zip(sources, generations, strict=True):
+            parsed = parse_question(generation.text)
+            if parsed is None:
+                continue
+            query = Query(f"syn-{doc_id}", parsed[0])
+            queries.append(query)
+            answers[query.query_id] = parsed[1]
+            positives[query.query_id] = [doc_id]
+        for sample in _lists(dataset, queries, positives, answers, config, False):
+            if made == num_queries:
+                break
+            made += 1
+            bar.update()
+            yield sample
+    bar.close()
+
+
+def parse_question(text: str) -> tuple[str, str] | None:
+    """(question, answer) from the teacher's reply (its reasoning, if inline, is skipped)."""
+    reply = text.rsplit("</think>", 1)[-1].strip()
+    match = _QUESTION.search(reply)
+    if not match or not match.group(1).strip():
+        return None
+    return match.group(1).strip(), (match.group(2) or "").strip()
+
+
+def _lists(dataset, queries: list[Query], positives: Mapping[str, list[str]], answers: Mapping[str, str],
+           config: MiningConfig, progress: bool) -> Iterator[Sample]:
+    from reasonrank_ir.retrieval.bm25 import BM25
+
+    if not queries:
+        return
+    run = BM25(dataset.index()).retrieve(queries, k=config.depth, excluded=dataset.excluded_ids(),
+                                         progress=progress)
+    for query in queries:
+        hits = [c.doc_id for c in run[query.query_id].candidates] if query.query_id in run else []
+        built = build_list(query, hits, positives[query.query_id], config, dataset.name)
+        if built is None:
+            continue
+        ids, kept = built
+        docs = dataset.documents(ids)
+        if len(docs) < len(ids):
+            continue  # a judged document missing from the index: no passage to show
+        candidates = tuple(Candidate(d, float(len(ids) - r), docs[d]) for r, d in enumerate(ids))
+        yield Sample(dataset.name, query, candidates, positives=tuple(kept),
+                     answer=answers.get(query.query_id, ""))
+
+
+def _pick(items: list, n: int | None, seed: int) -> list:
+    if n is None or n >= len(items):
+        return items
+    return sorted(random.Random(f"{seed}:queries").sample(items, n), key=items.index)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from reasonrank_ir.train.config import parse_with_config, teacher_backend, teacher_options
+
+    parser = argparse.ArgumentParser(prog="python -m reasonrank_ir.train.mine",
+                                     description="Mine 20-passage training lists from an index.")
+    parser.add_argument("--config", help="YAML file whose keys are these options")
+    parser.add_argument("--index", required=False, help="dataset or index name (cranfield, bright-biology, a folder)")
+    parser.add_argument("--topics", help="topics file or name replacing the dataset's own")
+    parser.add_argument("--qrels", help="qrels file or name replacing the dataset's own")
+    parser.add_argument("--output", help="JSONL written incrementally; an existing file is resumed")
+    parser.add_argument("--queries", choices=("topics", "synthesise"), default="topics")
+    parser.add_argument("--num-queries", type=int, help="how many lists (default: all topics)")
+    parser.add_argument("--list-size", type=int, default=20)
+    parser.add_argument("--depth", type=int, default=100)
+    parser.add_argument("--max-positives", type=int, default=5)
+    parser.add_argument("--order", choices=ORDERS, default="retrieval")
+    parser.add_argument("--seed", type=int, default=0)
+    teacher_options(parser)
+    try:
+        args = parse_with_config(parser, argv)
+        if not args.index or not args.output:
+            raise ReasonRankError("--index and --output are required (on the command line or in --config).")
+        from reasonrank_ir.data import load
+
+        dataset = load(args.index, args.topics, args.qrels)
+        config = MiningConfig(args.list_size, args.depth, args.max_positives, args.order, args.seed)
+        skip = done_keys(args.output)
+        if args.queries == "topics":
+            samples = mine_topics(dataset, config, args.num_queries, skip, progress=True)
+        else:
+            if not args.num_queries:
+                raise ReasonRankError("--queries synthesise needs --num-queries.")
+            samples = synthesise_queries(dataset, teacher_backend(args), args.num_queries, config,
+                                         Sampling(max_tokens=args.max_tokens, temperature=args.temperature),
+                                         skip=skip, progress=True)
+        written = append_samples(args.output, samples)
+    except ReasonRankError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{written} lists written to {args.output} ({len(skip)} were already there)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

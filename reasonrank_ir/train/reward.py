@@ -1,0 +1,147 @@
+"""ReasonRank's multi-view ranking reward for GRPO (REFERENCE.md section 4).
+
+One rollout is scored against one training list:
+
+* the output does not match ``<think>.*?</think>\\s*<answer>(.*?)</answer>`` (DOTALL): ``-1``;
+* the answer's id count, or its distinct-id count, differs from the teacher list's: ``0``;
+* an id outside ``1..len(list)`` (it names no passage): ``0`` (upstream silently drops such ids from
+  NDCG/Recall and still compares them in RBO; a list with a made-up passage is not a ranking);
+* otherwise ``NDCG@10 + phi * Recall@10 + gamma * RBO(predicted, teacher, p)``, where NDCG@10 and
+  Recall@10 use the relevant ids as binary qrels on the predicted order (trec_eval's definitions).
+
+Everything here is a pure function; :class:`RankingReward` adapts it to trl's reward interface.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.rerank.parse import ANSWER_PATTERN
+
+_NON_DIGIT = re.compile(r"\D+")
+
+
+def ids_in(text: str) -> list[str]:
+    """The integers of ``text`` in order (every non-digit is a separator), as upstream reads answers."""
+    return [t for t in _NON_DIGIT.split(text) if t]
+
+
+def ndcg_at(ranked: Sequence[str], relevant: Collection[str], k: int = 10) -> float:
+    """Binary-gain nDCG@k as trec_eval's ``ndcg_cut.k`` (0 when nothing is relevant)."""
+    relevant = set(relevant)
+    if not relevant:
+        return 0.0
+    dcg = sum(1.0 / math.log2(r + 2) for r, d in enumerate(ranked[:k]) if d in relevant)
+    ideal = sum(1.0 / math.log2(r + 2) for r in range(min(len(relevant), k)))
+    return dcg / ideal
+
+
+def recall_at(ranked: Sequence[str], relevant: Collection[str], k: int = 10) -> float:
+    """Share of the relevant ids found in the top k (0 when nothing is relevant)."""
+    relevant = set(relevant)
+    if not relevant:
+        return 0.0
+    return len(relevant.intersection(ranked[:k])) / len(relevant)
+
+
+def rbo(a: Sequence[str], b: Sequence[str], p: float = 1.0) -> float:
+    """Rank-biased overlap of two rankings without duplicates, truncated at the shorter length k.
+
+    With agreement ``A_d = |a[:d] & b[:d]| / d``: ``p == 1`` gives the average overlap
+    ``mean(A_1..A_k)`` (what the released model was trained with, the ``rbo`` package's default);
+    ``0 < p < 1`` gives Webber et al.'s truncated sum ``(1 - p) * sum_d p**(d-1) * A_d``
+    (no extrapolation), the form the paper writes. Both match ``rbo.RankingSimilarity(a, b).rbo(p=p)``.
+    """
+    if not 0.0 < p <= 1.0:
+        raise ReasonRankError(f"RBO needs 0 < p <= 1, got p={p}.")
+    k = min(len(a), len(b))
+    if k == 0:
+        return 1.0 if not a and not b else 0.0
+    seen_a: set[str] = set()
+    seen_b: set[str] = set()
+    overlap = 0
+    total = 0.0
+    for d in range(k):
+        x, y = a[d], b[d]
+        if x == y:
+            overlap += 1
+        else:
+            overlap += (x in seen_b) + (y in seen_a)
+        seen_a.add(x)
+        seen_b.add(y)
+        agreement = overlap / (d + 1)
+        total += agreement if p == 1.0 else (1 - p) * p**d * agreement
+    return total / k if p == 1.0 else total
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """The reward's weights; the defaults are the paper's (phi 0.2, gamma 0.1, RBO p 1.0, cut-off 10)."""
+
+    phi: float = 0.2
+    gamma: float = 0.1
+    p: float = 1.0
+    k: int = 10
+
+
+def ranking_reward(
+    completion: str,
+    initial_list: Sequence[str],
+    relevant: Collection[str],
+    teacher_list: Sequence[str],
+    config: RewardConfig = RewardConfig(),
+) -> float:
+    """The reward of one rollout ``completion`` for the passages ``initial_list`` (prompt order).
+
+    ``relevant`` are the pointwise-relevant doc ids; ``teacher_list`` is the teacher's ranking of
+    the same doc ids (the released data's ``final_list``).
+    """
+    match = ANSWER_PATTERN.search(completion)
+    if match is None:
+        return -1.0
+    predicted = ids_in(match.group(1))
+    position = {doc_id: str(i + 1) for i, doc_id in enumerate(initial_list)}
+    teacher = [position[d] for d in teacher_list if d in position]
+    if len(predicted) != len(teacher) or len(set(predicted)) != len(set(teacher)):
+        return 0.0
+    n = len(initial_list)
+    if any(not 1 <= int(i) <= n for i in predicted):
+        return 0.0
+    ranked = [initial_list[int(i) - 1] for i in predicted]
+    return (
+        ndcg_at(ranked, relevant, config.k)
+        + config.phi * recall_at(ranked, relevant, config.k)
+        + config.gamma * rbo(predicted, teacher, config.p)
+    )
+
+
+class RankingReward:
+    """:func:`ranking_reward` as a trl reward function over dataset columns.
+
+    trl calls it with the completions and, per completion, the dataset's ``initial_list``,
+    ``relevant_docids`` and ``final_list`` columns (repeated for each of the group's rollouts).
+    ``calls`` counts the completions scored, so tests and logs can see it ran on real generations.
+    """
+
+    __name__ = "ranking_reward"
+
+    def __init__(self, config: RewardConfig = RewardConfig()):
+        self.config = config
+        self.calls = 0
+
+    def __call__(self, completions, initial_list, relevant_docids, final_list, **_) -> list[float]:
+        self.calls += len(completions)
+        return [
+            ranking_reward(_text(c), init, rel, final, self.config)
+            for c, init, rel, final in zip(completions, initial_list, relevant_docids, final_list, strict=True)
+        ]
+
+
+def _text(completion) -> str:
+    """trl passes plain strings for text prompts and ``[{"role", "content"}]`` for chat prompts."""
+    if isinstance(completion, str):
+        return completion
+    return "".join(m["content"] for m in completion)
