@@ -1,4 +1,64 @@
-"""LLM engines behind :class:`Backend`; each engine module imports its heavy library lazily."""
-from reasonrank_ir.backends.base import Backend, Generation, Message, Prompt, Sampling
+"""LLM engines behind :class:`Backend`; each engine module imports its heavy library lazily.
 
-__all__ = ["Backend", "Generation", "Message", "Prompt", "Sampling"]
+``create_backend("hf", "path/or/hub-id", batch_size=4)`` builds one by name; ``"auto"`` takes
+vLLM where vLLM and a CUDA GPU are both present, else transformers, and the returned backend's
+``name`` says which. All engines return ``sampling.n`` generations per prompt, prompt by prompt.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+from typing import Any
+
+from reasonrank_ir.backends.base import Backend, Generation, Message, Prompt, Sampling
+from reasonrank_ir.errors import ReasonRankError, close_matches
+
+BACKENDS = ("auto", "vllm", "hf", "openai", "llamacpp")
+
+_ENGINES = {
+    "vllm": ("reasonrank_ir.backends.vllm", "VLLMBackend"),
+    "hf": ("reasonrank_ir.backends.hf", "HFBackend"),
+    "openai": ("reasonrank_ir.backends.openai", "OpenAIBackend"),
+    "llamacpp": ("reasonrank_ir.backends.llamacpp", "LlamaCppBackend"),
+}
+
+
+def resolve_backend_name(name: str) -> str:
+    """The engine ``name`` stands for: itself, or for ``auto`` vllm (vLLM + CUDA GPU) else hf."""
+    if name not in BACKENDS:
+        raise ReasonRankError(f"Unknown backend {name!r}; expected one of {', '.join(BACKENDS)}."
+                              + close_matches(name, BACKENDS))
+    if name != "auto":
+        return name
+    if importlib.util.find_spec("vllm") is None:
+        return "hf"
+    import torch
+
+    return "vllm" if torch.cuda.is_available() else "hf"
+
+
+def create_backend(name: str, model: str, **options: Any) -> Backend:
+    """Build the backend ``name`` for ``model`` (a path, hub id, served model name or .gguf file).
+
+    Options set to None are dropped so the engine's defaults apply (CLIs pass unset flags as None).
+    An option the engine does not take is an error, except under ``auto``, where options meant
+    for the engine that was not chosen (e.g. ``tensor_parallel_size`` on a CPU machine) are
+    ignored.
+    """
+    chosen = resolve_backend_name(name)
+    module_name, class_name = _ENGINES[chosen]
+    engine = getattr(importlib.import_module(module_name), class_name)
+    accepted = [parameter for parameter in inspect.signature(engine).parameters
+                if parameter not in ("self", "model", "model_path")]
+    options = {key: value for key, value in options.items() if value is not None}
+    unknown = sorted(set(options) - set(accepted))
+    if unknown and name != "auto":
+        raise ReasonRankError(
+            f"The {chosen} backend has no option {unknown[0]!r}; it takes "
+            f"{', '.join(accepted)}." + close_matches(unknown[0], accepted))
+    return engine(model, **{key: value for key, value in options.items() if key in accepted})
+
+
+__all__ = ["BACKENDS", "Backend", "Generation", "Message", "Prompt", "Sampling",
+           "create_backend", "resolve_backend_name"]

@@ -1,0 +1,177 @@
+"""Any OpenAI-compatible server as a backend: vLLM serve, SGLang, llama.cpp, Ollama, DeepSeek.
+
+Requests run concurrently in threads, spread round-robin over one or more base URLs (a retry
+moves on to the next URL), and are retried with exponential backoff and jitter on timeouts,
+connection errors, 429 and 5xx; other 4xx answers are the caller's mistake and fail at once.
+Servers that return the reasoning apart from the answer (``reasoning_content``, DeepSeek-R1 and
+vLLM's reasoning parsers) get it folded back into ``<think>...</think>``, so the output reads as
+if the model had written it inline, which is what the answer parser expects.
+"""
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
+from urllib.parse import urlsplit
+
+from reasonrank_ir.backends.base import Generation, Prompt, Sampling
+from reasonrank_ir.errors import ReasonRankError, close_matches
+
+ENDPOINTS = ("chat", "completions")
+
+
+def normalise_base_url(url: str) -> str:
+    """``http://host:8000`` -> ``http://host:8000/v1``; a URL with a path is kept as given."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ReasonRankError(f"Base URL {url!r} is not an http(s) URL such as "
+                              "http://127.0.0.1:8000/v1.")
+    url = url.rstrip("/")
+    return url if parts.path.strip("/") else url + "/v1"
+
+
+def fold_reasoning(content: str | None, reasoning: str | None) -> str:
+    """Put separately returned reasoning back in front of the answer, inside think tags."""
+    content = content or ""
+    if reasoning and "<think>" not in content:
+        return f"<think>\n{reasoning}\n</think>\n{content}"
+    return content
+
+
+def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None = None,
+                  rng: random.Random | None = None) -> float:
+    """Seconds to wait before retry ``attempt`` (0-based): full-jitter exponential backoff,
+    and at least what the server asked for in ``Retry-After`` (both capped at ``cap``)."""
+    jittered = (rng or random).uniform(0.5, 1.0) * min(cap, base * 2 ** attempt)
+    return min(cap, max(jittered, retry_after or 0.0))
+
+
+class OpenAIBackend:
+    """Chat or text completions from one or more OpenAI-compatible servers.
+
+    ``endpoint='chat'`` sends the messages (the server applies its chat template);
+    ``endpoint='completions'`` sends :attr:`Prompt.text` exactly, so the prompt reaches the model
+    byte for byte as the reranker rendered it. With ``sampling.n > 1`` each sample is its own
+    request (seeded ``seed + j``), since not every server supports ``n``.
+    """
+
+    name = "openai"
+
+    def __init__(self, model: str, base_urls: Sequence[str] | str, *, api_key: str | None = None,
+                 endpoint: str = "chat", concurrency: int = 8, max_retries: int = 5,
+                 timeout: float = 600.0, backoff: float = 1.0, max_backoff: float = 60.0,
+                 progress: bool = False) -> None:
+        try:
+            import openai
+        except ImportError as error:
+            raise ReasonRankError("The openai backend needs the openai package: "
+                                  "pip install 'reasonrank-ir[openai]'") from error
+        if endpoint not in ENDPOINTS:
+            raise ReasonRankError(f"Unknown endpoint {endpoint!r}; expected one of "
+                                  f"{', '.join(ENDPOINTS)}." + close_matches(endpoint, ENDPOINTS))
+        urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
+        if not urls:
+            raise ReasonRankError("The openai backend needs at least one base URL "
+                                  "(e.g. --base-url http://127.0.0.1:8000/v1).")
+        if concurrency < 1 or max_retries < 0:
+            raise ReasonRankError(f"concurrency must be >= 1 and max_retries >= 0, got "
+                                  f"{concurrency} and {max_retries}.")
+        self.model = model
+        self.base_urls = [normalise_base_url(url) for url in urls]
+        self.endpoint = endpoint
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.progress = progress
+        key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
+        self._openai = openai
+        self._clients = [openai.OpenAI(base_url=url, api_key=key, timeout=timeout, max_retries=0)
+                         for url in self.base_urls]
+
+    def generate(self, prompts: Sequence[Prompt], sampling: Sampling) -> list[Generation]:
+        """``sampling.n`` generations per prompt, prompt by prompt, in the order given."""
+        from tqdm.auto import tqdm
+
+        if self.endpoint == "completions" and any(prompt.text is None for prompt in prompts):
+            raise ReasonRankError("endpoint='completions' sends the rendered prompt text, but a "
+                                  "prompt has none (no tokenizer); use endpoint='chat'.")
+        jobs = [(prompt, sample) for prompt in prompts for sample in range(sampling.n)]
+        results: list[Generation | None] = [None] * len(jobs)
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            futures = {pool.submit(self._request, index, prompt, sampling, sample): index
+                       for index, (prompt, sample) in enumerate(jobs)}
+            try:
+                for future in tqdm(as_completed(futures), total=len(futures),
+                                   desc="openai generate", unit="request",
+                                   disable=not self.progress):
+                    results[futures[future]] = future.result()
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+        return [result for result in results if result is not None]
+
+    def _request(self, index: int, prompt: Prompt, sampling: Sampling, sample: int) -> Generation:
+        """One request, retried on transient failures, moving round-robin over the base URLs."""
+        openai = self._openai
+        attempt = 0
+        while True:
+            slot = (index + attempt) % len(self._clients)
+            try:
+                return self._call(self._clients[slot], prompt, sampling, sample)
+            except (openai.APIConnectionError, openai.RateLimitError,
+                    openai.InternalServerError) as error:
+                if attempt == self.max_retries:
+                    raise ReasonRankError(
+                        f"{self.base_urls[slot]} kept failing after {attempt + 1} attempts "
+                        f"({error.__class__.__name__}: {error}); is the server up?"
+                    ) from error
+                time.sleep(backoff_delay(attempt, self.backoff, self.max_backoff,
+                                         _retry_after(error)))
+                attempt += 1
+            except openai.APIStatusError as error:
+                raise ReasonRankError(f"{self.base_urls[slot]} refused the request with HTTP "
+                                      f"{error.status_code}: {error.message}") from error
+
+    def _call(self, client: Any, prompt: Prompt, sampling: Sampling, sample: int) -> Generation:
+        options: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": sampling.max_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+        }
+        if sampling.seed is not None:
+            options["seed"] = sampling.seed + sample
+        if sampling.top_k > 0:
+            options["extra_body"] = {"top_k": sampling.top_k}
+        if self.endpoint == "completions":
+            response = client.completions.create(prompt=prompt.text, **options)
+            choice = response.choices[0]
+            text = choice.text or ""
+        else:
+            messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
+            response = client.chat.completions.create(messages=messages, **options)
+            choice = response.choices[0]
+            message = choice.message
+            reasoning = (getattr(message, "reasoning_content", None)
+                         or getattr(message, "reasoning", None))
+            text = fold_reasoning(message.content, reasoning if isinstance(reasoning, str) else None)
+        usage = response.usage
+        return Generation(
+            text=text,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+            finish_reason="length" if choice.finish_reason == "length" else "stop",
+        )
+
+
+def _retry_after(error: Exception) -> float | None:
+    response = getattr(error, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
