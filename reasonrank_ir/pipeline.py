@@ -1,0 +1,152 @@
+"""First stage -> reranker -> evaluation: the library call behind the CLIs and experiments.
+
+Long reranking jobs write each finished batch of queries as they go (run lines, traces, and a
+``.progress`` list of finished query ids); ``resume=True`` continues such a job and ends with the
+same run file an uninterrupted job writes.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from reasonrank_ir.data import Dataset
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.evaluate import Evaluation, evaluate, filter_excluded
+from reasonrank_ir.io.trec import read_run, write_run
+from reasonrank_ir.retrieval.bm25 import BM25, BM25Settings
+from reasonrank_ir.types import Query, Ranking, Run
+
+
+@dataclass(frozen=True)
+class FirstStage:
+    """Where candidates come from: BM25 over the dataset's index, or a run file (``--run``)."""
+
+    hits: int = 100
+    bm25: BM25Settings = BM25Settings()
+    run_file: str | None = None
+
+    @property
+    def name(self) -> str:
+        if self.run_file:
+            return Path(self.run_file).name.removesuffix(".trec").removesuffix(".txt").removeprefix("run.")
+        return "bm25qs" if self.bm25.query_side else "bm25"
+
+
+def retrieve(dataset: Dataset, topics: dict[str, Query], first_stage: FirstStage, progress: bool = False) -> Run:
+    """The first-stage run, restricted to ``topics`` and cleaned of the dataset's excluded ids."""
+    if first_stage.run_file:
+        run = read_run(first_stage.run_file, topics)
+        unknown = [q for q in run.rankings if q not in topics]
+        if len(unknown) == len(run):
+            raise ReasonRankError(f"{first_stage.run_file}: its query ids ({', '.join(unknown[:3])}...) match no "
+                                  f"topic of {dataset.name}; pass the matching --topics")
+        run = Run({q: run[q] for q in topics if q in run}, run.name)
+    else:
+        searcher = BM25(dataset.index_path(), first_stage.bm25)
+        # BRIGHT's exclusions are applied after retrieval, as Pyserini does (so fewer than k may remain).
+        run = searcher.retrieve(topics.values(), first_stage.hits, progress=progress)
+    run = filter_excluded(run, dataset)
+    return run.top(first_stage.hits) if first_stage.run_file else run
+
+
+def attach_passages(dataset: Dataset, ranking: Ranking, depth: int) -> Ranking:
+    """Fill ``doc`` of the top-``depth`` candidates from the index (the reranker reads only those)."""
+    head = ranking.candidates[:depth]
+    docs = dataset.documents(c.doc_id for c in head)
+    missing = [c.doc_id for c in head if c.doc_id not in docs]
+    if missing:
+        raise ReasonRankError(f"{len(missing)} candidates of query {ranking.query_id} are not in the index of "
+                              f"{dataset.name} (e.g. {missing[0]!r}): does the run belong to another corpus?")
+    filled = tuple(c.with_doc(docs[c.doc_id]) for c in head) + ranking.candidates[depth:]
+    return Ranking(ranking.query, filled)
+
+
+@dataclass
+class OutputFiles:
+    run: Path
+    traces: Path
+
+    @property
+    def progress(self) -> Path:
+        return self.run.with_name(self.run.name + ".progress")
+
+    @classmethod
+    def beside(cls, run_path: str | os.PathLike) -> OutputFiles:
+        run_path = Path(run_path)
+        stem = run_path.name.removesuffix(".txt").removesuffix(".trec")
+        return cls(run_path, run_path.with_name(stem + ".traces.jsonl"))
+
+
+@dataclass
+class RerankOutcome:
+    run: Run
+    resumed_queries: int = 0
+    summary: object | None = None
+    files: OutputFiles | None = None
+
+
+def rerank(reranker, run: Run, dataset: Dataset, files: OutputFiles | None = None, resume: bool = False,
+           batch_size: int = 32, tag: str | None = None, progress: bool = True) -> RerankOutcome:
+    """Rerank ``run`` batch by batch, writing (and on ``resume`` reusing) finished queries."""
+    from reasonrank_ir.io.traces import TraceWriter
+
+    tag = tag or run.name
+    done: dict[str, Ranking] = {}
+    if files and resume and files.progress.is_file() and files.run.is_file():
+        finished = set(files.progress.read_text().split())
+        previous = read_run(files.run)
+        done = {q: previous[q] for q in previous.rankings if q in finished}
+    elif files:
+        for path in (files.run, files.traces, files.progress):
+            path.unlink(missing_ok=True)
+    todo = [r for r in run if r.query_id not in done]
+    depth = reranker.config.depth
+    needs_passages = getattr(reranker, "needs_passages", True)
+    if files:
+        files.run.parent.mkdir(parents=True, exist_ok=True)
+        if done:  # keep only the complete queries, dropping any half-written batch
+            write_run([done[q] for q in run.rankings if q in done], files.run, tag)
+            _keep_traces(files.traces, set(done))
+    traces = TraceWriter(files.traces, append=bool(done)) if files else None
+    bar = tqdm(total=len(todo), desc="reranking", unit="query", disable=not progress)
+    prepared = (attach_passages(dataset, r, depth) if needs_passages else r for r in todo)
+    try:
+        for batch in reranker.rerank_batches(prepared, batch_size=batch_size):
+            for ranking in batch.rankings:
+                done[ranking.query_id] = ranking
+            if files:
+                write_run(batch.rankings, files.run, tag, append=True)
+                for trace in batch.traces:
+                    traces.write(trace)
+                with open(files.progress, "a", encoding="utf-8") as handle:
+                    handle.writelines(r.query_id + "\n" for r in batch.rankings)
+            bar.update(len(batch.rankings))
+    finally:
+        bar.close()
+        if traces:
+            traces.close()
+    final = Run({q: done[q] for q in run.rankings if q in done}, tag)
+    if files:  # the finished file in topic order, identical whether or not the job was resumed
+        write_run(final, files.run, tag)
+        files.progress.unlink(missing_ok=True)
+    return RerankOutcome(final, len(run) - len(todo), getattr(reranker, "summary", None), files)
+
+
+def _keep_traces(path: Path, query_ids: set[str]) -> None:
+    if not path.is_file():
+        return
+    import json
+
+    with open(path, encoding="utf-8") as handle:
+        kept = [line for line in handle if line.strip() and json.loads(line).get("query_id") in query_ids]
+    path.write_text("".join(kept), encoding="utf-8")
+
+
+def score(run: Run, dataset: Dataset, metrics: Sequence[str]) -> Evaluation | None:
+    """ir-measures scores when the dataset (or ``--qrels``) has judgments, else None."""
+    qrels = dataset.qrels()
+    return evaluate(run, qrels, list(metrics)) if qrels else None

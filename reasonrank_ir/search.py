@@ -1,0 +1,179 @@
+"""``python -m reasonrank_ir.search``: Pyserini-style retrieval, ReasonRank reranking, evaluation.
+
+    python -m reasonrank_ir.search --index bright-biology --rerank reasonrank
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+from reasonrank_ir.errors import ReasonRankError
+
+RERANKERS = ("none", "reasonrank", "rankgpt", "qwen3", "oracle")
+DEFAULT_MODELS = {"reasonrank": "liuwenhan/reasonrank-7B", "rankgpt": "Qwen/Qwen2.5-7B-Instruct",
+                  "qwen3": "liuwenhan/reasonrank-8B"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m reasonrank_ir.search",
+        description="Retrieve with Pyserini, rerank with ReasonRank's sliding window, write a TREC run "
+                    "and reasoning traces, and score the run when judgments are known.")
+    first = parser.add_argument_group("first stage (Pyserini's flags)")
+    first.add_argument("--index", required=True, metavar="NAME_OR_PATH",
+                       help="bright-{subset}, an ir_datasets id (cranfield, beir/scifact/test, ...), a Lucene "
+                            "index folder, or a folder of JSONL/TREC documents to index")
+    first.add_argument("--topics", metavar="NAME_OR_FILE", help="topics (TSV, JSONL, TREC); default: the dataset's own")
+    first.add_argument("--qrels", metavar="NAME_OR_FILE", help="judgments for scoring; default: the dataset's own")
+    first.add_argument("--output", metavar="FILE", help="run file (default: runs/run.<index>.<stages>.txt)")
+    first.add_argument("--output-format", choices=("trec",), default="trec", help="run format (default: trec)")
+    first.add_argument("--hits", type=int, default=100, help="candidates per query (default: 100)")
+    first.add_argument("--bm25", action="store_true", default=True, help="BM25 ranking (the default)")
+    first.add_argument("--bm25qs", action="store_true", help="query-side BM25 (BM25Q) for long queries")
+    first.add_argument("--k1", type=float, default=0.9, help="BM25 k1 (default: 0.9)")
+    first.add_argument("--b", type=float, default=0.4, help="BM25 b (default: 0.4)")
+    first.add_argument("--threads", type=int, default=1, help="search threads (default: 1)")
+    first.add_argument("--batch-size", type=int, default=32,
+                       help="queries per search batch and per reranking batch (default: 32)")
+    first.add_argument("--remove-query", action="store_true", help="drop hits whose id is the query id")
+    first.add_argument("--run", metavar="FILE", help="rerank this TREC run instead of retrieving")
+
+    rerank = parser.add_argument_group("reranking")
+    rerank.add_argument("--rerank", choices=RERANKERS, default="none",
+                        help="reasonrank (reasoning prompt), rankgpt (no reasoning), qwen3 (ReasonRank-8B), "
+                             "oracle (windows ordered by the qrels: the upper bound), none (default)")
+    rerank.add_argument("--model", help="model id or local path (default: liuwenhan/reasonrank-7B); for the "
+                                        "llamacpp backend a .gguf file")
+    rerank.add_argument("--tokenizer", help="tokenizer for prompts and passage truncation (default: --model)")
+    rerank.add_argument("--backend", default="auto", choices=("auto", "vllm", "hf", "openai", "llamacpp"),
+                        help="LLM engine (default: auto = vllm with a GPU, else hf)")
+    rerank.add_argument("--depth", type=int, default=100, help="candidates reranked per query (default: 100)")
+    rerank.add_argument("--window", type=int, default=20, help="window size (default: 20)")
+    rerank.add_argument("--step", type=int, default=10, help="window step (default: 10)")
+    rerank.add_argument("--passes", type=int, default=1, help="sliding-window passes (default: 1)")
+    rerank.add_argument("--passage-tokens", type=int,
+                        help="passage truncation in tokens (default: 512 for BRIGHT, 100 otherwise)")
+    rerank.add_argument("--max-tokens", type=int, default=3172, help="generation budget per window (default: 3172)")
+    rerank.add_argument("--resume", action="store_true", help="continue an interrupted run with the same --output")
+    rerank.add_argument("--traces", metavar="FILE", help="reasoning traces JSONL (default: beside the run)")
+
+    engine = parser.add_argument_group("backend options")
+    engine.add_argument("--base-url", action="append", metavar="URL",
+                        help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (repeat to spread load)")
+    engine.add_argument("--api-key", help="API key for --backend openai (default: $OPENAI_API_KEY)")
+    engine.add_argument("--concurrency", type=int, default=8, help="parallel requests for --backend openai")
+    engine.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per model for --backend vllm")
+    engine.add_argument("--max-model-len", type=int, help="context length for --backend vllm/llamacpp")
+    engine.add_argument("--device", help="torch device for --backend hf (default: cuda if available, else cpu)")
+
+    evaluation = parser.add_argument_group("evaluation")
+    evaluation.add_argument("--metrics", nargs="+", default=["nDCG@10"], metavar="MEASURE",
+                            help="ir-measures names printed at the end (default: nDCG@10)")
+    return parser
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text.rstrip("/").split("/")[-1] if Path(text).exists() else text).strip("-")
+
+
+def default_output(args) -> Path:
+    from reasonrank_ir.data.base import REPO_ROOT
+
+    parts = ["run", _slug(args.index).replace("/", "-"), "bm25qs" if args.bm25qs else "bm25"]
+    if args.run:
+        parts[-1] = _slug(Path(args.run).name.removesuffix(".trec").removesuffix(".txt"))
+    if args.rerank != "none":
+        model = _slug(Path(args.model).name) if args.model else ""
+        parts.append("-".join(p for p in (args.rerank, model, f"w{args.window}s{args.step}") if p))
+    return REPO_ROOT / "runs" / (".".join(parts) + ".txt")
+
+
+def backend_options(args) -> dict:
+    options = {"base_urls": args.base_url, "api_key": args.api_key, "concurrency": args.concurrency,
+               "tensor_parallel_size": args.tensor_parallel_size, "max_model_len": args.max_model_len,
+               "device": args.device}
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def make_reranker(args, dataset):
+    from reasonrank_ir.backends.base import Sampling
+    from reasonrank_ir.rerank import Reranker
+    from reasonrank_ir.rerank.listwise import RerankConfig
+
+    config = RerankConfig(depth=args.depth, window=args.window, step=args.step, passes=args.passes,
+                          max_passage_tokens=args.passage_tokens or dataset.max_passage_tokens,
+                          style=args.rerank if args.rerank != "oracle" else "reasonrank",
+                          sampling=Sampling(max_tokens=args.max_tokens))
+    if args.rerank == "oracle":
+        qrels = dataset.qrels()
+        if not qrels:
+            raise ReasonRankError("--rerank oracle needs judgments: pass --qrels")
+        return Reranker.from_name("oracle", qrels=qrels, config=config)
+    model = args.model or DEFAULT_MODELS[args.rerank]
+    return Reranker.from_name(args.rerank, model=model, backend=args.backend, tokenizer=args.tokenizer,
+                              config=config, **backend_options(args))
+
+
+def run(args) -> int:
+    from reasonrank_ir import pipeline
+    from reasonrank_ir.data import load
+    from reasonrank_ir.evaluate import format_lines, parse_measures
+    from reasonrank_ir.io.trec import write_run
+    from reasonrank_ir.retrieval.bm25 import BM25Settings
+
+    parse_measures(args.metrics)  # fail on a typo before any work
+    dataset = load(args.index, topics=args.topics, qrels=args.qrels)
+    topics = dataset.topics()
+    first_stage = pipeline.FirstStage(
+        hits=args.hits, run_file=args.run,
+        bm25=BM25Settings(k1=args.k1, b=args.b, query_side=args.bm25qs, remove_query=args.remove_query,
+                          threads=args.threads, batch_size=args.batch_size))
+    reranker = make_reranker(args, dataset) if args.rerank != "none" else None
+    output = Path(args.output) if args.output else default_output(args)
+    started = time.perf_counter()
+    candidates = pipeline.retrieve(dataset, topics, first_stage, progress=True)
+    candidates.name = output.stem.removeprefix("run.")[:60]
+    print(f"first stage: {len(candidates)} queries from {first_stage.name} in {time.perf_counter() - started:.1f}s",
+          file=sys.stderr)
+    if reranker is None:
+        write_run(candidates, output)
+        final = candidates
+    else:
+        files = pipeline.OutputFiles.beside(output)
+        if args.traces:
+            files.traces = Path(args.traces)
+        outcome = pipeline.rerank(reranker, candidates, dataset, files, resume=args.resume,
+                                  batch_size=args.batch_size)
+        if outcome.resumed_queries:
+            print(f"resumed: {outcome.resumed_queries} queries were already done", file=sys.stderr)
+        if outcome.summary is not None:
+            print(str(outcome.summary), file=sys.stderr)
+        print(f"traces: {files.traces}", file=sys.stderr)
+        final = outcome.run
+    print(f"run: {output}", file=sys.stderr)
+    scores = pipeline.score(final, dataset, args.metrics)
+    if scores is not None:
+        if reranker is not None:
+            before = pipeline.score(candidates, dataset, args.metrics)
+            print("\n".join(f"first stage {line}" for line in format_lines(before)))
+        print("\n".join(format_lines(scores)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except ReasonRankError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished queries are saved; rerun with --resume to continue", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
