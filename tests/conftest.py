@@ -59,3 +59,39 @@ def _offline_hub():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_caches(tmp_path_factory):
+    """Pyserini, ir_datasets and our indexes write under a temporary home, never ~/.cache."""
+    home = tmp_path_factory.mktemp("caches")
+    saved = {k: os.environ.get(k) for k in ("PYSERINI_CACHE", "IR_DATASETS_HOME", "REASONRANK_INDEXES")}
+    os.environ["PYSERINI_CACHE"] = str(home / "pyserini")
+    os.environ["IR_DATASETS_HOME"] = str(home / "ir_datasets")
+    os.environ["REASONRANK_INDEXES"] = str(home / "indexes")
+    yield home
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def bright_imported(isolated_caches):
+    """BRIGHT topics and qrels imported into the (temporary) Pyserini cache, as a user would."""
+    from reasonrank_ir.data import import_bright
+
+    import_bright(BRIGHT_DATA)
+    return isolated_caches
+
+
+@pytest.fixture(scope="session")
+def cranfield(isolated_caches):
+    """The Cranfield dataset imported offline and indexed once with Pyserini (shared JVM)."""
+    from reasonrank_ir.data import import_irds, load
+
+    import_irds("cranfield", CRANFIELD_DATA)
+    dataset = load("cranfield")
+    dataset.index_path()
+    return dataset
