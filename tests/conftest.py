@@ -6,6 +6,8 @@ real ones; only the weights are random (no weights can be downloaded here).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,17 @@ def cranfield(isolated_caches):
     dataset = load("cranfield")
     dataset.index_path()
     return dataset
+
+
+def pyserini_cli(module: str, *args: str) -> subprocess.CompletedProcess:
+    """Run one of Pyserini's own CLIs (e.g. ``pyserini.search.lucene``) in a fresh process.
+
+    Importing reasonrank_ir first applies the Java 21 set-up Pyserini needs on this runtime.
+    """
+    from reasonrank_ir.java import find_java_home
+
+    code = ("import sys, runpy, reasonrank_ir; "
+            f"sys.argv = [{module!r}] + sys.argv[1:]; runpy.run_module({module!r}, run_name='__main__')")
+    env = dict(os.environ, JAVA_HOME=find_java_home(), OPENAI_API_KEY="placeholder")
+    return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
+                          timeout=600)
