@@ -1,0 +1,66 @@
+"""rank_llm-style request JSONL: one query per line with its candidates and their stored fields.
+
+``{"query": {"text": ..., "qid": ...}, "candidates": [{"docid": ..., "score": ..., "doc": {...}}]}``;
+the same shape rank_llm reads as requests and writes as results.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.types import Candidate, Query, Ranking
+
+
+def _open(path: Path, mode: str):
+    return gzip.open(path, mode + "t", encoding="utf-8") if path.suffix == ".gz" else open(path, mode, encoding="utf-8")
+
+
+def read_requests(path: str | os.PathLike) -> list[Ranking]:
+    """Rankings in file order, candidates in listed order, ``doc`` kept as ``Candidate.doc``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ReasonRankError(f"{path}: no such file")
+    rankings = []
+    with _open(path, "r") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                rankings.append(_ranking(line, f"{path}:{number}"))
+    return rankings
+
+
+def _ranking(line: str, where: str) -> Ranking:
+    try:
+        record = json.loads(line)
+        query = Query(str(record["query"]["qid"]), record["query"]["text"])
+        candidates = tuple(
+            Candidate(str(c["docid"]), float(c.get("score", 0.0)), c.get("doc")) for c in record["candidates"]
+        )
+    except json.JSONDecodeError as error:
+        raise ReasonRankError(f"{where}: not JSON ({error.msg})") from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise ReasonRankError(
+            f"{where}: expected {{'query': {{'text', 'qid'}}, 'candidates': [{{'docid', 'score', 'doc'}}]}} "
+            f"({type(error).__name__}: {error})"
+        ) from None
+    return Ranking(query, candidates)
+
+
+def request_record(ranking: Ranking) -> dict[str, Any]:
+    return {
+        "query": {"text": ranking.query.text, "qid": ranking.query_id},
+        "candidates": [{"docid": c.doc_id, "score": c.score, "doc": None if c.doc is None else dict(c.doc)}
+                       for c in ranking.candidates],
+    }
+
+
+def write_requests(rankings: Iterable[Ranking], path: str | os.PathLike, append: bool = False) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _open(path, "a" if append else "w") as handle:
+        for ranking in rankings:
+            handle.write(json.dumps(request_record(ranking), ensure_ascii=False) + "\n")

@@ -1,0 +1,256 @@
+"""Listwise reranking with sliding windows, batched across queries.
+
+Window k+1 of a query depends on the result of window k, so queries advance together: all queries'
+k-th windows go to the backend in one ``generate`` call (9 rounds for any number of queries at
+depth 100, window 20, step 10). Passages are formatted once per query, before the first window.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from time import perf_counter
+from typing import Any
+
+from reasonrank_ir.backends.base import Backend, Sampling
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.rerank.parse import STATUSES, parse_answer
+from reasonrank_ir.rerank.prompts import PassageFormatter, build_messages, check_style, render
+from reasonrank_ir.rerank.window import windows
+from reasonrank_ir.types import Query, Ranking, Run
+
+
+@dataclass(frozen=True)
+class RerankConfig:
+    """How deep and in which windows to rerank, and how to prompt and decode."""
+
+    depth: int = 100
+    window: int = 20
+    step: int = 10
+    passes: int = 1
+    max_passage_tokens: int = 512
+    """512 for BRIGHT and R2MED, 100 for TREC DL and BEIR (ReasonRank's settings)."""
+    style: str = "reasonrank"
+    sampling: Sampling = Sampling()
+
+    def __post_init__(self) -> None:
+        for name in ("depth", "window", "step", "passes", "max_passage_tokens"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ReasonRankError(f"rerank {name} must be a positive integer, found {value!r}")
+        check_style(self.style)
+
+
+@dataclass(frozen=True)
+class WindowRequest:
+    """One window of one query, as handed to a window ranker."""
+
+    query: Query
+    pass_index: int
+    start: int
+    end: int
+    doc_ids: tuple[str, ...]
+    passages: tuple[str, ...] = ()
+    """Formatted passages in window order (empty for rankers that need no text)."""
+
+
+@dataclass(frozen=True)
+class WindowTrace:
+    """What happened in one window; one JSONL line of the trace."""
+
+    query_id: str
+    pass_index: int
+    start: int
+    end: int
+    prompt_tokens: int
+    output_tokens: int
+    seconds: float
+    """The backend round's time, shared equally among its windows (so traces sum to wall time)."""
+    status: str
+    order: tuple[int, ...]
+    """0-based positions in the window, best first, as applied."""
+    response: str
+    """The full response, reasoning included."""
+    doc_ids: tuple[str, ...] = ()
+    """The window's doc ids in input order (``order`` indexes them)."""
+    finish_reason: str = "stop"
+
+
+@dataclass(frozen=True)
+class RerankSummary:
+    """Totals over reranked queries: throughput, tokens and parse outcomes."""
+
+    queries: int = 0
+    windows: int = 0
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    statuses: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0), hash=False)
+    seconds: float = 0.0
+
+    @property
+    def queries_per_second(self) -> float:
+        return self.queries / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def parse_failures(self) -> int:
+        """Windows whose response was not an exact, well-formed permutation."""
+        return self.windows - self.statuses.get("ok", 0)
+
+    @classmethod
+    def of(cls, traces: Sequence[WindowTrace], queries: int, seconds: float) -> RerankSummary:
+        statuses = dict.fromkeys(STATUSES, 0)
+        for trace in traces:
+            statuses[trace.status] = statuses.get(trace.status, 0) + 1
+        return cls(queries, len(traces), sum(t.prompt_tokens for t in traces),
+                   sum(t.output_tokens for t in traces), statuses, seconds)
+
+    def __add__(self, other: RerankSummary) -> RerankSummary:
+        statuses = dict(self.statuses)
+        for status, count in other.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+        return RerankSummary(self.queries + other.queries, self.windows + other.windows,
+                             self.prompt_tokens + other.prompt_tokens, self.output_tokens + other.output_tokens,
+                             statuses, self.seconds + other.seconds)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "statuses": dict(self.statuses), "parse_failures": self.parse_failures,
+                "queries_per_second": self.queries_per_second}
+
+
+@dataclass(frozen=True)
+class RerankedBatch:
+    rankings: list[Ranking]
+    """Reranked top-``depth`` (strictly decreasing scores) above the untouched tail."""
+    traces: list[WindowTrace]
+    summary: RerankSummary
+
+
+class SlidingWindowReranker(ABC):
+    """The window schedule and bookkeeping; subclasses order windows in ``rank_windows``.
+
+    With a ``formatter``, every reranked candidate must carry its stored fields (``Candidate.doc``).
+    """
+
+    def __init__(self, config: RerankConfig, formatter: PassageFormatter | None = None) -> None:
+        self.config = config
+        self.formatter = formatter
+        self.summary = RerankSummary()
+
+    @property
+    def needs_passages(self) -> bool:
+        """Whether candidates in the reranked depth must carry ``doc`` (the pipeline fills it)."""
+        return self.formatter is not None
+
+    @abstractmethod
+    def rank_windows(self, requests: Sequence[WindowRequest]) -> list[WindowTrace]:
+        """One trace (with the new ``order``) per request, in order; called once per round."""
+
+    def rerank_batches(self, rankings: Iterable[Ranking], batch_size: int = 32) -> Iterator[RerankedBatch]:
+        """Rerank ``batch_size`` queries at a time, yielding each batch as it finishes (write as you go)."""
+        if batch_size < 1:
+            raise ReasonRankError(f"batch size must be at least 1, found {batch_size}")
+        batch: list[Ranking] = []
+        for ranking in rankings:
+            batch.append(ranking)
+            if len(batch) == batch_size:
+                yield self.rerank_batch(batch)
+                batch = []
+        if batch:
+            yield self.rerank_batch(batch)
+
+    def rerank(self, rankings: Iterable[Ranking], batch_size: int = 32, progress: bool = False) -> Run:
+        """All rankings reranked into one run (see ``rerank_batches`` to stream)."""
+        from tqdm import tqdm
+
+        run = Run(name=getattr(rankings, "name", "reasonrank_ir"))
+        with tqdm(desc="rerank", unit="query", disable=not progress) as bar:
+            for batch in self.rerank_batches(rankings, batch_size):
+                for ranking in batch.rankings:
+                    run.add(ranking)
+                bar.update(len(batch.rankings))
+        return run
+
+    def rerank_batch(self, rankings: Sequence[Ranking]) -> RerankedBatch:
+        started = perf_counter()
+        config = self.config
+        heads = [min(config.depth, len(r.candidates)) for r in rankings]
+        passages = self._passages(rankings, heads)
+        orders = [list(range(head)) for head in heads]
+        schedules = [[(p, s, e) for p in range(config.passes) for s, e in windows(head, config.window, config.step)]
+                     for head in heads]
+        traces: list[WindowTrace] = []
+        for k in range(max(map(len, schedules), default=0)):
+            requests, owners = [], []
+            for q, (ranking, schedule) in enumerate(zip(rankings, schedules)):
+                if k < len(schedule):
+                    pass_index, start, end = schedule[k]
+                    positions = orders[q][start:end]
+                    requests.append(WindowRequest(
+                        ranking.query, pass_index, start, end,
+                        tuple(ranking.candidates[i].doc_id for i in positions),
+                        tuple(passages[q][i] for i in positions) if passages else (),
+                    ))
+                    owners.append(q)
+            results = self.rank_windows(requests)
+            if len(results) != len(requests):
+                raise ReasonRankError(f"{type(self).__name__} returned {len(results)} windows for {len(requests)}")
+            for q, trace in zip(owners, results):
+                window = orders[q][trace.start:trace.end]
+                orders[q][trace.start:trace.end] = [window[j] for j in trace.order]
+            traces.extend(results)
+        reranked = [ranking.reordered(order + list(range(len(order), len(ranking.candidates))))
+                    for ranking, order in zip(rankings, orders)]
+        summary = RerankSummary.of(traces, len(reranked), perf_counter() - started)
+        self.summary = self.summary + summary
+        return RerankedBatch(reranked, traces, summary)
+
+    def _passages(self, rankings: Sequence[Ranking], heads: Sequence[int]) -> list[list[str]]:
+        """Every reranked passage of the batch formatted in one go: once per query, not per window."""
+        if self.formatter is None:
+            return []
+        docs = []
+        for ranking, head in zip(rankings, heads):
+            for rank, candidate in enumerate(ranking.candidates[:head], 1):
+                if candidate.doc is None:
+                    raise ReasonRankError(
+                        f"query {ranking.query_id}: candidate {candidate.doc_id} (rank {rank}) has no passage; "
+                        "rerankers need each candidate's stored fields (Candidate.doc): read candidates from "
+                        "a rank_llm requests file or from an index that stores raw documents."
+                    )
+                docs.append(candidate.doc)
+        flat = self.formatter.format_many(docs)
+        out, pos = [], 0
+        for head in heads:
+            out.append(flat[pos:pos + head])
+            pos += head
+        return out
+
+
+class ListwiseReranker(SlidingWindowReranker):
+    """ReasonRank (or RankGPT / Qwen3-style) listwise reranking through any :class:`Backend`."""
+
+    def __init__(self, backend: Backend, tokenizer: Any, config: RerankConfig = RerankConfig()) -> None:
+        super().__init__(config, PassageFormatter(tokenizer, config.max_passage_tokens))
+        self.backend = backend
+        self.tokenizer = tokenizer
+
+    def rank_windows(self, requests: Sequence[WindowRequest]) -> list[WindowTrace]:
+        style = self.config.style
+        prompts = [render(build_messages(r.query.text, r.passages, style), self.tokenizer) for r in requests]
+        started = perf_counter()
+        generations = self.backend.generate(prompts, self.config.sampling)
+        seconds = (perf_counter() - started) / max(len(prompts), 1)
+        if len(generations) != len(prompts):
+            raise ReasonRankError(
+                f"backend {getattr(self.backend, 'name', self.backend)!r} returned {len(generations)} "
+                f"generations for {len(prompts)} prompts"
+            )
+        traces = []
+        for request, generation in zip(requests, generations):
+            parsed = parse_answer(generation.text, len(request.doc_ids), tagged=style != "rankgpt")
+            traces.append(WindowTrace(
+                request.query.query_id, request.pass_index, request.start, request.end,
+                generation.prompt_tokens, generation.output_tokens, seconds, parsed.status, parsed.order,
+                generation.text, request.doc_ids, generation.finish_reason,
+            ))
+        return traces

@@ -1,0 +1,82 @@
+"""Reading a ranked list out of a model's response, repaired into a permutation of the window.
+
+Follows upstream ReasonRank (lower-cased strict pattern, else the text after the last ``<answer>``,
+digits only, first occurrence wins, out-of-range ids dropped, missing ids appended in input order),
+except that a response with no answer keeps the window's order instead of ranking the digits of
+its reasoning, and says so in ``status``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ANSWER_PATTERN = re.compile(r"<think>.*?</think>\s*<answer>(.*?)</answer>", re.DOTALL)
+"""The strict output format (applied to the lower-cased response); training's reward uses it too."""
+
+STATUSES = ("ok", "repaired", "no_answer")
+"""``ok``: strict format and an exact permutation; ``repaired``: an answer was found but needed
+the fallback pattern or repair; ``no_answer``: nothing usable, the window keeps its order."""
+
+_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL | re.IGNORECASE)
+_ANSWER_TAG = re.compile(r"<answer>", re.IGNORECASE)
+_NUMBER = re.compile(r"\d+")
+
+
+@dataclass(frozen=True)
+class ParsedAnswer:
+    order: tuple[int, ...]
+    """0-based permutation of ``range(num)``: the window's positions, best first."""
+    status: str
+    reasoning: str
+
+
+def parse_answer(text: str, num: int, *, tagged: bool = True) -> ParsedAnswer:
+    """Parse one response for a window of ``num`` passages.
+
+    ``tagged=False`` is for prompts without ``<answer>`` tags (rankgpt): the whole text is the answer.
+    """
+    strict = False
+    if tagged:
+        lowered = text.lower()
+        match = ANSWER_PATTERN.search(lowered)
+        if match:
+            answer, strict = match.group(1), True
+        elif "<answer>" in lowered:
+            answer = lowered.rsplit("<answer>", 1)[1]
+        else:
+            answer = None
+        reasoning = _reasoning(text)
+    else:
+        answer, reasoning = text, ""
+    ids, clean = _ids(answer or "", num)
+    if not ids:
+        return ParsedAnswer(tuple(range(num)), "no_answer", reasoning)
+    seen = set(ids)
+    order = tuple(ids + [i for i in range(num) if i not in seen])
+    exact = clean and len(ids) == num and (strict or not tagged)
+    return ParsedAnswer(order, "ok" if exact else "repaired", reasoning)
+
+
+def _ids(answer: str, num: int) -> tuple[list[int], bool]:
+    """Distinct in-range 0-based ids in order of first mention, and whether none was dropped."""
+    ids: list[int] = []
+    seen: set[int] = set()
+    clean = True
+    for token in _NUMBER.findall(answer):
+        digits = token.lstrip("0") or "0"
+        index = int(digits) - 1 if len(digits) <= 9 else -1  # int() refuses >4300 digits
+        if 0 <= index < num and index not in seen:
+            seen.add(index)
+            ids.append(index)
+        else:
+            clean = False
+    return ids, clean
+
+
+def _reasoning(text: str) -> str:
+    """The text inside ``<think>``; else what precedes the answer (e.g. reasoning cut off by max_tokens)."""
+    match = _THINK.search(text)
+    if match:
+        return match.group(1).strip()
+    head = _ANSWER_TAG.split(text, maxsplit=1)[0].strip()
+    return head[len("<think>"):].strip() if head.lower().startswith("<think>") else head
