@@ -1,0 +1,225 @@
+"""Teacher labels for mined lists, through the package's OpenAI-compatible backend.
+
+For each list the teacher (DeepSeek-R1 or any OpenAI-compatible reasoning model):
+
+1. judges every passage pointwise (shown the gold answer when the query was synthesised with one):
+   the passages it calls relevant are ``relevant_docids``, the others are the list's hard negatives;
+2. ranks the whole list with reasoning, without the gold answer, through the multi-turn RankGPT
+   prompt ReasonRank used for R1 (one user turn per passage, each acknowledged by the assistant).
+
+Labelled samples are appended to a JSONL file as each batch finishes, with token counts and cost;
+a rerun skips the lists already there.
+
+    python -m reasonrank_ir.train.label --input mined.jsonl --output labelled.jsonl \\
+        --model deepseek-reasoner --base-url https://api.deepseek.com --concurrency 16 \\
+        --price-input 0.55 --price-output 2.19
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from reasonrank_ir.backends.base import Backend, Generation, Message, Prompt, Sampling
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.rerank.prompts import PassageFormatter, clean_query, passage_text, replace_number
+from reasonrank_ir.train.sample import Sample, append_samples, done_keys, read_samples
+
+RANKGPT_INTRO = (
+    "You are an intelligent assistant that can rank passages based on their relevance to the query. "
+    "I will provide you with {num} passages, each indicated by number identifier []. \n"
+    "Rank the passages based on their relevance to query: {query}."
+)
+RANKGPT_POST = (
+    "Search Query: {query}. \nRank the {num} passages above based on their relevance to the search query. "
+    "The passages should be listed in descending order using identifiers. The most relevant passages should "
+    "be listed first. The output format should be [] > [], e.g., [2] > [1]. Only response the ranking "
+    "results, do not say any word or explain."
+)
+POINTWISE = (
+    "Judge whether a passage is relevant to a query: relevant means it provides information that helps "
+    "to answer the query, such as the concept, method, theorem, fact or evidence an answer relies on.\n\n"
+    "Query: {query}\n{answer}Passage: {passage}\n\n"
+    "Is the passage relevant to the query? Reply with Yes or No only."
+)
+_YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d+")
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """Teacher decoding and prices (USD per million tokens; 0 reports no cost)."""
+
+    listwise: Sampling = Sampling(max_tokens=16384, temperature=0.6)
+    pointwise: Sampling = Sampling(max_tokens=4096, temperature=0.6)
+    max_passage_tokens: int | None = None
+    """Teacher-side truncation with ``tokenizer`` (None: whole passages)."""
+    price_input: float = 0.0
+    price_output: float = 0.0
+
+
+@dataclass
+class LabelStats:
+    samples: int = 0
+    requests: int = 0
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    repaired: int = 0
+    """Lists whose ranking missed or repeated ids and was completed in input order."""
+    unparsed_judgments: int = 0
+    per_dataset: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (f"{self.samples} lists labelled, {self.requests} requests, {self.prompt_tokens} prompt + "
+                f"{self.output_tokens} output tokens, cost {self.cost:.4f}; {self.repaired} rankings repaired, "
+                f"{self.unparsed_judgments} judgments unreadable (counted irrelevant)")
+
+
+def listwise_messages(sample: Sample, passages: Sequence[str]) -> tuple[Message, ...]:
+    """The multi-turn RankGPT prompt of ReasonRank's R1 teacher (no system turn)."""
+    query, num = clean_query(sample.query.text), len(passages)
+    messages = [Message("user", RANKGPT_INTRO.format(num=num, query=query)),
+                Message("assistant", "Okay, please provide the passages.")]
+    for rank, passage in enumerate(passages, 1):
+        messages += [Message("user", f"[{rank}] {passage}"), Message("assistant", f"Received passage [{rank}].")]
+    messages.append(Message("user", RANKGPT_POST.format(num=num, query=query)))
+    return tuple(messages)
+
+
+def pointwise_message(sample: Sample, passage: str) -> Message:
+    answer = f"Reference answer: {sample.answer}\n" if sample.answer else ""
+    return Message("user", POINTWISE.format(query=sample.query.text, answer=answer, passage=passage))
+
+
+def split_reasoning(text: str) -> tuple[str, str]:
+    """(reasoning, reply) of a reasoning model's output; reasoning is '' when there is none."""
+    if "</think>" in text:
+        reasoning, reply = text.rsplit("</think>", 1)
+        return reasoning.replace("<think>", "", 1).strip(), reply.strip()
+    return "", text.strip()
+
+
+def parse_ranking(reply: str, num: int) -> tuple[list[int], bool]:
+    """(0-based permutation, repaired?): first occurrences of ids 1..num, then the missing in input order."""
+    seen: list[int] = []
+    for token in _NUMBER.findall(reply):
+        i = int(token) - 1
+        if 0 <= i < num and i not in seen:
+            seen.append(i)
+    complete = len(seen) == num and len(_NUMBER.findall(reply)) == num
+    return seen + [i for i in range(num) if i not in seen], not complete
+
+
+def parse_judgment(reply: str) -> bool | None:
+    """True for yes, False for no, None when the reply says neither first."""
+    match = _YES_NO.search(reply)
+    return None if match is None else match.group(1).lower() == "yes"
+
+
+def label_samples(samples: Iterable[Sample], backend: Backend, config: LabelConfig = LabelConfig(),
+                  tokenizer: Any = None, batch_size: int = 8, stats: LabelStats | None = None,
+                  progress: bool = False) -> Iterator[Sample]:
+    """Labelled copies of ``samples``, a batch of lists (and all their requests) at a time."""
+    stats = stats if stats is not None else LabelStats()
+    formatter = PassageFormatter(tokenizer, config.max_passage_tokens) if tokenizer and config.max_passage_tokens else None
+    batch: list[Sample] = []
+    bar = tqdm(desc="label", unit="list", disable=not progress)
+    for sample in samples:
+        batch.append(sample)
+        if len(batch) == batch_size:
+            yield from _label_batch(batch, backend, config, formatter, stats)
+            bar.update(len(batch))
+            batch = []
+    if batch:
+        yield from _label_batch(batch, backend, config, formatter, stats)
+        bar.update(len(batch))
+    bar.close()
+
+
+def _label_batch(batch: list[Sample], backend: Backend, config: LabelConfig, formatter, stats: LabelStats):
+    texts = [[formatter.format(c.doc) if formatter else replace_number(passage_text(c.doc)) for c in s.candidates]
+             for s in batch]
+    point_prompts = [Prompt((pointwise_message(s, p),)) for s, passages in zip(batch, texts) for p in passages]
+    list_prompts = [Prompt(listwise_messages(s, passages)) for s, passages in zip(batch, texts)]
+    judged = iter(backend.generate(point_prompts, config.pointwise))
+    ranked = backend.generate(list_prompts, config.listwise)
+    for sample, generation in zip(batch, ranked, strict=True):
+        judgments = [next(judged) for _ in sample.candidates]
+        relevant = []
+        for candidate, judgment in zip(sample.candidates, judgments):
+            verdict = parse_judgment(split_reasoning(judgment.text)[1])
+            stats.unparsed_judgments += verdict is None
+            if verdict:
+                relevant.append(candidate.doc_id)
+        reasoning, reply = split_reasoning(generation.text)
+        order, repaired = parse_ranking(reply, len(sample.candidates))
+        stats.repaired += repaired
+        usage = _usage([*judgments, generation], config)
+        usage["repaired"] = repaired
+        stats.samples += 1
+        stats.requests += len(judgments) + 1
+        stats.prompt_tokens += usage["prompt_tokens"]
+        stats.output_tokens += usage["output_tokens"]
+        stats.cost += usage["cost"]
+        stats.per_dataset[sample.dataset] = stats.per_dataset.get(sample.dataset, 0) + 1
+        yield sample.with_labels(relevant, [sample.candidates[i].doc_id for i in order], reasoning, usage)
+
+
+def _usage(generations: Sequence[Generation], config: LabelConfig) -> dict[str, Any]:
+    prompt_tokens = sum(g.prompt_tokens for g in generations)
+    output_tokens = sum(g.output_tokens for g in generations)
+    cost = (prompt_tokens * config.price_input + output_tokens * config.price_output) / 1e6
+    return {"prompt_tokens": prompt_tokens, "output_tokens": output_tokens, "cost": round(cost, 6),
+            "truncated": sum(g.finish_reason == "length" for g in generations)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from reasonrank_ir.train.config import parse_with_config, teacher_backend, teacher_options
+
+    parser = argparse.ArgumentParser(prog="python -m reasonrank_ir.train.label",
+                                     description="Label mined lists with a teacher LLM (resumable).")
+    parser.add_argument("--config", help="YAML file whose keys are these options")
+    parser.add_argument("--input", help="mined lists (JSONL from reasonrank_ir.train.mine)")
+    parser.add_argument("--output", help="labelled JSONL, appended to; lists already there are skipped")
+    parser.add_argument("--batch-size", type=int, default=8, help="lists labelled (and written) together")
+    parser.add_argument("--pointwise-max-tokens", type=int, default=4096)
+    parser.add_argument("--tokenizer", help="tokenizer for teacher-side passage truncation")
+    parser.add_argument("--max-passage-tokens", type=int, help="passage budget with --tokenizer")
+    parser.add_argument("--price-input", type=float, default=0.0, help="USD per million prompt tokens")
+    parser.add_argument("--price-output", type=float, default=0.0, help="USD per million output tokens")
+    teacher_options(parser)
+    try:
+        args = parse_with_config(parser, argv)
+        if not args.input or not args.output:
+            raise ReasonRankError("--input and --output are required (on the command line or in --config).")
+        backend = teacher_backend(args)
+        tokenizer = None
+        if args.tokenizer:
+            from reasonrank_ir.rerank.prompts import load_tokenizer
+
+            tokenizer = load_tokenizer(args.tokenizer)
+        config = LabelConfig(
+            listwise=Sampling(max_tokens=args.max_tokens, temperature=args.temperature),
+            pointwise=Sampling(max_tokens=args.pointwise_max_tokens, temperature=args.temperature),
+            max_passage_tokens=args.max_passage_tokens, price_input=args.price_input,
+            price_output=args.price_output)
+        done = done_keys(args.output)
+        todo = (s for s in read_samples(args.input) if (s.dataset, s.query_id) not in done)
+        stats = LabelStats()
+        append_samples(args.output, label_samples(todo, backend, config, tokenizer, args.batch_size, stats,
+                                                  progress=True))
+    except ReasonRankError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(stats.summary() + f" ({len(done)} lists were already labelled)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The multi-view ranking reward and its parts, against hand computations and definitions."""
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.train.reward import (
+    RankingReward, RewardConfig, ndcg_at, ranking_reward, rbo, recall_at,
+)
+
+INITIAL = ["a", "b", "c"]
+TEACHER = ["a", "b", "c"]
+
+
+def answer(*ids: int) -> str:
+    return "<think>some reasoning</think> <answer>" + " > ".join(f"[{i}]" for i in ids) + "</answer>"
+
+
+def test_perfect_list_scores_one_plus_phi_plus_gamma():
+    assert ranking_reward(answer(1, 2, 3), INITIAL, {"a"}, TEACHER) == pytest.approx(1.0 + 0.2 + 0.1)
+
+
+def test_reversed_list_by_hand():
+    # ranked c, b, a: the relevant 'a' is third -> NDCG = 1/log2(4) = 0.5; Recall@10 = 1;
+    # RBO(p=1) vs the teacher: A_1 = 0, A_2 = 1/2, A_3 = 1 -> mean 0.5.
+    assert ranking_reward(answer(3, 2, 1), INITIAL, {"a"}, TEACHER) == pytest.approx(0.5 + 0.2 * 1 + 0.1 * 0.5)
+
+
+def test_paper_example_recall_at_10_rewards_keeping_both_relevant_in_the_top_10():
+    initial = [f"d{i}" for i in range(1, 21)]
+    relevant = {"r1", "r2"}
+    idcg = 1 + 1 / math.log2(3)
+
+    def ranked_with_relevant_at(p: int, q: int) -> list[str]:
+        others = iter(d for d in initial if d not in ("d1", "d2"))
+        return ["r1" if r == p else "r2" if r == q else next(others) for r in range(1, 21)]
+
+    at_9_10 = ranked_with_relevant_at(9, 10)
+    at_1_11 = ranked_with_relevant_at(1, 11)
+    ndcg_9_10 = (1 / math.log2(10) + 1 / math.log2(11)) / idcg  # 0.3618
+    ndcg_1_11 = 1 / idcg  # 0.6131
+    assert ndcg_at(at_9_10, relevant) == pytest.approx(ndcg_9_10)
+    assert ndcg_at(at_1_11, relevant) == pytest.approx(ndcg_1_11)
+    assert recall_at(at_9_10, relevant) == 1.0 and recall_at(at_1_11, relevant) == 0.5
+
+    # Through the reward (teacher == the prompt order, so ids map r1 -> d1's slot etc.).
+    ids = {d: i for i, d in enumerate(["r1", "r2"] + [d for d in initial if d not in ("d1", "d2")], 1)}
+    prompt_order = ["r1", "r2"] + [d for d in initial if d not in ("d1", "d2")]
+    no_rbo = RewardConfig(gamma=0.0)
+    r_9_10 = ranking_reward(answer(*(ids[d] for d in at_9_10)), prompt_order, relevant, prompt_order, no_rbo)
+    r_1_11 = ranking_reward(answer(*(ids[d] for d in at_1_11)), prompt_order, relevant, prompt_order, no_rbo)
+    assert r_9_10 == pytest.approx(ndcg_9_10 + 0.2)
+    assert r_1_11 == pytest.approx(ndcg_1_11 + 0.1)
+    # Recall@10 narrows NDCG's gap in favour of the list that keeps both relevant passages in the top
+    # 10 (the ones a sliding window carries on); with phi = 0.2 it narrows, it takes phi > 0.503 to flip.
+    assert (r_1_11 - r_9_10) < (ndcg_1_11 - ndcg_9_10)
+    flip = RewardConfig(phi=0.6, gamma=0.0)
+    assert ranking_reward(answer(*(ids[d] for d in at_9_10)), prompt_order, relevant, prompt_order, flip) > \
+        ranking_reward(answer(*(ids[d] for d in at_1_11)), prompt_order, relevant, prompt_order, flip)
+
+
+@pytest.mark.parametrize("completion", [
+    "[1] > [2] > [3]",                                   # no tags
+    "<think>reasoning</think>",                           # no answer
+    "<answer>[1] > [2] > [3]</answer>",                   # no think
+    "<think>reasoning <answer>[1] > [2] > [3]</answer>",  # think never closed
+    "",
+])
+def test_format_failures_score_minus_one(completion):
+    assert ranking_reward(completion, INITIAL, {"a"}, TEACHER) == -1.0
+
+
+@pytest.mark.parametrize("ids", [(1, 2), (1, 2, 3, 3), (1, 1, 3), (1, 2, 4), (0, 1, 2), ()])
+def test_wrong_counts_duplicates_and_unknown_ids_score_zero(ids):
+    assert ranking_reward(answer(*ids), INITIAL, {"a"}, TEACHER) == 0.0
+
+
+def test_no_relevant_passage_leaves_only_rbo():
+    assert ranking_reward(answer(1, 2, 3), INITIAL, set(), TEACHER) == pytest.approx(0.1)
+
+
+def test_trl_adapter_reads_dataset_columns_and_counts_calls():
+    reward = RankingReward(RewardConfig(phi=0.0, gamma=0.0))
+    scores = reward(prompts=["p", "p"], completions=[answer(1, 2, 3), "garbage"], completion_ids=[[], []],
+                    initial_list=[INITIAL, INITIAL], relevant_docids=[["b"], ["b"]], final_list=[TEACHER, TEACHER],
+                    trainer_state=None)
+    assert scores == [pytest.approx(1 / math.log2(3)), -1.0]
+    assert reward.calls == 2
+    chat = reward(completions=[[{"role": "assistant", "content": answer(2, 1, 3)}]], initial_list=[INITIAL],
+                  relevant_docids=[["b"]], final_list=[TEACHER])
+    assert chat == [pytest.approx(1.0)]
+
+
+def _rbo_by_definition(a, b, p):
+    k = min(len(a), len(b))
+    agreements = [len(set(a[:d]) & set(b[:d])) / d for d in range(1, k + 1)]
+    if p == 1.0:
+        return sum(agreements) / k
+    return (1 - p) * sum(p ** (d - 1) * agreements[d - 1] for d in range(1, k + 1))
+
+
+@pytest.mark.parametrize("p", [1.0, 0.9, 0.5])
+def test_rbo_matches_its_definition_on_all_small_permutations(p):
+    base = list("abcd")
+    for perm in itertools.permutations(base):
+        assert rbo(list(perm), base, p) == pytest.approx(_rbo_by_definition(list(perm), base, p))
+    for perm in itertools.permutations("abcde", 3):  # lists of unequal content
+        assert rbo(list(perm), list("cab"), p) == pytest.approx(_rbo_by_definition(list(perm), list("cab"), p))
+
+
+def test_rbo_known_values():
+    assert rbo(list("abc"), list("abc")) == 1.0
+    assert rbo(list("abc"), list("xyz")) == 0.0
+    assert rbo(list("abc"), list("abc"), p=0.9) == pytest.approx(1 - 0.9**3)  # truncated, no extrapolation
+    assert rbo([], []) == 1.0
+    with pytest.raises(ReasonRankError):
+        rbo(list("ab"), list("ab"), p=0.0)
