@@ -133,8 +133,10 @@ class OpenAIBackend:
                                          _retry_after(error)))
                 attempt += 1
             except openai.APIStatusError as error:
+                body = error.body if isinstance(error.body, dict) else {}
                 raise ReasonRankError(f"{self.base_urls[slot]} refused the request with HTTP "
-                                      f"{error.status_code}: {error.message}") from error
+                                      f"{error.status_code}: {body.get('message') or error.message}"
+                                      ) from error
 
     def _call(self, client: Any, prompt: Prompt, sampling: Sampling, sample: int) -> Generation:
         options: dict[str, Any] = {

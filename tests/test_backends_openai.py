@@ -1,0 +1,273 @@
+"""The OpenAI-compatible backend against a real llama.cpp server and small scripted HTTP servers.
+
+The real server (``python -m llama_cpp.server`` on SmolLM2-135M-Instruct from
+scripts/fetch_test_models.sh) checks both endpoints and concurrency; the scripted servers
+check what needs control over the answers: retries, failover, reasoning folding, order.
+"""
+from __future__ import annotations
+
+import json
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from reasonrank_ir import ReasonRankError
+from reasonrank_ir.backends import Message, Prompt, Sampling, create_backend
+from reasonrank_ir.backends.openai import (OpenAIBackend, backoff_delay, fold_reasoning,
+                                           normalise_base_url)
+
+GGUF = Path(__file__).parent / ".fixtures" / "smollm2.gguf"
+_CPUINFO = Path("/proc/cpuinfo")
+# llama.cpp's AMX kernels crash on CPUs that report AMX but cannot use it (e.g. some VMs)
+N_BATCH = 1 if _CPUINFO.exists() and "amx_int8" in _CPUINFO.read_text() else 512
+
+MESSAGES = (Message("system", "You are a helpful assistant."),
+            Message("user", "What is the capital of France?"))
+TEXT = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+        "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """Base URL of a llama.cpp OpenAI-compatible server serving SmolLM2 as model 'smollm2'."""
+    if not GGUF.is_file():
+        pytest.skip(f"{GGUF} missing: run scripts/fetch_test_models.sh")
+    port = free_port()
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    with open(log, "wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(GGUF),
+             "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
+             "--n_ctx", "1024", "--n_threads", "2", "--n_batch", str(N_BATCH),
+             "--n_ubatch", str(N_BATCH)],
+            stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"llama_cpp.server not ready in 60 s: {log.read_text()[-2000:]}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_chat_and_completions_endpoints(llama_server):
+    sampling = Sampling(max_tokens=12)
+    chat = OpenAIBackend("smollm2", llama_server).generate([Prompt(MESSAGES)], sampling)[0]
+    text = OpenAIBackend("smollm2", llama_server, endpoint="completions").generate(
+        [Prompt(MESSAGES, TEXT)], sampling)[0]
+    # the server's chat template renders the messages into exactly TEXT
+    assert chat.prompt_tokens == text.prompt_tokens > 20
+    for generation in (chat, text):
+        assert generation.text.strip()
+        assert 0 < generation.output_tokens <= 12
+    short = OpenAIBackend("smollm2", llama_server).generate([Prompt(MESSAGES)],
+                                                            Sampling(max_tokens=2))[0]
+    assert (short.output_tokens, short.finish_reason) == (2, "length")
+
+
+def test_concurrent_requests_over_two_base_urls_keep_prompt_order(llama_server):
+    prompts = [Prompt((Message("user", "word " * count),)) for count in range(1, 7)]
+    sampling = Sampling(max_tokens=4)
+    alone = [OpenAIBackend("smollm2", llama_server).generate([prompt], sampling)[0]
+             for prompt in prompts]
+    backend = create_backend("openai", "smollm2", base_urls=[llama_server, llama_server],
+                             concurrency=4)
+    together = backend.generate(prompts, sampling)
+    assert [g.prompt_tokens for g in together] == [g.prompt_tokens for g in alone]
+    assert len(set(g.prompt_tokens for g in together)) == len(prompts)
+
+
+Reply = tuple[int, dict, dict]
+
+
+class ScriptedServer:
+    """An HTTP server on 127.0.0.1 answering each POST with ``reply(path, body)``."""
+
+    def __init__(self, reply: Callable[[str, dict], Reply]) -> None:
+        self.requests: list[tuple[str, dict]] = []
+        lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with lock:
+                    outer.requests.append((self.path, body))
+                    status, payload, headers = reply(self.path, body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                for key, value in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def scripted():
+    servers: list[ScriptedServer] = []
+
+    def start(reply: Callable[[str, dict], Reply]) -> ScriptedServer:
+        servers.append(ScriptedServer(reply))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def completion(content: str | None, **message_fields) -> dict:
+    return {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content, **message_fields}}],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16}}
+
+
+def echo(path: str, body: dict) -> Reply:
+    if path.endswith("/completions") and "prompt" in body:
+        return 200, {"id": "x", "object": "text_completion", "created": 0, "model": "m",
+                     "choices": [{"index": 0, "text": body["prompt"], "finish_reason": "length"}],
+                     "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}, {}
+    return 200, completion(body["messages"][-1]["content"]), {}
+
+
+def test_retries_429_then_500_with_backoff(scripted):
+    script = iter([(429, {"error": {"message": "slow down"}}, {"Retry-After": "0"}),
+                   (500, {"error": {"message": "boom"}}, {}),
+                   (200, completion("ok"), {})])
+    server = scripted(lambda path, body: next(script))
+    backend = OpenAIBackend("m", server.url, backoff=0.1, max_retries=3)
+    start = time.monotonic()
+    [generation] = backend.generate([Prompt(MESSAGES)], Sampling())
+    assert time.monotonic() - start >= 0.05 + 0.1  # at least half of 0.1 then half of 0.2
+    assert (generation.text, generation.prompt_tokens, generation.output_tokens) == ("ok", 11, 5)
+    assert len(server.requests) == 3
+
+
+def test_gives_up_after_max_retries_and_never_retries_other_4xx(scripted):
+    failing = scripted(lambda path, body: (503, {"error": {"message": "busy"}}, {}))
+    with pytest.raises(ReasonRankError, match="kept failing after 3 attempts"):
+        OpenAIBackend("m", failing.url, backoff=0.001, max_retries=2).generate(
+            [Prompt(MESSAGES)], Sampling())
+    assert len(failing.requests) == 3
+    refused = scripted(lambda path, body: (404, {"error": {"message": "no model m"}}, {}))
+    with pytest.raises(ReasonRankError, match="HTTP 404: no model m"):
+        OpenAIBackend("m", refused.url, backoff=0.001).generate([Prompt(MESSAGES)], Sampling())
+    assert len(refused.requests) == 1
+    with pytest.raises(ReasonRankError, match="kept failing"):
+        OpenAIBackend("m", f"http://127.0.0.1:{free_port()}", backoff=0.001,
+                      max_retries=1).generate([Prompt(MESSAGES)], Sampling())
+
+
+def test_round_robin_failover_and_order(scripted):
+    first, second = scripted(echo), scripted(echo)
+    prompts = [Prompt((Message("user", f"prompt {i}"),)) for i in range(8)]
+    backend = OpenAIBackend("m", [first.url, second.url], concurrency=3)
+    assert [g.text for g in backend.generate(prompts, Sampling())] == \
+        [f"prompt {i}" for i in range(8)]
+    assert len(first.requests) == len(second.requests) == 4
+    down = scripted(lambda path, body: (502, {"error": {"message": "down"}}, {}))
+    backend = OpenAIBackend("m", [down.url, second.url], backoff=0.001, max_retries=1)
+    assert [g.text for g in backend.generate(prompts[:4], Sampling())] == \
+        [f"prompt {i}" for i in range(4)]
+    assert len(down.requests) == 2  # prompts 0 and 2 started there and moved on
+
+
+def test_request_fields(scripted):
+    server = scripted(echo)
+    sampling = Sampling(max_tokens=9, temperature=0.6, top_p=0.95, top_k=20, n=2, seed=5)
+    backend = OpenAIBackend("served-name", server.url.removesuffix("/v1"), endpoint="completions")
+    generations = backend.generate([Prompt(MESSAGES, TEXT)], sampling)
+    assert [g.text for g in generations] == [TEXT, TEXT]
+    assert [g.finish_reason for g in generations] == ["length", "length"]
+    bodies = sorted((body for _, body in server.requests), key=lambda body: body["seed"])
+    assert [body["seed"] for body in bodies] == [5, 6]
+    assert {(path, body["model"], body["prompt"], body["max_tokens"], body["temperature"],
+             body["top_p"], body["top_k"]) for path, body in server.requests} == \
+        {("/v1/completions", "served-name", TEXT, 9, 0.6, 0.95, 20)}
+    with pytest.raises(ReasonRankError, match="endpoint='chat'"):
+        backend.generate([Prompt(MESSAGES)], sampling)
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_reasoning_is_folded_into_think_tags(scripted, field):
+    server = scripted(lambda path, body: (
+        200, completion("<answer>[2] > [1]</answer>", **{field: "Passage 2 says so."}), {}))
+    [generation] = OpenAIBackend("m", server.url).generate([Prompt(MESSAGES)], Sampling())
+    assert generation.text == \
+        "<think>\nPassage 2 says so.\n</think>\n<answer>[2] > [1]</answer>"
+
+
+@pytest.mark.parametrize("content, reasoning, expected", [
+    ("answer", "why", "<think>\nwhy\n</think>\nanswer"),
+    (None, "why", "<think>\nwhy\n</think>\n"),
+    ("<think>inline</think> answer", "why", "<think>inline</think> answer"),
+    ("answer", None, "answer"),
+    (None, None, ""),
+])
+def test_fold_reasoning(content, reasoning, expected):
+    assert fold_reasoning(content, reasoning) == expected
+
+
+def test_backoff_delay_grows_with_jitter_and_caps():
+    rng = random.Random(0)
+    for attempt in range(6):
+        delay = backoff_delay(attempt, 1.0, 10.0, rng=rng)
+        assert min(10.0, 2 ** attempt) / 2 <= delay <= min(10.0, 2 ** attempt)
+    assert backoff_delay(0, 1.0, 10.0, retry_after=7.0, rng=rng) == 7.0
+    assert backoff_delay(0, 1.0, 10.0, retry_after=99.0, rng=rng) == 10.0
+
+
+def test_base_urls_and_options_are_checked():
+    assert normalise_base_url("http://h:8000") == "http://h:8000/v1"
+    assert normalise_base_url("http://h:8000/") == "http://h:8000/v1"
+    assert normalise_base_url("https://api.deepseek.com/v1/") == "https://api.deepseek.com/v1"
+    with pytest.raises(ReasonRankError, match="not an http"):
+        OpenAIBackend("m", "localhost:8000")
+    with pytest.raises(ReasonRankError, match="at least one base URL"):
+        OpenAIBackend("m", [])
+    with pytest.raises(ReasonRankError, match="Did you mean: completions"):
+        OpenAIBackend("m", "http://h", endpoint="completion")
+    with pytest.raises(ReasonRankError, match="Did you mean: base_urls"):
+        create_backend("openai", "m", base_url="http://h")
