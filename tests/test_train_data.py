@@ -1,0 +1,236 @@
+"""Mining on a real Lucene index of Cranfield, labelling against a real OpenAI-compatible server on
+127.0.0.1 (it replays teacher answers), the self-consistency filter, and the training formats."""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.train.filter import FilterReport, consistency, self_consistent
+from reasonrank_ir.train.formats import (
+    PromptSettings, chat_example, grpo_example, read_released, sft_example,
+)
+from reasonrank_ir.train.mine import MiningConfig, build_list, mine_topics
+from reasonrank_ir.train.sample import Sample, append_samples, done_keys, read_samples
+from reasonrank_ir.types import Candidate, Query
+
+# -- mining -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mined(cranfield):
+    return list(mine_topics(cranfield, MiningConfig(seed=7), num_queries=6))
+
+
+def test_mined_lists_have_20_distinct_passages_with_their_positives(mined, cranfield):
+    assert len(mined) == 6
+    qrels = cranfield.qrels()
+    for sample in mined:
+        ids = sample.initial_list
+        assert len(ids) == 20 and len(set(ids)) == 20
+        assert sample.positives and set(sample.positives) <= set(ids)
+        assert all(qrels[sample.query_id][d] > 0 for d in sample.positives)
+        assert all(c.doc and c.doc.get("text") for c in sample.candidates)  # passages travel with the list
+
+
+def test_mining_is_reproducible_with_a_seed_and_changes_with_another(cranfield, mined):
+    again = list(mine_topics(cranfield, MiningConfig(seed=7), num_queries=6))
+    assert [s.to_json() for s in again] == [s.to_json() for s in mined]
+    shuffled = list(mine_topics(cranfield, MiningConfig(seed=7, order="shuffle"), num_queries=6))
+    other = list(mine_topics(cranfield, MiningConfig(seed=8, order="shuffle"), num_queries=6))
+    assert [s.initial_list for s in shuffled] != [s.initial_list for s in other]
+    assert [set(s.initial_list) for s in shuffled] == [set(s.initial_list) for s in mined]
+
+
+def test_build_list_sizes_and_missed_positives():
+    query = Query("q", "text")
+    hits = [f"h{i}" for i in range(30)]
+    ids, kept = build_list(query, hits, ["h3", "missed"], MiningConfig(list_size=10, depth=30), "x")
+    assert len(ids) == 10 and set(kept) == {"h3", "missed"} and "missed" in ids
+    assert [d for d in ids if d != "missed"] == [f"h{i}" for i in range(9)]  # BM25 order kept
+    assert build_list(query, hits[:5], ["h1"], MiningConfig(list_size=10, depth=30), "x") is None
+    with pytest.raises(ReasonRankError):
+        MiningConfig(order="random")
+
+
+def test_mine_cli_writes_and_resumes(cranfield, tmp_path, capsys):
+    from reasonrank_ir.train.mine import main
+
+    out = tmp_path / "mined.jsonl"
+    assert main(["--index", "cranfield", "--output", str(out), "--num-queries", "2", "--seed", "7"]) == 0
+    assert main(["--index", "cranfield", "--output", str(out), "--num-queries", "3", "--seed", "7"]) == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3 and len(done_keys(out)) == 3
+    assert "2 were already there" in capsys.readouterr().out
+
+
+# -- labelling against a replaying server ----------------------------------------------------------
+
+
+class TeacherServer:
+    """An OpenAI-compatible chat server replaying a teacher: R1-style reasoning_content, then a reply.
+
+    Pointwise: 'Yes' for passages containing a marker word. Listwise: the passages with the marker
+    first, in reverse order of their number, then the rest.
+    """
+
+    def __init__(self, marker: str):
+        self.marker = marker
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append(body)
+                reply = json.dumps(server.answer(body)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def answer(self, body: dict) -> dict:
+        messages = body["messages"]
+        if len(messages) == 1:
+            passage = messages[0]["content"].split("Passage: ", 1)[1]
+            content = "Yes" if self.marker in passage else "No"
+        else:
+            passages = {int(m["content"][1:m["content"].index("]")]): m["content"]
+                        for m in messages if m["role"] == "user" and re.match(r"\[\d+\] ", m["content"])}
+            hits = sorted((i for i, p in passages.items() if self.marker in p), reverse=True)
+            rest = [i for i in sorted(passages) if i not in hits]
+            content = " > ".join(f"[{i}]" for i in hits + rest)
+        return {
+            "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content,
+                                     "reasoning_content": "Let me think about each passage."}}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
+        }
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture()
+def teacher():
+    server = TeacherServer(marker="boundary")
+    yield server
+    server.close()
+
+
+def test_label_cli_labels_resumably_with_costs(mined, teacher, tmp_path, capsys):
+    from reasonrank_ir.train.label import main
+
+    mined_path, out = tmp_path / "mined.jsonl", tmp_path / "labelled.jsonl"
+    append_samples(mined_path, mined[:3])
+    argv = ["--input", str(mined_path), "--output", str(out), "--model", "deepseek-reasoner",
+            "--base-url", teacher.url, "--concurrency", "4", "--batch-size", "2",
+            "--price-input", "1.0", "--price-output", "2.0"]
+    assert main(argv) == 0
+    labelled = list(read_samples(out))
+    assert len(labelled) == 3 and len(teacher.requests) == 3 * 21
+    for sample in labelled:
+        marked = [c.doc_id for c in sample.candidates if "boundary" in json.dumps(c.doc)]
+        assert set(sample.relevant) == set(marked)
+        assert sorted(sample.final_list) == sorted(sample.initial_list)
+        assert list(sample.final_list[:len(marked)]) == sorted(marked, key=sample.initial_list.index, reverse=True)
+        assert sample.reasoning == "Let me think about each passage."
+        assert sample.usage["prompt_tokens"] == 21 * 100 and sample.usage["output_tokens"] == 21 * 10
+        assert sample.usage["cost"] == pytest.approx((2100 * 1.0 + 210 * 2.0) / 1e6)
+    listwise = next(r for r in teacher.requests if len(r["messages"]) > 1)["messages"]
+    assert listwise[1] == {"role": "assistant", "content": "Okay, please provide the passages."}
+    assert listwise[2]["content"].startswith("[1] ") and listwise[3]["content"] == "Received passage [1]."
+    assert listwise[-1]["content"].startswith("Search Query: ")
+
+    append_samples(mined_path, mined[3:4])
+    assert main(argv) == 0  # resume: only the new list is asked for
+    assert len(list(read_samples(out))) == 4 and len(teacher.requests) == 4 * 21
+    assert "3 lists were already labelled" in capsys.readouterr().out
+
+
+# -- filter -----------------------------------------------------------------------------------------
+
+
+def _labelled(dataset: str, qid: str, relevant: list[str], final: list[str]) -> Sample:
+    candidates = tuple(Candidate(d, 1.0, {"text": f"passage {d}"}) for d in "abcdefghijkl")
+    return Sample(dataset, Query(qid, "q"), candidates).with_labels(relevant, final, "r")
+
+
+def test_filter_keeps_self_consistent_lists_and_reports_per_domain(tmp_path, capsys):
+    order = list("abcdefghijkl")
+    keep_top = _labelled("math", "1", ["a"], order)                                  # NDCG 1
+    at_three = _labelled("math", "2", ["c"], order)                                  # 1/log2(4) = 0.5
+    at_four = _labelled("code", "3", ["d"], order)                                   # 1/log2(5) = 0.431
+    at_five = _labelled("code", "4", ["e"], order)                                   # 1/log2(6) = 0.387
+    beyond = _labelled("code", "5", ["l"], order)                                    # outside the top 10: 0
+    unlabelled = Sample("code", Query("6", "q"), keep_top.candidates)
+    assert consistency(at_four) == pytest.approx(0.4307, abs=1e-4)
+    report = FilterReport(0.4)
+    kept = list(self_consistent([keep_top, at_three, at_four, at_five, beyond, unlabelled], 0.4, report))
+    assert [s.query_id for s in kept] == ["1", "2", "3"]
+    assert report.kept == {"math": 2, "code": 1} and report.seen == {"math": 2, "code": 4}
+
+    from reasonrank_ir.train.filter import main
+
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    append_samples(src, [keep_top, at_three, at_four, at_five, beyond])
+    assert main(["--input", str(src), "--output", str(dst), "--alpha", "0.45"]) == 0
+    assert [s.query_id for s in read_samples(dst)] == ["1", "2"]
+    table = capsys.readouterr().out
+    assert re.search(r"math\s+2\s+2", table) and re.search(r"code\s+0\s+3", table)
+
+
+# -- formats ----------------------------------------------------------------------------------------
+
+
+def test_sft_and_grpo_examples_use_the_reranker_prompt(qwen_tokenizer):
+    from reasonrank_ir.rerank.prompts import PassageFormatter, build_messages, render
+
+    sample = _labelled("math", "1", ["c"], list("cabdefghijkl"))
+    settings = PromptSettings(max_passage_tokens=8)
+    passages = PassageFormatter(qwen_tokenizer, 8).format_many(c.doc for c in sample.candidates)
+    expected_prompt = render(build_messages("q", passages), qwen_tokenizer).text
+    turn = "<think>r</think> <answer>[3] > [1] > [2] > " + " > ".join(f"[{i}]" for i in range(4, 13)) + "</answer>"
+
+    chat = chat_example(sample, qwen_tokenizer, settings)
+    assert [m["role"] for m in chat["messages"]] == ["system", "user", "assistant"]
+    assert chat["messages"][2]["content"] == turn
+    sft = sft_example(sample, qwen_tokenizer, settings)
+    assert sft == {"prompt": expected_prompt, "completion": turn + "<|im_end|>"}
+    grpo = grpo_example(sample, qwen_tokenizer, settings)
+    assert grpo["prompt"] == expected_prompt and grpo["relevant_docids"] == ["c"]
+    assert grpo["final_list"] == list("cabdefghijkl")
+
+
+def test_released_data_reads_into_samples(tmp_path):
+    (tmp_path / "id_query").mkdir()
+    (tmp_path / "id_doc").mkdir()
+    (tmp_path / "id_query" / "math-qa.json").write_text(json.dumps({"math_1": "What is [2] + 2?"}))
+    with (tmp_path / "id_doc" / "math-qa.jsonl").open("w") as f:
+        for d in ("p1", "p2", "p3"):
+            f.write(json.dumps({"id": d, "text": f"text of {d}"}) + "\n")
+    data = tmp_path / "training_data_all.jsonl"
+    data.write_text(json.dumps({"dataset": "math-qa", "qid": "math_1", "initial_list": ["p1", "p2", "p3"],
+                                "final_list": ["p3", "p1", "p2"], "reasoning": "Okay, ...",
+                                "relevant_docids": ["p3"]}) + "\n")
+    (sample,) = read_released(data)
+    assert sample.query.text == "What is [2] + 2?" and sample.initial_list == ("p1", "p2", "p3")
+    assert sample.candidates[2].doc == {"id": "p3", "text": "text of p3"}
+    assert sample.teacher_order() == [2, 0, 1] and sample.relevant == ("p3",) and consistency(sample) == 1.0
+    (tmp_path / "id_doc" / "math-qa.jsonl").write_text(json.dumps({"id": "p1", "text": "only p1"}) + "\n")
+    with pytest.raises(ReasonRankError, match="p2"):
+        list(read_released(data))
