@@ -1,0 +1,84 @@
+"""Answer parsing and repair: one row per rule, and a property test over arbitrary text."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reasonrank_ir.rerank.parse import ANSWER_PATTERN, STATUSES, parse_answer
+
+CASES = [
+    # strict format, exact permutation
+    ("<think>3 is best</think>\n<answer>[3] > [1] > [2]</answer>", 3, (2, 0, 1), "ok"),
+    # the pattern runs on the lower-cased response
+    ("<THINK>x</THINK> <Answer>[2] > [1] > [3]</ANSWER>", 3, (1, 0, 2), "ok"),
+    # digits inside the reasoning are ignored when the strict pattern matches
+    ("<think>[1] > [2] > [3]</think><answer>[3] > [2] > [1]</answer>", 3, (2, 1, 0), "ok"),
+    # duplicates: first occurrence wins
+    ("<think>r</think><answer>[2] > [2] > [1] > [3]</answer>", 3, (1, 0, 2), "repaired"),
+    # out of range (0 and 4) dropped
+    ("<think>r</think><answer>[4] > [2] > [0] > [1] > [3]</answer>", 3, (1, 0, 2), "repaired"),
+    # missing ids appended in input order
+    ("<think>r</think><answer>[3]</answer>", 4, (2, 0, 1, 3), "repaired"),
+    # fallback: no closing tag, text after the last <answer>
+    ("<think>r</think> <answer>[2] > [3] > [1]", 3, (1, 2, 0), "repaired"),
+    ("<answer>[1]</answer> oops <answer>[3] > [1] > [2]", 3, (2, 0, 1), "repaired"),
+    # fallback: no <think> block
+    ("<answer>[2] > [1]</answer>", 2, (1, 0), "repaired"),
+    # no answer (reasoning cut off by max_tokens): the window keeps its order, digits of reasoning ignored
+    ("<think>passage [3] looks best, then [1]", 3, (0, 1, 2), "no_answer"),
+    ("", 2, (0, 1), "no_answer"),
+    # an answer with no usable id is no answer either
+    ("<think>r</think><answer>none are relevant</answer>", 2, (0, 1), "no_answer"),
+    ("<think>r</think><answer>[9] > [0]</answer>", 2, (0, 1), "no_answer"),
+    # every non-digit is a separator; leading zeros are fine
+    ("<think>r</think><answer>2,03;1</answer>", 3, (1, 2, 0), "ok"),
+    # multi-digit ids
+    ("<think>r</think><answer>" + " > ".join(f"[{i}]" for i in range(20, 0, -1)) + "</answer>", 20,
+     tuple(range(19, -1, -1)), "ok"),
+]
+
+
+@pytest.mark.parametrize(("text", "num", "order", "status"), CASES)
+def test_parse_rules(text, num, order, status):
+    parsed = parse_answer(text, num)
+    assert (parsed.order, parsed.status) == (order, status)
+
+
+def test_untagged_rankgpt_answers():
+    assert parse_answer("[2] > [3] > [1]", 3, tagged=False).order == (1, 2, 0)
+    assert parse_answer("[2] > [3] > [1]", 3, tagged=False).status == "ok"
+    assert parse_answer("[2] > [3]", 3, tagged=False).status == "repaired"
+    assert parse_answer("I cannot rank these.", 3, tagged=False).status == "no_answer"
+    # tagged parsing of the same text finds no <answer>: window order kept
+    assert parse_answer("[2] > [3] > [1]", 3).status == "no_answer"
+
+
+def test_reasoning_is_kept():
+    assert parse_answer("<think>\n step one \n</think> <answer>[1]</answer>", 1).reasoning == "step one"
+    assert parse_answer("<think>cut off mid-sent", 2).reasoning == "cut off mid-sent"
+    assert parse_answer("No Tags [1]", 1).reasoning == "No Tags [1]"
+
+
+def test_answer_pattern_is_the_strict_format():
+    assert ANSWER_PATTERN.search("<think>a\nb</think>\n\n<answer>[1] > [2]</answer>").group(1) == "[1] > [2]"
+    assert ANSWER_PATTERN.search("<answer>[1]</answer>") is None
+
+
+def test_huge_numbers_are_out_of_range():
+    parsed = parse_answer("<think>r</think><answer>" + "9" * 5000 + " 2 1</answer>", 2)
+    assert (parsed.order, parsed.status) == ((1, 0), "repaired")
+
+
+_PIECES = st.sampled_from(["<think>", "</think>", "<answer>", "</answer>", "<ANSWER>", " > ", "[", "]",
+                           "\n", "0", "1", "2", "3", "7", "12", "20", "99", "٣", "²", "reason"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=6)), max_size=40), st.integers(1, 25), st.booleans())
+def test_always_a_permutation(pieces, num, tagged):
+    parsed = parse_answer("".join(pieces), num, tagged=tagged)
+    assert sorted(parsed.order) == list(range(num))
+    assert parsed.status in STATUSES
+    if parsed.status == "no_answer":
+        assert parsed.order == tuple(range(num))
