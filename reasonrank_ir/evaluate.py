@@ -51,10 +51,9 @@ def evaluate(run: Run, qrels: Qrels, measures: Sequence = DEFAULT_METRICS, compl
     per_query: dict[str, dict[str, float]] = {str(m): {} for m in measures}
     for metric in ir_measures.iter_calc(measures, qrels, scores):
         per_query[str(metric.measure)][metric.query_id] = float(metric.value)
-    aggregate = {}
-    for name, values in per_query.items():
-        denominator = len(judged) if complete else len(values)
-        aggregate[name] = sum(values.values()) / denominator if denominator else 0.0
+    counted = judged if complete else [q for q in judged if q in scores]
+    aggregate = {name: sum(values.get(q, 0.0) for q in counted) / len(counted)
+                 for name, values in per_query.items()}
     return Evaluation(aggregate, per_query)
 
 

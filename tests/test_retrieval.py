@@ -1,0 +1,42 @@
+"""BM25 through the package equals Pyserini's own CLI on the same real Lucene index."""
+from conftest import pyserini_cli
+from reasonrank_ir.evaluate import evaluate
+from reasonrank_ir.io.topics import write_topics
+from reasonrank_ir.io.trec import read_run
+from reasonrank_ir.retrieval.bm25 import BM25, BM25Settings
+from reasonrank_ir.search import main as search
+
+
+def test_bm25_equals_pyserini_cli(cranfield, tmp_path):
+    topics = cranfield.topics()
+    write_topics(topics, tmp_path / "topics.tsv")
+    ours = tmp_path / "ours.txt"
+    assert search(["--index", "cranfield", "--topics", str(tmp_path / "topics.tsv"), "--hits", "1000",
+                   "--output", str(ours)]) == 0
+    theirs = tmp_path / "pyserini.txt"
+    done = pyserini_cli("pyserini.search.lucene", "--index", cranfield.index_path(), "--topics",
+                        str(tmp_path / "topics.tsv"), "--output", str(theirs), "--hits", "1000", "--bm25")
+    assert done.returncode == 0, done.stderr[-2000:]
+    ours_run, theirs_run = read_run(ours), read_run(theirs)
+    assert list(ours_run.rankings) == list(theirs_run.rankings)
+    for query_id in theirs_run.rankings:
+        assert [(c.doc_id, round(c.score, 4)) for c in ours_run[query_id].candidates] == \
+               [(c.doc_id, round(c.score, 4)) for c in theirs_run[query_id].candidates]
+
+
+def test_bm25_scores_on_cranfield(cranfield):
+    run = BM25(cranfield.index_path(), BM25Settings()).retrieve(cranfield.topics().values(), k=100)
+    scores = evaluate(run, cranfield.qrels(), ["nDCG@10", "R@100"]).aggregate
+    assert round(scores["nDCG@10"], 4) == 0.3220
+    assert round(scores["R@100"], 4) == 0.7224
+
+
+def test_remove_query_drops_the_query_document(cranfield):
+    from reasonrank_ir.types import Query
+
+    # Cranfield doc 184 text used as a query whose id is "184": it retrieves itself first.
+    text = cranfield.documents(["184"])["184"]["title"]
+    kept = BM25(cranfield.index_path()).retrieve([Query("184", text)], k=5)
+    removed = BM25(cranfield.index_path(), BM25Settings(remove_query=True)).retrieve([Query("184", text)], k=5)
+    assert kept["184"].candidates[0].doc_id == "184"
+    assert "184" not in [c.doc_id for c in removed["184"].candidates]
