@@ -146,7 +146,13 @@ def _keep_traces(path: Path, query_ids: set[str]) -> None:
     path.write_text("".join(kept), encoding="utf-8")
 
 
-def score(run: Run, dataset: Dataset, metrics: Sequence[str]) -> Evaluation | None:
-    """ir-measures scores when the dataset (or ``--qrels``) has judgments, else None."""
+def score(run: Run, dataset: Dataset, metrics: Sequence[str], topics: dict[str, Query] | None = None
+          ) -> Evaluation | None:
+    """ir-measures scores when the dataset (or ``--qrels``) has judgments, else None.
+
+    With ``topics``, only their judgments count: a run over a subset of topics is scored on it.
+    """
     qrels = dataset.qrels()
+    if qrels and topics is not None:
+        qrels = {q: docs for q, docs in qrels.items() if q in topics}
     return evaluate(run, qrels, list(metrics)) if qrels else None

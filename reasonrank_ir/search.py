@@ -64,8 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--base-url", action="append", metavar="URL",
                         help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (repeat to spread load)")
     engine.add_argument("--api-key", help="API key for --backend openai (default: $OPENAI_API_KEY)")
-    engine.add_argument("--concurrency", type=int, default=8, help="parallel requests for --backend openai")
-    engine.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per model for --backend vllm")
+    engine.add_argument("--endpoint", choices=("chat", "completions"),
+                        help="for --backend openai: chat (server applies the chat template, the default) or "
+                             "completions (sends our rendered prompt byte for byte)")
+    engine.add_argument("--concurrency", type=int, help="parallel requests for --backend openai (default: 8)")
+    engine.add_argument("--tensor-parallel-size", type=int, help="GPUs per model for --backend vllm (default: 1)")
     engine.add_argument("--max-model-len", type=int, help="context length for --backend vllm/llamacpp")
     engine.add_argument("--device", help="torch device for --backend hf (default: cuda if available, else cpu)")
 
@@ -92,9 +95,11 @@ def default_output(args) -> Path:
 
 
 def backend_options(args) -> dict:
+    """Only the flags the user set; the chosen engine rejects ones it does not take."""
+    context = "n_ctx" if args.backend == "llamacpp" else "max_model_len"
     options = {"base_urls": args.base_url, "api_key": args.api_key, "concurrency": args.concurrency,
-               "tensor_parallel_size": args.tensor_parallel_size, "max_model_len": args.max_model_len,
-               "device": args.device}
+               "endpoint": args.endpoint, "tensor_parallel_size": args.tensor_parallel_size,
+               context: args.max_model_len, "device": args.device}
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -115,6 +120,14 @@ def make_reranker(args, dataset):
     model = args.model or DEFAULT_MODELS[args.rerank]
     return Reranker.from_name(args.rerank, model=model, backend=args.backend, tokenizer=args.tokenizer,
                               config=config, **backend_options(args))
+
+
+def describe(summary) -> str:
+    """One line a user reads at the end of a reranking job."""
+    statuses = ", ".join(f"{count} {status}" for status, count in summary.statuses.items())
+    return (f"reranked {summary.queries} queries in {summary.seconds:.1f}s ({summary.queries_per_second:.2f} q/s): "
+            f"{summary.windows} windows, {summary.prompt_tokens} prompt / {summary.output_tokens} output tokens, "
+            f"answers: {statuses}")
 
 
 def run(args) -> int:
@@ -150,14 +163,14 @@ def run(args) -> int:
         if outcome.resumed_queries:
             print(f"resumed: {outcome.resumed_queries} queries were already done", file=sys.stderr)
         if outcome.summary is not None:
-            print(str(outcome.summary), file=sys.stderr)
+            print(describe(outcome.summary), file=sys.stderr)
         print(f"traces: {files.traces}", file=sys.stderr)
         final = outcome.run
     print(f"run: {output}", file=sys.stderr)
-    scores = pipeline.score(final, dataset, args.metrics)
+    scores = pipeline.score(final, dataset, args.metrics, topics)
     if scores is not None:
         if reranker is not None:
-            before = pipeline.score(candidates, dataset, args.metrics)
+            before = pipeline.score(candidates, dataset, args.metrics, topics)
             print("\n".join(f"first stage {line}" for line in format_lines(before)))
         print("\n".join(format_lines(scores)))
     return 0
