@@ -18,39 +18,93 @@ from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.evaluate import Evaluation, evaluate, filter_excluded
 from reasonrank_ir.io.trec import read_run, write_run
 from reasonrank_ir.retrieval.bm25 import BM25, BM25Settings
+from reasonrank_ir.retrieval.dense import DenseSettings
+from reasonrank_ir.retrieval.expansion import ExpansionSettings
+from reasonrank_ir.retrieval.fusion import FusionSettings, fuse
 from reasonrank_ir.types import Query, Ranking, Run
 
 
 @dataclass(frozen=True)
 class FirstStage:
-    """Where candidates come from: BM25 over the dataset's index, or a run file (``--run``)."""
+    """Where candidates come from: BM25/BM25Q, dense (FAISS), their fusion, fused run files, or ``--run``.
+
+    ``expansion`` rewrites the queries for retrieval only; the run keeps the original query text,
+    which is what the reranker sees.
+    """
 
     hits: int = 100
     bm25: BM25Settings = BM25Settings()
     run_file: str | None = None
+    dense: DenseSettings | None = None
+    """Dense retrieval: alone, or fused with BM25 when ``fusion`` is set."""
+    fusion: FusionSettings | None = None
+    fuse_runs: tuple[str, ...] = ()
+    """Run files fused (with ``fusion``, default RRF) instead of retrieving."""
+    expansion: ExpansionSettings | None = None
+
+    def __post_init__(self):
+        if self.run_file and self.fuse_runs:
+            raise ReasonRankError("--run reranks one run and --fuse-runs fuses several: pick one")
+        if self.expansion and (self.run_file or self.fuse_runs):
+            raise ReasonRankError("--expand-query rewrites queries before retrieval; run files are not retrieved")
+        if self.fusion and not (self.dense or self.fuse_runs):
+            raise ReasonRankError("--fusion fuses BM25 with --dense retrieval, or the files of --fuse-runs")
+        if self.fuse_runs and self.dense:
+            raise ReasonRankError("--fuse-runs fuses run files only; write the dense run first and add it")
 
     @property
     def name(self) -> str:
         if self.run_file:
-            return Path(self.run_file).name.removesuffix(".trec").removesuffix(".txt").removeprefix("run.")
-        return "bm25qs" if self.bm25.query_side else "bm25"
+            return _file_stem(self.run_file)
+        if self.fuse_runs:
+            name = "+".join(_file_stem(f) for f in self.fuse_runs)
+        else:
+            sparse = "bm25qs" if self.bm25.query_side else "bm25"
+            name = "+".join(([sparse] if self.fusion or not self.dense else []) + ([self.dense.name] if self.dense else []))
+        if self.fusion or self.fuse_runs:
+            name += "." + (self.fusion or FusionSettings()).label()
+        return f"{name}.{self.expansion.name}" if self.expansion else name
+
+
+def _file_stem(path: str) -> str:
+    return Path(path).name.removesuffix(".trec").removesuffix(".txt").removeprefix("run.")
+
+
+def _read_topic_run(path: str, dataset: Dataset, topics: dict[str, Query]) -> Run:
+    run = read_run(path, topics)
+    unknown = [q for q in run.rankings if q not in topics]
+    if len(unknown) == len(run):
+        raise ReasonRankError(f"{path}: its query ids ({', '.join(unknown[:3])}...) match no "
+                              f"topic of {dataset.name}; pass the matching --topics")
+    return filter_excluded(Run({q: run[q] for q in topics if q in run}, run.name), dataset)
 
 
 def retrieve(dataset: Dataset, topics: dict[str, Query], first_stage: FirstStage, progress: bool = False) -> Run:
     """The first-stage run, restricted to ``topics`` and cleaned of the dataset's excluded ids."""
     if first_stage.run_file:
-        run = read_run(first_stage.run_file, topics)
-        unknown = [q for q in run.rankings if q not in topics]
-        if len(unknown) == len(run):
-            raise ReasonRankError(f"{first_stage.run_file}: its query ids ({', '.join(unknown[:3])}...) match no "
-                                  f"topic of {dataset.name}; pass the matching --topics")
-        run = Run({q: run[q] for q in topics if q in run}, run.name)
-    else:
+        return _read_topic_run(first_stage.run_file, dataset, topics).top(first_stage.hits)
+    if first_stage.fuse_runs:
+        runs = [_read_topic_run(path, dataset, topics) for path in first_stage.fuse_runs]
+        return fuse(runs, first_stage.fusion or FusionSettings(), k=first_stage.hits, name=first_stage.name)
+    queries = topics
+    if first_stage.expansion:
+        from reasonrank_ir.retrieval.expansion import QueryExpander
+
+        queries = QueryExpander.from_settings(first_stage.expansion).expand(topics.values(), progress=progress)
+    runs = []
+    if first_stage.fusion or not first_stage.dense:
         searcher = BM25(dataset.index_path(), first_stage.bm25)
         # BRIGHT's exclusions are applied after retrieval, as Pyserini does (so fewer than k may remain).
-        run = searcher.retrieve(topics.values(), first_stage.hits, progress=progress)
-    run = filter_excluded(run, dataset)
-    return run.top(first_stage.hits) if first_stage.run_file else run
+        runs.append(searcher.retrieve(queries.values(), first_stage.hits, progress=progress))
+    if first_stage.dense:
+        from reasonrank_ir.retrieval.dense import DenseRetriever
+
+        dense = DenseRetriever.for_dataset(dataset, first_stage.dense)
+        runs.append(dense.retrieve(queries.values(), first_stage.hits, progress=progress))
+    runs = [filter_excluded(run, dataset) for run in runs]
+    run = fuse(runs, first_stage.fusion, k=first_stage.hits) if len(runs) > 1 else runs[0]
+    # The reranker reads the original query, never the expansion.
+    return Run({q: Ranking(topics[q], r.candidates) for q, r in run.rankings.items()}, first_stage.name)
 
 
 def attach_passages(dataset: Dataset, ranking: Ranking, depth: int) -> Ranking:
