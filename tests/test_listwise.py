@@ -77,7 +77,7 @@ class CountingTokenizer:
 def ranking(query_id, n, values=None, docs=True):
     values = values or list(range(n))
     return Ranking(Query(query_id, f"query {query_id} [1]"), tuple(
-        Candidate(f"{query_id}-d{i}", float(1000 - i), {"contents": f"passage {i} with value {values[i]}"} if docs else None)
+        Candidate(f"{query_id}-d{i}", float(1000 - i), {"contents": f"{query_id} passage {i} with value {values[i]}"} if docs else None)
         for i in range(n)))
 
 
@@ -96,10 +96,20 @@ def test_queries_share_rounds_and_passages_are_formatted_once(tokenizer):
     assert tokenizer.converted == 500 and tokenizer.batched_calls == 1  # each passage once per query
     assert tokenizer.rendered == 45
     first = backend.calls[0][0]
-    assert first.text.count("\n[") == 20 and "[1] passage 80 with value 80\n" in first.text
+    assert first.text.count("\n[") == 20 and "[1] q0 passage 80 with value 80\n" in first.text
     assert "search query: query q0 (1)." in first.text
     assert first.text.endswith("e.g., [2] > [1].<|im_end|>\n<|im_start|>assistant\n")
     assert len(batches[0].traces) == 45
+
+
+def test_a_document_shared_by_queries_is_truncated_once(tokenizer):
+    shared = ranking("a", 40)
+    rankings = [shared, Ranking(Query("b", "other"), shared.candidates[::-1])]
+    reranker = ListwiseReranker(ScriptedBackend(reverse_window), tokenizer)
+    reranker.rerank(rankings)
+    assert tokenizer.converted == 40
+    reranker.rerank([Ranking(Query("c", "third"), shared.candidates[:30])])
+    assert tokenizer.converted == 40 and tokenizer.batched_calls == 1
 
 
 def test_reversing_every_window_gives_the_expected_order(tokenizer):
@@ -233,7 +243,7 @@ def test_requests_file_round_trip_and_rerank(tokenizer, tmp_path):
                                                        '"candidates": [{"docid": "q1-d0", "score": 1000.0, "doc": ')
     loaded = read_requests(path)
     assert loaded == rankings
-    assert loaded[0].candidates[3].doc == {"contents": "passage 3 with value 3"}
+    assert loaded[0].candidates[3].doc == {"contents": "q1 passage 3 with value 3"}
     assert loaded[1].candidates[-1].doc is None
     result = ListwiseReranker(ScriptedBackend(reverse_window), tokenizer, RerankConfig(depth=3)).rerank(loaded)
     assert [c.doc_id for c in result["q2"].candidates] == ["q2-d2", "q2-d1", "q2-d0", "q2-x"]

@@ -90,15 +90,19 @@ def passage_text(doc: Mapping[str, Any]) -> str:
 class PassageFormatter:
     """Passages as the model sees them: cut to ``max_length`` tokens of the model's own tokenizer.
 
-    ``format_many`` tokenizes a whole list in one call (fast tokenizers batch it in Rust); the
-    result equals upstream's ``convert_tokens_to_string(tokenize(text)[:max_length])`` per passage.
+    ``format_many`` tokenizes a whole list in one call (fast tokenizers batch it in Rust) and each
+    distinct text once: the same document retrieved for several queries is truncated only the first
+    time (up to ``cache_size`` texts are remembered). The result equals upstream's
+    ``convert_tokens_to_string(tokenize(text)[:max_length])`` per passage.
     """
 
-    def __init__(self, tokenizer: Any, max_length: int) -> None:
+    def __init__(self, tokenizer: Any, max_length: int, cache_size: int = 16384) -> None:
         if max_length < 1:
             raise ReasonRankError(f"max passage length must be at least 1 token, found {max_length}")
         self.tokenizer = tokenizer
         self.max_length = max_length
+        self.cache_size = cache_size
+        self._cache: dict[str, str] = {}
 
     def truncate(self, text: str) -> str:
         return self.tokenizer.convert_tokens_to_string(self.tokenizer.tokenize(text)[: self.max_length])
@@ -108,8 +112,18 @@ class PassageFormatter:
 
     def format_many(self, docs: Iterable[Mapping[str, Any]]) -> list[str]:
         texts = [passage_text(doc) for doc in docs]
+        new = [text for text in dict.fromkeys(texts) if text not in self._cache]
         convert = self.tokenizer.convert_tokens_to_string
-        return [replace_number(convert(tokens[: self.max_length])) for tokens in self._tokenize_many(texts)]
+        formatted = {text: replace_number(convert(tokens[: self.max_length]))
+                     for text, tokens in zip(new, self._tokenize_many(new))}
+        out = [formatted[text] if text in formatted else self._cache[text] for text in texts]
+        self._remember(formatted)
+        return out
+
+    def _remember(self, formatted: dict[str, str]) -> None:
+        self._cache.update(formatted)
+        for text in list(self._cache)[: max(len(self._cache) - self.cache_size, 0)]:  # oldest first
+            del self._cache[text]
 
     def _tokenize_many(self, texts: list[str]) -> list[list[str]]:
         if texts and getattr(self.tokenizer, "is_fast", False):
