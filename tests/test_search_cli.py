@@ -1,0 +1,136 @@
+"""The search CLI end to end: real BM25 on Cranfield, real rerankers, resume, and bad input."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import BRIGHT_FIRST_STAGE
+from reasonrank_ir import pipeline
+from reasonrank_ir.backends.base import Generation
+from reasonrank_ir.evaluate import evaluate
+from reasonrank_ir.io.topics import write_topics
+from reasonrank_ir.io.traces import read_traces
+from reasonrank_ir.io.trec import read_run
+from reasonrank_ir.rerank import ListwiseReranker, RerankConfig
+from reasonrank_ir.search import main as search
+
+NUM = re.compile(r"I will provide you with (\d+) passages")
+
+
+def subset_topics(cranfield, tmp_path, count):
+    topics = dict(list(cranfield.topics().items())[:count])
+    write_topics(topics, tmp_path / "topics.tsv")
+    return tmp_path / "topics.tsv", topics
+
+
+def test_default_output_and_score(cranfield, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("reasonrank_ir.data.base.REPO_ROOT", tmp_path)
+    assert search(["--index", "cranfield"]) == 0
+    output = tmp_path / "runs" / "run.cranfield.bm25.txt"
+    assert len(read_run(output)) == 225 and all(len(r.candidates) == 100 for r in read_run(output))
+    assert capsys.readouterr().out.strip() == "nDCG@10\t0.3220"
+
+
+def test_hf_backend_reranks_cranfield_end_to_end(cranfield, tiny_qwen2, tmp_path, capsys):
+    topics_file, topics = subset_topics(cranfield, tmp_path, 2)
+    output = tmp_path / "run.txt"
+    assert search(["--index", "cranfield", "--topics", str(topics_file), "--hits", "20", "--rerank", "reasonrank",
+                   "--model", str(tiny_qwen2), "--backend", "hf", "--depth", "20", "--window", "10", "--step", "5",
+                   "--max-tokens", "8", "--passage-tokens", "40", "--output", str(output)]) == 0
+    run = read_run(output, topics)
+    assert set(run.rankings) == set(topics) and all(len(r.candidates) == 20 for r in run)
+    for ranking in run:
+        scores = [c.score for c in ranking.candidates]
+        assert scores == sorted(scores, reverse=True) and len(set(scores)) == len(scores)
+    traces = read_traces(tmp_path / "run.traces.jsonl")
+    assert len(traces) == 2 * 3  # windows [10,20), [5,15), [0,10) for each query
+    assert all(t.prompt_tokens > 0 and 0 < t.output_tokens <= 8 for t in traces)
+    out = capsys.readouterr()
+    assert "reranked 2 queries" in out.err and re.search(r"^nDCG@10\t\d\.\d{4}$", out.out, re.M)
+    assert evaluate(run, {q: d for q, d in cranfield.qrels().items() if q in topics}).aggregate["nDCG@10"] >= 0
+
+
+class ReverseBackend:
+    """Answers every window reversed; optionally dies after a number of calls (a killed job)."""
+
+    name = "reverse"
+
+    def __init__(self, die_after=None):
+        self.calls = 0
+        self.die_after = die_after
+
+    def generate(self, prompts, sampling):
+        self.calls += 1
+        if self.die_after is not None and self.calls > self.die_after:
+            raise KeyboardInterrupt
+        answers = []
+        for prompt in prompts:
+            num = int(NUM.search(prompt.text).group(1))
+            answers.append("<think>x</think><answer>" + " > ".join(f"[{i}]" for i in range(num, 0, -1)) + "</answer>")
+        return [Generation(a, 10, 5) for a in answers]
+
+
+def test_resume_after_interruption_gives_the_same_run(cranfield, qwen_tokenizer, tmp_path):
+    _, topics = subset_topics(cranfield, tmp_path, 5)
+    first = pipeline.retrieve(cranfield, topics, pipeline.FirstStage(hits=20))
+    config = RerankConfig(depth=20, window=10, step=5, max_passage_tokens=30)
+
+    whole = pipeline.OutputFiles.beside(tmp_path / "whole" / "run.txt")
+    pipeline.rerank(ListwiseReranker(ReverseBackend(), qwen_tokenizer, config), first, cranfield, whole,
+                    batch_size=2, progress=False)
+
+    files = pipeline.OutputFiles.beside(tmp_path / "cut" / "run.txt")
+    dying = ReverseBackend(die_after=4)  # 3 rounds per batch: dies inside the second batch
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.rerank(ListwiseReranker(dying, qwen_tokenizer, config), first, cranfield, files,
+                        batch_size=2, progress=False)
+    assert files.progress.read_text().split() == list(topics)[:2]
+    again = ReverseBackend()
+    outcome = pipeline.rerank(ListwiseReranker(again, qwen_tokenizer, config), first, cranfield, files,
+                              resume=True, batch_size=2, progress=False)
+    assert outcome.resumed_queries == 2 and again.calls == 2 * 3  # only the 3 remaining queries' batches
+    assert files.run.read_text() == whole.run.read_text()
+    assert [t.query_id for t in read_traces(files.traces)] == [t.query_id for t in read_traces(whole.traces)]
+    assert not files.progress.exists()
+    order = [c.doc_id for c in read_run(files.run)[list(topics)[0]].candidates]
+    assert order != [c.doc_id for c in first[list(topics)[0]].candidates]
+
+
+def test_oracle_on_published_run_via_cli(bright_imported, tmp_path, capsys):
+    output = tmp_path / "oracle.txt"
+    assert search(["--index", "bright-biology", "--run",
+                   str(BRIGHT_FIRST_STAGE / "biology.reasonir-gpt4cot.top100.trec"), "--rerank", "oracle",
+                   "--output", str(output)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "first stage nDCG@10\t0.4349"
+    assert lines[1].startswith("nDCG@10\t") and float(lines[1].split("\t")[1]) > 0.8
+    first = json.loads((tmp_path / "oracle.traces.jsonl").read_text().splitlines()[0])
+    assert first["start"] == 80 and first["end"] == 100
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--index", "bright-biolgy"], "Did you mean: bright-biology"),
+    (["--index", "cranfield", "--metrics", "nDGC@10"], "unknown measure 'nDGC@10'"),
+    (["--index", "cranfield", "--rerank", "oracle", "--qrels", "/nonexistent/qrels"], "unknown index or dataset"),
+])
+def test_bad_input_is_one_line_exit_2(cranfield, argv, message, capsys):
+    assert search(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.startswith("error: ")
+
+
+def test_run_matching_no_topic(cranfield, tmp_path, capsys):
+    other = tmp_path / "other.trec"
+    other.write_text("q-unknown Q0 184 1 1.0 x\n")
+    assert search(["--index", "cranfield", "--run", str(other)]) == 2
+    assert "match no topic of cranfield" in capsys.readouterr().err
+
+
+def test_missing_model_is_one_line(cranfield, tmp_path, capsys):
+    topics_file, _ = subset_topics(cranfield, tmp_path, 1)
+    assert search(["--index", "cranfield", "--topics", str(topics_file), "--rerank", "reasonrank",
+                   "--model", str(tmp_path / "no-such-model"), "--backend", "hf"]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-model" in err and "Traceback" not in err
