@@ -12,7 +12,7 @@ device is one batch of 16 prompts x 8 rollouts per optimizer step.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,13 @@ def grpo_dataset(config: Mapping[str, Any], tokenizer):
     return Dataset.from_list([grpo_example(s, tokenizer, settings) for s in labelled_samples(config)])
 
 
-def train_grpo(config: Mapping[str, Any], reward: RankingReward | None = None) -> Path:
-    """Train as ``config`` says (model, data, run_dir, prompt, reward, lora, training); returns ``final/``."""
+def train_grpo(config: Mapping[str, Any], reward: RankingReward | None = None,
+               extra_rewards: Sequence[Callable[..., list[float]]] = ()) -> Path:
+    """Train as ``config`` says (model, data, run_dir, prompt, reward, lora, training); returns ``final/``.
+
+    ``extra_rewards`` are further trl reward functions (format or length shaping, say) added to the
+    ranking reward, weighted by ``training.reward_weights`` when given.
+    """
     try:
         from trl import GRPOConfig, GRPOTrainer
     except ImportError as e:
@@ -65,7 +70,7 @@ def train_grpo(config: Mapping[str, Any], reward: RankingReward | None = None) -
     args = GRPOConfig(output_dir=str(run_dir), **precision(training), **training)
     trainer = GRPOTrainer(
         model=config["model"],
-        reward_funcs=reward,
+        reward_funcs=[reward, *extra_rewards],
         args=args,
         train_dataset=grpo_dataset(config, tokenizer),
         processing_class=tokenizer,

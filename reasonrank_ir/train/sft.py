@@ -21,7 +21,7 @@ from reasonrank_ir.errors import ReasonRankError
 DEFAULT_TRAINING: dict[str, Any] = {
     "learning_rate": 5e-6,
     "lr_scheduler_type": "cosine",
-    "warmup_ratio": 0.1,
+    "warmup_steps": 0.1,  # a float below 1 is a share of the steps (transformers 5)
     "num_train_epochs": 5,
     "per_device_train_batch_size": 1,
     "gradient_accumulation_steps": 8,
