@@ -41,6 +41,31 @@ def build_parser() -> argparse.ArgumentParser:
     first.add_argument("--remove-query", action="store_true", help="drop hits whose id is the query id")
     first.add_argument("--run", metavar="FILE", help="rerank this TREC run instead of retrieving")
 
+    beyond = parser.add_argument_group("dense retrieval, fusion and query expansion")
+    beyond.add_argument("--dense", action="store_true",
+                        help="dense retrieval through Pyserini's FAISS searcher (with --encoder or --dense-index)")
+    beyond.add_argument("--encoder", metavar="MODEL",
+                        help="sentence-transformers model of a local dense index (built on first use in indexes/)")
+    beyond.add_argument("--dense-index", metavar="NAME_OR_PATH",
+                        help="a Pyserini prebuilt dense index (bright-biology.bge-large-en-v1.5, or just "
+                             "bge-large-en-v1.5, diver-retriever-4b, reason-embed-qwen3-4b-0928) or a dense index folder")
+    beyond.add_argument("--fusion", choices=("rrf", "interpolation"),
+                        help="fuse BM25 with --dense, or the files of --fuse-runs (Pyserini's fusion)")
+    beyond.add_argument("--alpha", type=float, default=0.5,
+                        help="interpolation weight of the first run (BM25) on min-max normalised scores (default: 0.5)")
+    beyond.add_argument("--rrf-k", type=int, default=60, help="reciprocal rank fusion constant (default: 60)")
+    beyond.add_argument("--fuse-runs", nargs="+", metavar="FILE", help="fuse these TREC runs instead of retrieving")
+    beyond.add_argument("--expand-query", choices=("reasoning",),
+                        help="an LLM writes a reasoning passage per query before retrieval (BRIGHT's setting); "
+                             "the reranker still sees the original query")
+    beyond.add_argument("--expansion-model", metavar="MODEL", help="LLM for --expand-query (required with it)")
+    beyond.add_argument("--expansion-backend", default="auto", choices=("auto", "vllm", "hf", "openai", "llamacpp"),
+                        help="engine of --expansion-model (default: auto)")
+    beyond.add_argument("--expansion-cache", metavar="FILE",
+                        help="JSONL cache of reasonings (default: runs/expansions/reasoning.<model>.jsonl)")
+    beyond.add_argument("--expansion-mode", choices=("append", "replace"), default="append",
+                        help="append the reasoning to the query (default) or use it alone, as BRIGHT does")
+
     rerank = parser.add_argument_group("reranking")
     rerank.add_argument("--rerank", choices=RERANKERS, default="none",
                         help="reasonrank (reasoning prompt), rankgpt (no reasoning), qwen3 (ReasonRank-8B), "
@@ -85,13 +110,35 @@ def _slug(text: str) -> str:
 def default_output(args) -> Path:
     from reasonrank_ir.data.base import REPO_ROOT
 
-    parts = ["run", _slug(args.index).replace("/", "-"), "bm25qs" if args.bm25qs else "bm25"]
-    if args.run:
-        parts[-1] = _slug(Path(args.run).name.removesuffix(".trec").removesuffix(".txt"))
+    parts = ["run", _slug(args.index).replace("/", "-"), _slug(make_first_stage(args).name)]
     if args.rerank != "none":
         model = _slug(Path(args.model).name) if args.model else ""
         parts.append("-".join(p for p in (args.rerank, model, f"w{args.window}s{args.step}") if p))
     return REPO_ROOT / "runs" / (".".join(parts) + ".txt")
+
+
+def make_first_stage(args):
+    """The first stage the flags describe (its ``name`` says what produced the run)."""
+    from reasonrank_ir.pipeline import FirstStage
+    from reasonrank_ir.retrieval.bm25 import BM25Settings
+    from reasonrank_ir.retrieval.dense import DenseSettings
+    from reasonrank_ir.retrieval.expansion import ExpansionSettings
+    from reasonrank_ir.retrieval.fusion import FusionSettings
+
+    if (args.encoder or args.dense_index) and not args.dense:
+        raise ReasonRankError("--encoder and --dense-index choose a dense index: add --dense")
+    if args.expand_query and not args.expansion_model:
+        raise ReasonRankError("--expand-query reasoning needs --expansion-model MODEL (the LLM that writes it)")
+    dense = (DenseSettings(index=args.dense_index, encoder=args.encoder, batch_size=args.batch_size,
+                           threads=args.threads) if args.dense else None)
+    fusion = FusionSettings(args.fusion, rrf_k=args.rrf_k, alpha=args.alpha) if args.fusion else None
+    expansion = (ExpansionSettings(args.expansion_model, backend=args.expansion_backend, cache=args.expansion_cache,
+                                   mode=args.expansion_mode) if args.expand_query else None)
+    return FirstStage(
+        hits=args.hits, run_file=args.run, dense=dense, fusion=fusion, fuse_runs=tuple(args.fuse_runs or ()),
+        expansion=expansion,
+        bm25=BM25Settings(k1=args.k1, b=args.b, query_side=args.bm25qs, remove_query=args.remove_query,
+                          threads=args.threads, batch_size=args.batch_size))
 
 
 def backend_options(args) -> dict:
@@ -135,15 +182,11 @@ def run(args) -> int:
     from reasonrank_ir.data import load
     from reasonrank_ir.evaluate import format_lines, parse_measures
     from reasonrank_ir.io.trec import write_run
-    from reasonrank_ir.retrieval.bm25 import BM25Settings
 
     parse_measures(args.metrics)  # fail on a typo before any work
     dataset = load(args.index, topics=args.topics, qrels=args.qrels)
     topics = dataset.topics()
-    first_stage = pipeline.FirstStage(
-        hits=args.hits, run_file=args.run,
-        bm25=BM25Settings(k1=args.k1, b=args.b, query_side=args.bm25qs, remove_query=args.remove_query,
-                          threads=args.threads, batch_size=args.batch_size))
+    first_stage = make_first_stage(args)
     reranker = make_reranker(args, dataset) if args.rerank != "none" else None
     output = Path(args.output) if args.output else default_output(args)
     started = time.perf_counter()
