@@ -32,7 +32,8 @@ TEXT = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
 
 @pytest.fixture(scope="module")
 def backend() -> LlamaCppBackend:
-    return LlamaCppBackend(str(GGUF), n_ctx=1024, n_threads=2, n_batch=N_BATCH)
+    # one thread: llama.cpp's spinning OpenMP threads crawl on a busy 2-core machine
+    return LlamaCppBackend(str(GGUF), n_ctx=1024, n_threads=1, n_batch=N_BATCH)
 
 
 def fresh(backend: LlamaCppBackend, prompt: Prompt, sampling: Sampling):
@@ -69,7 +70,7 @@ def test_n_seeded_samples_in_prompt_order(backend):
 
 
 def test_errors(backend, tmp_path, monkeypatch):
-    small = LlamaCppBackend(str(GGUF), n_ctx=32, n_threads=2, n_batch=N_BATCH)
+    small = LlamaCppBackend(str(GGUF), n_ctx=32, n_threads=1, n_batch=N_BATCH)
     with pytest.raises(ReasonRankError, match="raise n_ctx"):
         small.generate([Prompt(MESSAGES, TEXT * 20)], Sampling(max_tokens=4))
     with pytest.raises(ReasonRankError, match="does not exist"):

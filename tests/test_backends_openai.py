@@ -53,7 +53,7 @@ def llama_server(tmp_path_factory):
         server = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(GGUF),
              "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
-             "--n_ctx", "1024", "--n_threads", "2", "--n_batch", str(N_BATCH),
+             "--n_ctx", "1024", "--n_threads", "1", "--n_batch", str(N_BATCH),
              "--n_ubatch", str(N_BATCH)],
             stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
