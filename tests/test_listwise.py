@@ -283,3 +283,5 @@ def test_bad_config():
         RerankConfig(step=0)
     with pytest.raises(ReasonRankError, match="unknown prompt style"):
         RerankConfig(style="rank1")
+    with pytest.raises(ReasonRankError, match="sampling n must be 1"):
+        RerankConfig(sampling=Sampling(n=4))

@@ -28,6 +28,7 @@ class RerankConfig:
     window: int = 20
     step: int = 10
     passes: int = 1
+    """Each pass runs the whole schedule again on the previous pass's order."""
     max_passage_tokens: int = 512
     """512 for BRIGHT and R2MED, 100 for TREC DL and BEIR (ReasonRank's settings)."""
     style: str = "reasonrank"
@@ -39,6 +40,8 @@ class RerankConfig:
             if not isinstance(value, int) or value < 1:
                 raise ReasonRankError(f"rerank {name} must be a positive integer, found {value!r}")
         check_style(self.style)
+        if self.sampling.n != 1:
+            raise ReasonRankError(f"reranking takes one generation per window: sampling n must be 1, found {self.sampling.n}")
 
 
 @dataclass(frozen=True)
