@@ -412,6 +412,7 @@ def resolve_dense_index(dataset, settings: DenseSettings) -> tuple[str, Any]:
         if not is_dense_index(index_dir):
             raise ReasonRankError(f"{index_dir} is not a dense index: expected Pyserini's 'index' and 'docid' files")
     elif settings.encoder:
+        resolve_encoder(settings.encoder)  # an unknown model fails before any index is touched
         index_dir = local_dense_index_path(dataset, settings.encoder)
         if not is_dense_index(index_dir):
             build_for_dataset(dataset, settings.encoder, settings.batch_size, settings.device)
