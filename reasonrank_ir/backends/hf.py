@@ -46,7 +46,13 @@ class HFBackend:
         self.model = model
         self.batch_size = batch_size
         self.progress = progress
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        try:
+            self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        except RuntimeError as error:
+            raise ReasonRankError(f"Unknown device {device!r}; use cpu, cuda or cuda:N.") from error
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ReasonRankError(f"Device {device!r} asked for, but no CUDA GPU is visible; "
+                                  "use device='cpu'.")
         if dtype == "auto":
             torch_dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
         else:
@@ -57,7 +63,7 @@ class HFBackend:
         except (OSError, ValueError) as error:
             raise ReasonRankError(
                 f"Cannot load model {model!r} with transformers ({error.__class__.__name__}: "
-                f"{str(error).splitlines()[0] if str(error) else ''}). Give a local checkpoint "
+                f"{(str(error).splitlines() or [''])[0]}). Give a local checkpoint "
                 "directory, or a hub id that is already in the Hugging Face cache when offline."
             ) from error
         self.engine.to(self.device).eval()

@@ -108,6 +108,8 @@ class VLLMBackend:
         """``sampling.n`` generations per prompt, prompt by prompt, in the order given."""
         from vllm import SamplingParams
 
+        if not prompts:
+            return []
         tokenizer = None
         if any(prompt.text is None for prompt in prompts):
             tokenizer = self.engine.get_tokenizer()
