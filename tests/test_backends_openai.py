@@ -207,6 +207,9 @@ def test_round_robin_failover_and_order(scripted):
     assert [g.text for g in backend.generate(prompts, Sampling())] == \
         [f"prompt {i}" for i in range(8)]
     assert len(first.requests) == len(second.requests) == 4
+    for prompt in prompts[:2]:  # turns carry over from call to call
+        backend.generate([prompt], Sampling())
+    assert len(first.requests) == len(second.requests) == 5
     down = scripted(lambda path, body: (502, {"error": {"message": "down"}}, {}))
     backend = OpenAIBackend("m", [down.url, second.url], backoff=0.001, max_retries=1)
     assert [g.text for g in backend.generate(prompts[:4], Sampling())] == \

@@ -9,6 +9,7 @@ if the model had written it inline, which is what the answer parser expects.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import time
@@ -89,6 +90,7 @@ class OpenAIBackend:
         self.progress = progress
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         self._openai = openai
+        self._turns = itertools.count()
         self._clients = [openai.OpenAI(base_url=url, api_key=key, timeout=timeout, max_retries=0)
                          for url in self.base_urls]
 
@@ -100,10 +102,10 @@ class OpenAIBackend:
             raise ReasonRankError("endpoint='completions' sends the rendered prompt text, but a "
                                   "prompt has none (no tokenizer); use endpoint='chat'.")
         jobs = [(prompt, sample) for prompt in prompts for sample in range(sampling.n)]
-        results: list[Generation | None] = [None] * len(jobs)
+        results: dict[int, Generation] = {}
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            futures = {pool.submit(self._request, index, prompt, sampling, sample): index
-                       for index, (prompt, sample) in enumerate(jobs)}
+            futures = {pool.submit(self._request, next(self._turns), prompt, sampling, sample):
+                       index for index, (prompt, sample) in enumerate(jobs)}
             try:
                 for future in tqdm(as_completed(futures), total=len(futures),
                                    desc="openai generate", unit="request",
@@ -112,14 +114,15 @@ class OpenAIBackend:
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
-        return [result for result in results if result is not None]
+        return [results[index] for index in range(len(jobs))]
 
-    def _request(self, index: int, prompt: Prompt, sampling: Sampling, sample: int) -> Generation:
-        """One request, retried on transient failures, moving round-robin over the base URLs."""
+    def _request(self, turn: int, prompt: Prompt, sampling: Sampling, sample: int) -> Generation:
+        """One request, retried on transient failures; the ``turn``-th request of this backend
+        goes to base URL ``turn`` modulo their number, and each retry to the next one."""
         openai = self._openai
         attempt = 0
         while True:
-            slot = (index + attempt) % len(self._clients)
+            slot = (turn + attempt) % len(self._clients)
             try:
                 return self._call(self._clients[slot], prompt, sampling, sample)
             except (openai.APIConnectionError, openai.RateLimitError,
