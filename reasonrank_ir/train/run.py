@@ -82,10 +82,12 @@ def finish(trainer, run_dir: Path, tokenizer) -> Path:
             f.write(json.dumps(entry) + "\n")
     final = run_dir / "final"
     model = trainer.accelerator.unwrap_model(trainer.model)
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
+    if hasattr(model, "merge_and_unload"):  # LoRA: one full model the reranker can load
+        if trainer.accelerator.is_main_process:
+            model.merge_and_unload().save_pretrained(final)
+    else:
+        trainer.save_model(str(final))  # gathers ZeRO-3 shards under DeepSpeed
     if trainer.accelerator.is_main_process:
-        model.save_pretrained(final)
         tokenizer.save_pretrained(final)
     return final
 
