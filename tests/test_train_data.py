@@ -234,3 +234,18 @@ def test_released_data_reads_into_samples(tmp_path):
     (tmp_path / "id_doc" / "math-qa.jsonl").write_text(json.dumps({"id": "p1", "text": "only p1"}) + "\n")
     with pytest.raises(ReasonRankError, match="p2"):
         list(read_released(data))
+
+
+def test_config_overrides_keep_types():
+    from reasonrank_ir.train.config import apply_overrides, read_config
+
+    config = read_config("experiments/train/grpo.yaml")
+    assert config["training"]["num_generations"] == 8 and config["training"]["beta"] == 0.001
+    assert config["reward"] == {"phi": 0.2, "gamma": 0.1, "p": 1.0, "k": 10}
+    changed = apply_overrides(config, ["training.learning_rate=1e-5", "training.save_strategy=no",
+                                       "lora.target_modules=[q_proj, v_proj]", "reward.p=0.9"])
+    assert changed["training"]["learning_rate"] == 1e-5 and changed["training"]["save_strategy"] == "no"
+    assert changed["lora"] == {"target_modules": ["q_proj", "v_proj"]} and changed["reward"]["p"] == 0.9
+    assert config["training"]["learning_rate"] == 1e-6  # the original is left alone
+    with pytest.raises(ReasonRankError):
+        apply_overrides(config, ["no-equals-sign"])

@@ -63,7 +63,9 @@ def apply_overrides(config: Mapping[str, Any], assignments: Sequence[str]) -> di
             if not isinstance(child, dict):
                 raise ReasonRankError(f"--set {key}: {part!r} is a value, not a section.")
             node = child
-        node[parts[-1]] = _scalar(yaml.safe_load(raw)) if raw else None
+        # YAML 1.1 reads no/yes/on/off as booleans; trl's "save_strategy=no" must stay a string.
+        word = raw.strip().lower() in ("no", "yes", "on", "off", "y", "n")
+        node[parts[-1]] = raw.strip() if word else _scalar(yaml.safe_load(raw)) if raw else None
     return result
 
 
