@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text.rstrip("/").split("/")[-1] if Path(text).exists() else text).strip("-")
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", text.rstrip("/").split("/")[-1] if Path(text).exists() else text).strip("-")
 
 
 def default_output(args) -> Path:
