@@ -122,9 +122,8 @@ def test_unknown_names_give_one_line(cranfield):
 
 def test_prebuilt_bright_names_and_offline_error(bright_imported):
     from reasonrank_ir.data import load
-    from reasonrank_ir.retrieval.dense import DenseSettings, prebuilt_dense_names, resolve_dense_index
-
     from reasonrank_ir.java import import_pyserini
+    from reasonrank_ir.retrieval.dense import DenseSettings, prebuilt_dense_names, resolve_dense_index
 
     import_pyserini("pyserini.search.lucene")
     from pyserini.prebuilt_index_info import FAISS_INDEX_INFO
