@@ -6,7 +6,6 @@ beside the documents (``queries*``/``topics*``/``query-text*`` and ``qrels*``) a
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from tqdm.auto import tqdm
 
 from reasonrank_ir.data.base import Dataset, indexes_home
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.io.jsonl import read_jsonl
 from reasonrank_ir.io.topics import read_topics
 from reasonrank_ir.io.trec import read_qrels
 from reasonrank_ir.types import Qrels, Query
@@ -82,22 +82,15 @@ def _documents(files: list[Path]) -> Iterator[dict[str, Any]]:
 
 
 def _jsonl_documents(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ReasonRankError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-            doc_id = record.get("id", record.get("docid", record.get("_id")))
-            if doc_id is None:
-                raise ReasonRankError(f"{path}:{number}: a document needs an 'id' (or 'docid'/'_id')")
-            if "contents" not in record:
-                title = record.get("title") or ""
-                record["contents"] = f"{title}\n{record.get('text', '')}".strip()
-            record["id"] = str(doc_id)
-            yield record
+    for where, record in read_jsonl(path):
+        doc_id = record.get("id", record.get("docid", record.get("_id")))
+        if doc_id is None:
+            raise ReasonRankError(f"{where}: a document needs an 'id' (or 'docid'/'_id')")
+        if "contents" not in record:
+            title = record.get("title") or ""
+            record["contents"] = f"{title}\n{record.get('text', '')}".strip()
+        record["id"] = str(doc_id)
+        yield record
 
 
 def _trec_documents(path: Path) -> Iterator[dict[str, Any]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.io.jsonl import read_jsonl
 from reasonrank_ir.types import Candidate, Query, Ranking
 
 
@@ -22,26 +23,15 @@ def _open(path: Path, mode: str):
 
 def read_requests(path: str | os.PathLike) -> list[Ranking]:
     """Rankings in file order, candidates in listed order, ``doc`` kept as ``Candidate.doc``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ReasonRankError(f"{path}: no such file")
-    rankings = []
-    with _open(path, "r") as handle:
-        for number, line in enumerate(handle, 1):
-            if line.strip():
-                rankings.append(_ranking(line, f"{path}:{number}"))
-    return rankings
+    return [_ranking(record, where) for where, record in read_jsonl(path)]
 
 
-def _ranking(line: str, where: str) -> Ranking:
+def _ranking(record: dict, where: str) -> Ranking:
     try:
-        record = json.loads(line)
         query = Query(str(record["query"]["qid"]), record["query"]["text"])
         candidates = tuple(
             Candidate(str(c["docid"]), float(c.get("score", 0.0)), c.get("doc")) for c in record["candidates"]
         )
-    except json.JSONDecodeError as error:
-        raise ReasonRankError(f"{where}: not JSON ({error.msg})") from None
     except (KeyError, TypeError, ValueError) as error:
         raise ReasonRankError(
             f"{where}: expected {{'query': {{'text', 'qid'}}, 'candidates': [{{'docid', 'score', 'doc'}}]}} "

@@ -1,11 +1,11 @@
 """Topic files: Pyserini's TSV (``qid<TAB>query``), JSONL (``query_id``/``qid``/``id`` + ``query``/``text``)."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.io.jsonl import read_jsonl
 from reasonrank_ir.io.trec import _lines
 from reasonrank_ir.types import Query
 
@@ -21,24 +21,27 @@ def read_topics(path: str | os.PathLike) -> dict[str, Query]:
     if not jsonl and first.lstrip().lower().startswith("<top>"):
         return read_trec_topics(path)
     topics: dict[str, Query] = {}
-    for number, line in _lines(path):
-        where = f"{path}:{number}"
-        if jsonl:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ReasonRankError(f"{where}: not valid JSON ({error.msg})") from None
-            query_id = next((record[k] for k in _ID_KEYS if k in record), None)
-            text = next((record[k] for k in _TEXT_KEYS if k in record), None)
-            if query_id is None or text is None:
-                raise ReasonRankError(f"{where}: a topic needs an id ({'/'.join(_ID_KEYS)}) and a text "
-                                      f"({'/'.join(_TEXT_KEYS)})")
-        else:
-            query_id, tab, text = line.partition("\t")
-            if not tab:
-                raise ReasonRankError(f"{where}: expected 'qid<TAB>query', found {line.strip()!r}")
+    for where, query_id, text in (_jsonl_topics(path) if jsonl else _tsv_topics(path)):
         topics[str(query_id).strip()] = Query(str(query_id).strip(), str(text).strip())
     return topics
+
+
+def _jsonl_topics(path):
+    for where, record in read_jsonl(path):
+        query_id = next((record[k] for k in _ID_KEYS if k in record), None)
+        text = next((record[k] for k in _TEXT_KEYS if k in record), None)
+        if query_id is None or text is None:
+            raise ReasonRankError(f"{where}: a topic needs an id ({'/'.join(_ID_KEYS)}) and a text "
+                                  f"({'/'.join(_TEXT_KEYS)})")
+        yield where, query_id, text
+
+
+def _tsv_topics(path):
+    for number, line in _lines(path):
+        query_id, tab, text = line.partition("\t")
+        if not tab:
+            raise ReasonRankError(f"{path}:{number}: expected 'qid<TAB>query', found {line.strip()!r}")
+        yield f"{path}:{number}", query_id, text
 
 
 def write_topics(topics: dict[str, Query], path: str | os.PathLike) -> None:

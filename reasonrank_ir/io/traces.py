@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.io.jsonl import read_jsonl
 
 
 class TraceWriter:
@@ -37,19 +38,12 @@ def read_traces(path: str | os.PathLike) -> list:
     """The ``WindowTrace`` records of a trace file, in file order."""
     from reasonrank_ir.rerank.listwise import WindowTrace
 
-    path = Path(path)
-    if not path.is_file():
-        raise ReasonRankError(f"{path}: no such file")
     traces = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                record["order"] = tuple(record["order"])
-                record["doc_ids"] = tuple(record.get("doc_ids", ()))
-                traces.append(WindowTrace(**record))
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
-                raise ReasonRankError(f"{path}:{number}: not a window trace ({type(error).__name__}: {error})") from None
+    for where, record in read_jsonl(path):
+        try:
+            record["order"] = tuple(record["order"])
+            record["doc_ids"] = tuple(record.get("doc_ids", ()))
+            traces.append(WindowTrace(**record))
+        except (KeyError, TypeError) as error:
+            raise ReasonRankError(f"{where}: not a window trace ({type(error).__name__}: {error})") from None
     return traces

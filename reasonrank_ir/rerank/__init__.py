@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from reasonrank_ir.backends.base import Backend, Sampling
+from reasonrank_ir.backends.base import Backend
 from reasonrank_ir.errors import ReasonRankError, close_matches
 from reasonrank_ir.rerank.listwise import (
     ListwiseReranker, RerankConfig, RerankedBatch, RerankSummary, SlidingWindowReranker, WindowRequest,

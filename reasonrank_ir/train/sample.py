@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.io.jsonl import read_jsonl
 from reasonrank_ir.types import Candidate, Query, Ranking
 
 
@@ -131,18 +132,8 @@ class Sample:
 
 def read_samples(path: str | Path) -> Iterator[Sample]:
     """Samples from a JSONL file written by :func:`append_samples` (mine, label or filter output)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ReasonRankError(f"Training data file not found: {path}.")
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ReasonRankError(f"{path}:{line_no} is not valid JSON ({e.msg}).") from None
-            yield Sample.from_json(record)
+    for _, record in read_jsonl(path):
+        yield Sample.from_json(record)
 
 
 def append_samples(path: str | Path, samples: Iterable[Sample]) -> int:
@@ -170,16 +161,7 @@ def _drop_cut_line(path: Path) -> None:
 
 def done_keys(path: str | Path) -> set[tuple[str, str]]:
     """``(dataset, qid)`` of the samples already in ``path`` (empty when it does not exist): for resume."""
-    path = Path(path)
-    if not path.is_file():
+    if not Path(path).is_file():
         return set()
-    keys = set()
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut by an interrupted write is redone
-                keys.add((str(record.get("dataset", "")), str(record["qid"])))
-    return keys
+    # A line cut by an interrupted write is skipped, so its sample is redone.
+    return {(str(record.get("dataset", "")), str(record["qid"])) for _, record in read_jsonl(path, skip_broken=True)}
