@@ -1,0 +1,81 @@
+"""``python -m reasonrank_ir.experiments run|report``: one command per table of the paper.
+
+    python -m reasonrank_ir.experiments run experiments/bright-reasonir-reasonrank7b.yaml [--only biology]
+    python -m reasonrank_ir.experiments report bright-reasonir-reasonrank7b
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from reasonrank_ir.errors import ReasonRankError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m reasonrank_ir.experiments",
+        description="Run an experiment YAML (first stage, rerankers, scores; resumable) and report it as the "
+                    "paper's table with the published numbers beside ours.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run every dataset of an experiment (finished parts are kept)")
+    run.add_argument("experiment", metavar="YAML_OR_NAME", help="experiments/NAME.yaml, or just NAME")
+    run.add_argument("--only", nargs="+", metavar="DATASET", help="run only these datasets (column names)")
+    run.add_argument("--limit-queries", type=int, metavar="N", help="first N queries of each dataset (a quick try)")
+    run.add_argument("--output-dir", metavar="DIR", help="where runs and scores go (default: runs/<experiment>)")
+    report = commands.add_parser("report", help="print the markdown table; write report.md and a PNG chart")
+    report.add_argument("experiment", metavar="YAML_OR_NAME", help="experiments/NAME.yaml, or just NAME")
+    report.add_argument("--output-dir", metavar="DIR", help="the folder run wrote (default: runs/<experiment>)")
+    return parser
+
+
+def _report(experiment, output_dir: Path) -> str:
+    from reasonrank_ir.experiments.report import build_report, write_chart
+
+    report = build_report(experiment, output_dir)
+    text = report.markdown()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "report.md").write_text(text, encoding="utf-8")
+    try:
+        chart = write_chart(report, output_dir / "report.png")
+        text += f"\n![{experiment.name}]({chart.name})\n"
+        print(f"report: {output_dir / 'report.md'}, chart: {chart}", file=sys.stderr)
+    except ReasonRankError as error:
+        print(f"no chart: {error}", file=sys.stderr)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from reasonrank_ir.experiments.config import load_experiment
+
+        experiment = load_experiment(args.experiment)
+        if getattr(args, "only", None):
+            experiment = experiment.only(args.only)
+        output_dir = Path(args.output_dir) if args.output_dir else experiment.default_output_dir()
+        if args.command == "run":
+            from reasonrank_ir.experiments.runner import run_experiment
+
+            result = run_experiment(experiment, output_dir, limit_queries=args.limit_queries,
+                                    echo=lambda line: print(line, file=sys.stderr))
+            if result.missing:
+                print(f"\n{len(result.missing)} parts could not run; what is missing and how to get it:",
+                      file=sys.stderr)
+                for reason in dict.fromkeys(m.reason for m in result.missing):
+                    where = ", ".join(f"{m.dataset} × {m.row}" for m in result.missing if m.reason == reason)
+                    print(f"- {where}: {reason}", file=sys.stderr)
+            print(_report(experiment, output_dir))
+            return 1 if result.missing else 0
+        print(_report(experiment, output_dir))
+    except ReasonRankError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished queries are saved; run the same command again to continue", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""The report of an experiment: the paper's table with our numbers, the published ones and the gap.
+
+Reads only what ``run`` wrote (``<dataset>.<row>.eval.json`` and ``.summary.json``), so it is
+instant and works offline. Per query, each reranked system is compared with the first stage it
+reranked: wins, ties and losses, and a paired t-test (``scipy.stats.ttest_rel``) per dataset.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.experiments.config import AVERAGE, Experiment
+from reasonrank_ir.experiments.runner import eval_path
+
+SIGNIFICANCE = 0.05
+
+
+@dataclass(frozen=True)
+class Row:
+    """One system's scores: ``values[metric][dataset]`` in [0, 1]; ``published`` x100, headline metric only."""
+
+    name: str
+    label: str
+    values: Mapping[str, Mapping[str, float]]
+    published: Mapping[str, float] = field(default_factory=dict)
+    first_stage: bool = False
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Per-query headline-metric outcome of a system against the first stage on one dataset."""
+
+    wins: int
+    ties: int
+    losses: int
+    p_value: float | None
+    """Two-sided paired t-test; None when every query ties (the test is undefined)."""
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value is not None and self.p_value < SIGNIFICANCE
+
+
+@dataclass(frozen=True)
+class Report:
+    experiment: Experiment
+    rows: tuple[Row, ...]
+    comparisons: Mapping[tuple[str, str], Comparison]
+    """``(system, dataset) -> Comparison``."""
+    costs: Mapping[str, Mapping[str, float]]
+    """Per system, summed over datasets: seconds, queries, windows, parse_failures, output_tokens."""
+
+    @property
+    def datasets(self) -> list[str]:
+        return [d.name for d in self.experiment.datasets]
+
+    def value(self, row: Row, dataset: str, metric: str | None = None) -> float | None:
+        return row.values.get(metric or self.experiment.metric, {}).get(dataset)
+
+    def average(self, row: Row, metric: str | None = None) -> tuple[float | None, bool]:
+        """Mean over the datasets with a score, and whether all datasets have one."""
+        values = [v for d in self.datasets if (v := self.value(row, d, metric)) is not None]
+        return (sum(values) / len(values) if values else None), len(values) == len(self.datasets)
+
+    def published_average(self, row: Row) -> float | None:
+        if AVERAGE in row.published:
+            return row.published[AVERAGE]
+        values = [row.published.get(d) for d in self.datasets]
+        return sum(values) / len(values) if values and None not in values else None
+
+    def missing(self) -> list[tuple[str, str]]:
+        return [(d, r.name) for r in self.rows for d in self.datasets if self.value(r, d) is None]
+
+    def markdown(self) -> str:
+        experiment = self.experiment
+        lines = [f"## {experiment.name}", ""]
+        if experiment.description:
+            lines += [" ".join(experiment.description.split()), ""]
+        for metric in experiment.metrics:
+            lines += self._score_table(metric) + [""]
+        if self.comparisons:
+            lines += self._comparison_table() + [""]
+        if self.costs:
+            lines += self._cost_table() + [""]
+        missing = self.missing()
+        if missing:
+            source = experiment.source or f"experiments/{experiment.name}.yaml"
+            lines += [f"Not run yet ({len(missing)}): " + ", ".join(f"{d} × {r}" for d, r in missing)
+                      + f". Run `python -m reasonrank_ir.experiments run {source}` (it says what is missing).", ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def _score_table(self, metric: str) -> list[str]:
+        headline = metric == self.experiment.metric
+        lines = [f"{metric} ×100" + (" — ours, the published number and Δ = ours − published" if headline and
+                                     any(r.published for r in self.rows) else ""), ""]
+        lines += [_row(["system", *self.datasets, "avg"]), _row(["---"] + ["---:"] * (len(self.datasets) + 1))]
+        for row in self.rows:
+            average, complete = self.average(row, metric)
+            cells = [_fmt(self.value(row, d, metric)) for d in self.datasets]
+            avg = _fmt(average) + ("" if complete or average is None else f" ({self._count(row, metric)})")
+            label = row.label + (" (first stage)" if row.first_stage else "")
+            lines.append(_row([label, *cells, avg]))
+            if headline and row.published:
+                published_avg = self.published_average(row)
+                lines.append(_row(["↳ published", *[_fmt_published(row.published.get(d)) for d in self.datasets],
+                                   _fmt_published(published_avg)]))
+                deltas = [_delta(self.value(row, d), row.published.get(d)) for d in self.datasets]
+                lines.append(_row(["↳ Δ", *deltas, _delta(average if complete else None, published_avg)]))
+        return lines
+
+    def _count(self, row: Row, metric: str) -> str:
+        have = sum(self.value(row, d, metric) is not None for d in self.datasets)
+        return f"{have}/{len(self.datasets)}"
+
+    def _comparison_table(self) -> list[str]:
+        first = self.rows[0].label
+        lines = [f"Per query against {first}, {self.experiment.metric}: wins/ties/losses, paired t-test p "
+                 f"(* p < {SIGNIFICANCE})", ""]
+        lines += [_row(["system", *self.datasets]), _row(["---"] + ["---:"] * len(self.datasets))]
+        for row in self.rows[1:]:
+            cells = []
+            for dataset in self.datasets:
+                c = self.comparisons.get((row.name, dataset))
+                cells.append("–" if c is None else f"{c.wins}/{c.ties}/{c.losses} "
+                             f"{_fmt_p(c.p_value)}{'*' if c.significant else ''}")
+            lines.append(_row([row.label, *cells]))
+        return lines
+
+    def _cost_table(self) -> list[str]:
+        lines = ["Cost of reranking (summed over the datasets run in one go; resumed parts count once)", "",
+                 _row(["system", "queries", "seconds", "s/query", "windows", "output tokens", "parse failures"]),
+                 _row(["---"] + ["---:"] * 6)]
+        labels = {r.name: r.label for r in self.rows}
+        for name, cost in self.costs.items():
+            per_query = cost["seconds"] / cost["queries"] if cost["queries"] else 0.0
+            lines.append(_row([labels.get(name, name), f"{cost['queries']:.0f}", f"{cost['seconds']:.1f}",
+                               f"{per_query:.2f}", f"{cost['windows']:.0f}", f"{cost['output_tokens']:.0f}",
+                               f"{cost['parse_failures']:.0f}"]))
+        return lines
+
+
+def build_report(experiment: Experiment, output_dir: str | Path | None = None) -> Report:
+    """Collect the scores ``run`` wrote under ``output_dir`` (default ``runs/<experiment>/``)."""
+    output_dir = Path(output_dir) if output_dir else experiment.default_output_dir()
+    first = experiment.first_stage
+    specs = [(first.name, first.label, first.published, True)] + [
+        (s.name, s.label, s.published, False) for s in experiment.systems]
+    records: dict[tuple[str, str], dict] = {}
+    rows = []
+    for name, label, published, is_first in specs:
+        values: dict[str, dict[str, float]] = {m: {} for m in experiment.metrics}
+        for dataset in experiment.datasets:
+            path = eval_path(output_dir, dataset.name, name)
+            if not path.is_file():
+                continue
+            record = json.loads(path.read_text(encoding="utf-8"))
+            records[(name, dataset.name)] = record
+            for metric in experiment.metrics:
+                if metric in record["aggregate"]:
+                    values[metric][dataset.name] = record["aggregate"][metric]
+        rows.append(Row(name, label, values, published, is_first))
+    comparisons = {}
+    for system in experiment.systems:
+        for dataset in experiment.datasets:
+            base, other = records.get((first.name, dataset.name)), records.get((system.name, dataset.name))
+            if base and other and base["judged"] == other["judged"]:
+                comparisons[(system.name, dataset.name)] = compare(base, other, experiment.metric)
+    return Report(experiment, tuple(rows), comparisons, _costs(experiment, output_dir))
+
+
+def compare(base: Mapping, other: Mapping, metric: str) -> Comparison:
+    """Per judged query (absent from a run = 0, as trec_eval -c), ``other`` against ``base``."""
+    from scipy.stats import ttest_rel
+
+    judged = base["judged"]
+    x = [base["per_query"][metric].get(q, 0.0) for q in judged]
+    y = [other["per_query"][metric].get(q, 0.0) for q in judged]
+    diffs = [b - a for a, b in zip(x, y)]
+    wins = sum(d > 1e-12 for d in diffs)
+    losses = sum(d < -1e-12 for d in diffs)
+    p_value = None
+    if len(judged) > 1 and any(abs(d) > 1e-12 for d in diffs):
+        p_value = float(ttest_rel(y, x).pvalue)
+        p_value = None if math.isnan(p_value) else p_value
+    return Comparison(wins, len(diffs) - wins - losses, losses, p_value)
+
+
+def _costs(experiment: Experiment, output_dir: Path) -> dict[str, dict[str, float]]:
+    keys = ("queries", "seconds", "windows", "output_tokens", "parse_failures")
+    costs = {}
+    for system in experiment.systems:
+        total = dict.fromkeys(keys, 0.0)
+        found = False
+        for dataset in experiment.datasets:
+            path = output_dir / f"{dataset.name}.{system.name}.summary.json"
+            if path.is_file():
+                record = json.loads(path.read_text(encoding="utf-8"))
+                found = True
+                for key in keys:
+                    total[key] += float(record.get(key, 0))
+        if found and system.reranker != "oracle":
+            costs[system.name] = total
+    return costs
+
+
+def write_chart(report: Report, path: str | Path) -> Path:
+    """Grouped bars of the headline metric per dataset (and the average); published numbers as markers."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ReasonRankError("the bar chart needs matplotlib: pip install -e \".[plot]\"") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = report.datasets + ["avg"]
+    width = 0.8 / max(len(report.rows), 1)
+    figure, axes = plt.subplots(figsize=(max(6.0, 0.9 * len(columns) * max(1, len(report.rows)) / 2 + 3), 4.5))
+    for i, row in enumerate(report.rows):
+        ours = [report.value(row, d) for d in report.datasets] + [report.average(row)[0]]
+        published = [row.published.get(d) for d in report.datasets] + [report.published_average(row)]
+        xs = [j + (i - (len(report.rows) - 1) / 2) * width for j in range(len(columns))]
+        axes.bar(xs, [100 * v if v is not None else 0 for v in ours], width, label=row.label)
+        marked = [(x, p) for x, p in zip(xs, published) if p is not None]
+        if marked:
+            axes.scatter([x for x, _ in marked], [p for _, p in marked], marker="_", s=120, color="black", zorder=3,
+                         label="published" if i == 0 or not any(r.published for r in report.rows[:i]) else None)
+    axes.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
+    axes.set_ylabel(f"{report.experiment.metric} ×100")
+    axes.set_title(report.experiment.name)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.2f}"
+
+
+def _fmt_published(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _delta(ours: float | None, published: float | None) -> str:
+    if ours is None or published is None:
+        return ""
+    text = f"{100 * ours - published:+.2f}"
+    return "+0.00" if text == "-0.00" else text
+
+
+def _fmt_p(p: float | None) -> str:
+    if p is None:
+        return "p=–"
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"

@@ -1,0 +1,268 @@
+"""Run an experiment: every dataset's first stage, then every system over it, resumable.
+
+Files under the output folder (default ``runs/<experiment>/``):
+``<dataset>.<system>.txt`` (TREC run), ``.traces.jsonl`` (reasoning), ``.summary.json`` (time,
+tokens, parse failures) and ``<dataset>.<row>.eval.json`` (aggregate and per-query scores, which
+the report reads). Finished runs are skipped; interrupted ones continue where they stopped.
+Anything missing (an index that cannot be downloaded, a model not on disk, runs not fetched) is
+reported per dataset with the way to get it, and the other datasets go on.
+"""
+from __future__ import annotations
+
+import gc
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.experiments.config import DatasetSpec, Experiment, SystemSpec
+
+RUNS_HOWTO = ("ReasonRank's ReasonIR top-100 runs are in github.com/8421BCD/ReasonRank under "
+              "runs/{subset}/reasonir_gpt4cot_top100.txt: download them and point first_stage runs: at the "
+              "folder (pattern: '{subset}/reasonir_gpt4cot_top100.txt')")
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Something a dataset or system needs that is not on this machine, and how to get it."""
+
+    dataset: str
+    row: str
+    reason: str
+
+
+@dataclass
+class ExperimentRun:
+    experiment: Experiment
+    output_dir: Path
+    finished: list[tuple[str, str]] = field(default_factory=list)
+    """(dataset, row) pairs whose run and scores are complete, including ones done earlier."""
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """Of those, the ones already complete before this call."""
+    missing: list[Missing] = field(default_factory=list)
+
+
+def eval_path(output_dir: Path, dataset: str, row: str) -> Path:
+    return Path(output_dir) / f"{dataset}.{row}.eval.json"
+
+
+def run_path(output_dir: Path, dataset: str, row: str) -> Path:
+    return Path(output_dir) / f"{dataset}.{row}.txt"
+
+
+def run_experiment(experiment: Experiment, output_dir: str | Path | None = None, limit_queries: int | None = None,
+                   progress: bool = True, echo: Callable[[str], None] = lambda line: None) -> ExperimentRun:
+    """First stage on every dataset, then each system on every dataset whose first stage is there.
+
+    ``limit_queries`` keeps the first N topics of each dataset (a quick try; scores cover them only).
+    ``echo`` receives one line per step (the CLI prints them).
+    """
+    if limit_queries is not None and limit_queries < 1:
+        raise ReasonRankError(f"--limit-queries must be a positive integer, found {limit_queries}")
+    output_dir = Path(output_dir) if output_dir else experiment.default_output_dir()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    result = ExperimentRun(experiment, output_dir)
+    prepared: dict[str, tuple[Any, dict, Any]] = {}
+    first = experiment.first_stage
+    for spec in experiment.datasets:
+        try:
+            dataset = open_dataset(spec, output_dir / "inputs")
+            topics = dataset.topics()
+            if limit_queries:
+                topics = dict(list(topics.items())[:limit_queries])
+            candidates, reused = _first_stage(experiment, spec, dataset, topics, output_dir, progress)
+            _score(candidates, dataset, topics, experiment, eval_path(output_dir, spec.name, first.name), reused)
+        except ReasonRankError as error:
+            result.missing.append(Missing(spec.name, first.name, str(error)))
+            echo(f"missing  {spec.name} {first.name}: {error}")
+            continue
+        prepared[spec.name] = (dataset, topics, candidates)
+        result.finished.append((spec.name, first.name))
+        echo(f"done     {spec.name} {first.name}: {len(candidates)} queries")
+    for system in experiment.systems:
+        _run_system(system, experiment, prepared, output_dir, result, progress, echo)
+    return result
+
+
+def open_dataset(spec: DatasetSpec, inputs_dir: Path):
+    """The dataset of a spec: a registry name, or a Pyserini index with topics and qrels (fetched if named)."""
+    from reasonrank_ir.data import load
+
+    if spec.dataset:
+        return load(spec.dataset, topics=_input(spec.topics, "topics", inputs_dir),
+                    qrels=_input(spec.qrels, "qrels", inputs_dir))
+    topics = _input(spec.topics, "topics", inputs_dir)
+    qrels = _input(spec.qrels, "qrels", inputs_dir)
+    index = spec.index
+    if not Path(index).exists():
+        if index.startswith((".", "/", "~")):
+            raise ReasonRankError(f"index folder {index} does not exist")
+        from reasonrank_ir.retrieval.lucene import prebuilt_index_path
+
+        index = prebuilt_index_path(index)
+    return load(index, topics=topics, qrels=qrels)
+
+
+def _input(value: str | None, kind: str, inputs_dir: Path) -> str | None:
+    """A topics/qrels file or registry name as is; a Pyserini name as the file Pyserini fetches."""
+    from reasonrank_ir.data.bright import canonical_name
+    from reasonrank_ir.data.irds import is_irds_id
+
+    if value is None or Path(value).exists() or canonical_name(value) or is_irds_id(value):
+        return value
+    if value.startswith((".", "/", "~")):
+        raise ReasonRankError(f"{kind} file {value} does not exist")
+    from reasonrank_ir.java import import_pyserini
+
+    search = import_pyserini("pyserini.search")
+    try:
+        if kind == "qrels":
+            return search.get_qrels_file(value)
+        fetched = search.get_topics(value)
+    except Exception as error:  # offline: Pyserini raises from urllib or from inside the JVM
+        raise ReasonRankError(
+            f"Pyserini could not provide the {kind} {value!r} ({type(error).__name__}); on a machine with internet "
+            f"run `python -c \"from pyserini.search import get_{'qrels_file' if kind == 'qrels' else 'topics'}; "
+            f"get_{'qrels_file' if kind == 'qrels' else 'topics'}('{value}')\"` and copy "
+            "~/.cache/pyserini/topics-and-qrels here (or give a file)") from None
+    from reasonrank_ir.io.topics import write_topics
+    from reasonrank_ir.types import Query
+
+    inputs_dir.mkdir(parents=True, exist_ok=True)
+    path = inputs_dir / f"topics.{value}.tsv"
+    write_topics({str(q): Query(str(q), str(t.get("title") or t.get("query") or "")) for q, t in fetched.items()},
+                 path)
+    return str(path)
+
+
+def _first_stage(experiment: Experiment, spec: DatasetSpec, dataset, topics: dict, output_dir: Path,
+                 progress: bool):
+    """The candidates: the published run file read again, or BM25 (kept in the output folder)."""
+    from reasonrank_ir import pipeline
+    from reasonrank_ir.io.trec import read_run, write_run
+    from reasonrank_ir.retrieval.bm25 import BM25Settings
+
+    first = experiment.first_stage
+    run_file = first.run_file(spec)
+    if run_file is not None:
+        if not run_file.is_file():
+            raise ReasonRankError(f"first-stage run {run_file} is missing; " + RUNS_HOWTO.replace("{subset}", spec.name))
+        stage = pipeline.FirstStage(hits=first.hits, run_file=str(run_file))
+        return pipeline.retrieve(dataset, topics, stage), False
+    path = run_path(output_dir, spec.name, first.name)
+    marker = path.with_name(path.name + ".topics")
+    if path.is_file() and marker.is_file() and marker.read_text(encoding="utf-8").split() == list(topics):
+        return read_run(path, topics), True
+    stage = pipeline.FirstStage(hits=first.hits, bm25=BM25Settings(k1=first.k1, b=first.b))
+    candidates = pipeline.retrieve(dataset, topics, stage, progress=progress)
+    candidates.name = first.name
+    write_run(candidates, path)
+    marker.write_text("".join(q + "\n" for q in topics), encoding="utf-8")
+    return candidates, False
+
+
+def _run_system(system: SystemSpec, experiment: Experiment, prepared: dict, output_dir: Path,
+                result: ExperimentRun, progress: bool, echo: Callable[[str], None]) -> None:
+    from reasonrank_ir import pipeline
+    from reasonrank_ir.io.trec import read_run
+
+    engine: dict[str, Any] = {}
+    for spec in experiment.datasets:
+        if spec.name not in prepared:
+            result.missing.append(Missing(spec.name, system.name, f"no first stage ({experiment.first_stage.name})"))
+            continue
+        dataset, topics, candidates = prepared[spec.name]
+        files = pipeline.OutputFiles.beside(run_path(output_dir, spec.name, system.name))
+        scores = eval_path(output_dir, spec.name, system.name)
+        if _complete(files, candidates) and scores.is_file() and _same_topics(scores, candidates):
+            result.finished.append((spec.name, system.name))
+            result.skipped.append((spec.name, system.name))
+            echo(f"done     {spec.name} {system.name}: already complete")
+            continue
+        try:
+            reranker = _reranker(system, dataset, engine)
+            if _complete(files, candidates):
+                final = read_run(files.run, topics)
+            else:
+                outcome = pipeline.rerank(reranker, candidates, dataset, files, resume=True,
+                                          batch_size=system.batch_size, tag=f"{experiment.name}.{system.name}",
+                                          progress=progress)
+                final = outcome.run
+                if outcome.summary is not None:
+                    _write_summary(files.run.with_name(f"{spec.name}.{system.name}.summary.json"), outcome)
+            _score(final, dataset, topics, experiment, scores)
+        except ReasonRankError as error:
+            result.missing.append(Missing(spec.name, system.name, str(error)))
+            echo(f"missing  {spec.name} {system.name}: {error}")
+            continue
+        result.finished.append((spec.name, system.name))
+        echo(f"done     {spec.name} {system.name}: {files.run}")
+    engine.clear()
+    gc.collect()
+
+
+def _reranker(system: SystemSpec, dataset, engine: dict):
+    """The system's reranker for one dataset; the model and tokenizer are loaded once per system."""
+    from reasonrank_ir.rerank import Reranker
+
+    config = system.rerank_config(dataset.max_passage_tokens)
+    if system.reranker == "oracle":
+        qrels = dataset.qrels()
+        if not qrels:
+            raise ReasonRankError(f"the oracle needs relevance judgments and {dataset.name} has none: add qrels:")
+        return Reranker.from_name("oracle", qrels=qrels, config=config)
+    if "error" in engine:
+        raise engine["error"]
+    if "backend" not in engine:
+        try:
+            from reasonrank_ir.backends import create_backend
+            from reasonrank_ir.rerank.prompts import load_tokenizer
+
+            engine["tokenizer"] = load_tokenizer(system.tokenizer or system.model)
+            engine["backend"] = create_backend(system.backend, system.model, **system.options)
+        except ReasonRankError as error:
+            engine["error"] = ReasonRankError(
+                f"{error} — get the model with `huggingface-cli download {system.model}` where the hub is "
+                f"reachable and set model: to its local folder, or use a GGUF file with backend: llamacpp")
+            raise engine["error"] from None
+    return Reranker.from_name(system.reranker, model=system.model, backend=engine["backend"],
+                              tokenizer=engine["tokenizer"], config=config)
+
+
+def _complete(files, candidates) -> bool:
+    """A finished run file (no ``.progress`` left) answering exactly the first stage's queries."""
+    if not files.run.is_file() or files.progress.exists():
+        return False
+    from reasonrank_ir.io.trec import read_run
+
+    return set(read_run(files.run).rankings) == set(candidates.rankings)
+
+
+def _same_topics(scores: Path, candidates) -> bool:
+    return set(json.loads(scores.read_text(encoding="utf-8")).get("queries", [])) == set(candidates.rankings)
+
+
+def _score(run, dataset, topics: dict, experiment: Experiment, path: Path, reused: bool = False) -> None:
+    """Aggregate and per-query scores, judged queries counted as trec_eval -c does."""
+    from reasonrank_ir.evaluate import evaluate
+
+    if reused and path.is_file() and _same_topics(path, run):
+        return
+    qrels = dataset.qrels()
+    if not qrels:
+        raise ReasonRankError(f"{dataset.name} has no relevance judgments: add qrels: to score it")
+    qrels = {q: docs for q, docs in qrels.items() if q in topics}
+    judged = [q for q, docs in qrels.items() if docs]
+    evaluation = evaluate(run, qrels, list(experiment.metrics))
+    record = {"dataset": dataset.name, "queries": list(run.rankings), "judged": judged,
+              "aggregate": evaluation.aggregate, "per_query": evaluation.per_query}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record), encoding="utf-8")
+
+
+def _write_summary(path: Path, outcome) -> None:
+    record = outcome.summary.as_dict() if hasattr(outcome.summary, "as_dict") else dict(vars(outcome.summary))
+    record["resumed_queries"] = outcome.resumed_queries
+    path.write_text(json.dumps(record, indent=1), encoding="utf-8")
