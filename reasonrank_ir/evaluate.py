@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, close_matches, cli_main
 from reasonrank_ir.types import Qrels, Run
 
 DEFAULT_METRICS = ("nDCG@10",)
@@ -98,6 +98,7 @@ def filter_excluded(run: Run, dataset) -> Run:
     return cleaned
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reasonrank_ir.evaluate",
                                      description="Score a TREC run with ir-measures (trec_eval -c averaging).")
@@ -111,25 +112,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-complete", action="store_true",
                         help="average over the run's queries only (default counts missing judged queries as 0)")
     args = parser.parse_args(argv)
-    try:
-        from pathlib import Path
+    from pathlib import Path
 
-        from reasonrank_ir.io.trec import read_qrels
+    from reasonrank_ir.io.trec import read_qrels
 
-        if Path(args.qrels).is_file():
-            dataset, qrels = None, read_qrels(args.qrels)
-        else:
-            from reasonrank_ir.data import load
+    if Path(args.qrels).is_file():
+        dataset, qrels = None, read_qrels(args.qrels)
+    else:
+        from reasonrank_ir.data import load
 
-            dataset = load(args.qrels)
-            qrels = dataset.qrels()
-            if qrels is None:
-                raise ReasonRankError(f"{args.qrels} has no relevance judgments; pass a qrels file")
-        run = load_run_for(args.run, dataset)
-        evaluation = evaluate(run, qrels, parse_measures(args.metrics), complete=not args.no_complete)
-    except ReasonRankError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        dataset = load(args.qrels)
+        qrels = dataset.qrels()
+        if qrels is None:
+            raise ReasonRankError(f"{args.qrels} has no relevance judgments; pass a qrels file")
+    run = load_run_for(args.run, dataset)
+    evaluation = evaluate(run, qrels, parse_measures(args.metrics), complete=not args.no_complete)
     if args.json:
         print(json.dumps({"aggregate": evaluation.aggregate,
                           **({"per_query": evaluation.per_query} if args.per_query else {})}, indent=2))

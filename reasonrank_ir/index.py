@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.errors import ReasonRankError, cli_main
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,13 +53,10 @@ def run(args) -> int:
     return 0
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except ReasonRankError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.errors import ReasonRankError, cli_main
 
 RERANKERS = ("none", "reasonrank", "rankgpt", "qwen3", "oracle")
 DEFAULT_MODELS = {"reasonrank": "liuwenhan/reasonrank-7B", "rankgpt": "Qwen/Qwen2.5-7B-Instruct",
@@ -219,16 +219,10 @@ def run(args) -> int:
     return 0
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except ReasonRankError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished queries are saved; rerun with --resume to continue", file=sys.stderr)
-        return 130
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.errors import cli_main
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reasonrank_ir.data",
                                      description="Import downloaded topics, qrels and corpora into the caches "
@@ -20,29 +21,25 @@ def main(argv: list[str] | None = None) -> int:
     info = commands.add_parser("info", help="show what a dataset name resolves to")
     info.add_argument("dataset")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "import-bright":
-            from reasonrank_ir.data import import_bright
+    if args.command == "import-bright":
+        from reasonrank_ir.data import import_bright
 
-            copied = import_bright(args.directory)
-            print(f"copied {len(copied)} files into {copied[0].parent}")
-        elif args.command == "import":
-            from reasonrank_ir.data import import_irds
+        copied = import_bright(args.directory)
+        print(f"copied {len(copied)} files into {copied[0].parent}")
+    elif args.command == "import":
+        from reasonrank_ir.data import import_irds
 
-            copied = import_irds(args.dataset, args.directory)
-            print(f"copied {len(copied)} files into {copied[0].parent}")
-        else:
-            from reasonrank_ir.data import load
+        copied = import_irds(args.dataset, args.directory)
+        print(f"copied {len(copied)} files into {copied[0].parent}")
+    else:
+        from reasonrank_ir.data import load
 
-            dataset = load(args.dataset)
-            topics = dataset.topics()
-            qrels = dataset.qrels()
-            print(f"{dataset!r}: {len(topics)} topics, "
-                  f"{'no qrels' if qrels is None else f'qrels for {len(qrels)} queries'}, "
-                  f"passages of {dataset.max_passage_tokens} tokens for reranking")
-    except ReasonRankError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        dataset = load(args.dataset)
+        topics = dataset.topics()
+        qrels = dataset.qrels()
+        print(f"{dataset!r}: {len(topics)} topics, "
+              f"{'no qrels' if qrels is None else f'qrels for {len(qrels)} queries'}, "
+              f"passages of {dataset.max_passage_tokens} tokens for reranking")
     return 0
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.errors import ReasonRankError, cli_main
 from reasonrank_ir.train.reward import ndcg_at
 from reasonrank_ir.train.sample import Sample, append_samples, read_samples
 
@@ -56,22 +56,19 @@ def self_consistent(samples: Iterable[Sample], alpha: float = 0.4, report: Filte
             yield sample
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reasonrank_ir.train.filter", description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", required=True, help="labelled samples (JSONL from reasonrank_ir.train.label)")
     parser.add_argument("--output", required=True, help="JSONL of the samples kept (overwritten)")
     parser.add_argument("--alpha", type=float, default=0.4, help="minimum NDCG@10 of the teacher list (default 0.4)")
     args = parser.parse_args(argv)
-    try:
-        output = Path(args.output)
-        if output.resolve() == Path(args.input).resolve():
-            raise ReasonRankError("--output must differ from --input.")
-        output.unlink(missing_ok=True)
-        report = FilterReport(args.alpha)
-        append_samples(output, self_consistent(read_samples(args.input), args.alpha, report))
-    except ReasonRankError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    output = Path(args.output)
+    if output.resolve() == Path(args.input).resolve():
+        raise ReasonRankError("--output must differ from --input.")
+    output.unlink(missing_ok=True)
+    report = FilterReport(args.alpha)
+    append_samples(output, self_consistent(read_samples(args.input), args.alpha, report))
     print(f"self-consistency filter, alpha={args.alpha}")
     print(report.table())
     return 0

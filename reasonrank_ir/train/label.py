@@ -26,7 +26,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from reasonrank_ir.backends.base import Backend, Generation, Message, Prompt, Sampling
-from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.errors import ReasonRankError, cli_main
 from reasonrank_ir.rerank.prompts import PassageFormatter, clean_query, passage_text, replace_number
 from reasonrank_ir.train.sample import Sample, append_samples, done_keys, read_samples
 
@@ -179,6 +179,7 @@ def _usage(generations: Sequence[Generation], config: LabelConfig) -> dict[str, 
             "truncated": sum(g.finish_reason == "length" for g in generations)}
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     from reasonrank_ir.train.config import parse_with_config, teacher_backend, teacher_options
 
@@ -194,29 +195,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--price-input", type=float, default=0.0, help="USD per million prompt tokens")
     parser.add_argument("--price-output", type=float, default=0.0, help="USD per million output tokens")
     teacher_options(parser)
-    try:
-        args = parse_with_config(parser, argv)
-        if not args.input or not args.output:
-            raise ReasonRankError("--input and --output are required (on the command line or in --config).")
-        backend = teacher_backend(args)
-        tokenizer = None
-        if args.tokenizer:
-            from reasonrank_ir.rerank.prompts import load_tokenizer
+    args = parse_with_config(parser, argv)
+    if not args.input or not args.output:
+        raise ReasonRankError("--input and --output are required (on the command line or in --config).")
+    backend = teacher_backend(args)
+    tokenizer = None
+    if args.tokenizer:
+        from reasonrank_ir.rerank.prompts import load_tokenizer
 
-            tokenizer = load_tokenizer(args.tokenizer)
-        config = LabelConfig(
-            listwise=Sampling(max_tokens=args.max_tokens, temperature=args.temperature),
-            pointwise=Sampling(max_tokens=args.pointwise_max_tokens, temperature=args.temperature),
-            max_passage_tokens=args.max_passage_tokens, price_input=args.price_input,
-            price_output=args.price_output)
-        done = done_keys(args.output)
-        todo = (s for s in read_samples(args.input) if (s.dataset, s.query_id) not in done)
-        stats = LabelStats()
-        append_samples(args.output, label_samples(todo, backend, config, tokenizer, args.batch_size, stats,
-                                                  progress=True))
-    except ReasonRankError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        tokenizer = load_tokenizer(args.tokenizer)
+    config = LabelConfig(
+        listwise=Sampling(max_tokens=args.max_tokens, temperature=args.temperature),
+        pointwise=Sampling(max_tokens=args.pointwise_max_tokens, temperature=args.temperature),
+        max_passage_tokens=args.max_passage_tokens, price_input=args.price_input,
+        price_output=args.price_output)
+    done = done_keys(args.output)
+    todo = (s for s in read_samples(args.input) if (s.dataset, s.query_id) not in done)
+    stats = LabelStats()
+    append_samples(args.output, label_samples(todo, backend, config, tokenizer, args.batch_size, stats,
+                                              progress=True))
     print(stats.summary() + f" ({len(done)} lists were already labelled)")
     return 0
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from tqdm.auto import tqdm
 
 from reasonrank_ir.backends.base import Backend, Message, Prompt, Sampling
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, close_matches, cli_main
 from reasonrank_ir.train.sample import Sample, append_samples, done_keys
 from reasonrank_ir.types import Candidate, Query, Qrels
 
@@ -187,6 +187,7 @@ def _pick(items: list, n: int | None, seed: int) -> list:
     return sorted(random.Random(f"{seed}:queries").sample(items, n), key=items.index)
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     from reasonrank_ir.train.config import parse_with_config, teacher_backend, teacher_options
 
@@ -205,27 +206,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--order", choices=ORDERS, default="retrieval")
     parser.add_argument("--seed", type=int, default=0)
     teacher_options(parser)
-    try:
-        args = parse_with_config(parser, argv)
-        if not args.index or not args.output:
-            raise ReasonRankError("--index and --output are required (on the command line or in --config).")
-        from reasonrank_ir.data import load
+    args = parse_with_config(parser, argv)
+    if not args.index or not args.output:
+        raise ReasonRankError("--index and --output are required (on the command line or in --config).")
+    from reasonrank_ir.data import load
 
-        dataset = load(args.index, args.topics, args.qrels)
-        config = MiningConfig(args.list_size, args.depth, args.max_positives, args.order, args.seed)
-        skip = done_keys(args.output)
-        if args.queries == "topics":
-            samples = mine_topics(dataset, config, args.num_queries, skip, progress=True)
-        else:
-            if not args.num_queries:
-                raise ReasonRankError("--queries synthesise needs --num-queries.")
-            samples = synthesise_queries(dataset, teacher_backend(args), args.num_queries, config,
-                                         Sampling(max_tokens=args.max_tokens, temperature=args.temperature),
-                                         skip=skip, progress=True)
-        written = append_samples(args.output, samples)
-    except ReasonRankError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    dataset = load(args.index, args.topics, args.qrels)
+    config = MiningConfig(args.list_size, args.depth, args.max_positives, args.order, args.seed)
+    skip = done_keys(args.output)
+    if args.queries == "topics":
+        samples = mine_topics(dataset, config, args.num_queries, skip, progress=True)
+    else:
+        if not args.num_queries:
+            raise ReasonRankError("--queries synthesise needs --num-queries.")
+        samples = synthesise_queries(dataset, teacher_backend(args), args.num_queries, config,
+                                     Sampling(max_tokens=args.max_tokens, temperature=args.temperature),
+                                     skip=skip, progress=True)
+    written = append_samples(args.output, samples)
     print(f"{written} lists written to {args.output} ({len(skip)} were already there)")
     return 0
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.errors import ReasonRankError, cli_main
 from reasonrank_ir.train.formats import PromptSettings, read_samples_any
 
 
@@ -97,6 +97,7 @@ def last_checkpoint(run_dir: Path) -> str | None:
     return str(found[-1]) if found else None
 
 
+@cli_main
 def cli(argv: list[str] | None, prog: str, train) -> int:
     """The shared CLI of sft and grpo: ``--config YAML`` then ``--set key=value`` overrides."""
     from reasonrank_ir.train.config import apply_overrides, read_config
@@ -110,16 +111,12 @@ def cli(argv: list[str] | None, prog: str, train) -> int:
     parser.add_argument("--run-dir", help="shortcut for --set run_dir=...")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     args = parser.parse_args(argv)
-    try:
-        config = read_config(args.config) if args.config else {}
-        shortcuts = {"model": args.model, "data": args.data, "run_dir": args.run_dir}
-        config.update({k: v for k, v in shortcuts.items() if v})
-        config = apply_overrides(config, args.set)
-        if args.resume:
-            config["resume"] = True
-        final = train(config)
-    except ReasonRankError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    config = read_config(args.config) if args.config else {}
+    shortcuts = {"model": args.model, "data": args.data, "run_dir": args.run_dir}
+    config.update({k: v for k, v in shortcuts.items() if v})
+    config = apply_overrides(config, args.set)
+    if args.resume:
+        config["resume"] = True
+    final = train(config)
     print(f"final checkpoint: {final}  (rerank with --model {final})")
     return 0
