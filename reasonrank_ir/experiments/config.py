@@ -20,7 +20,7 @@ AVERAGE = "average"
 """Key of a published average in ``published`` (the paper's last column)."""
 
 _EXPERIMENT_KEYS = ("name", "description", "first_stage", "datasets", "systems", "metrics")
-_FIRST_STAGE_KEYS = ("name", "label", "hits", "k1", "b", "runs", "pattern", "published")
+_FIRST_STAGE_KEYS = ("name", "label", "hits", "k1", "b", "remove_query", "runs", "pattern", "published")
 _DATASET_KEYS = ("name", "dataset", "index", "topics", "qrels")
 _SYSTEM_KEYS = ("name", "label", "reranker", "model", "tokenizer", "backend", "options", "depth", "window",
                 "step", "passes", "passage_tokens", "max_tokens", "batch_size", "published")
@@ -50,6 +50,8 @@ class FirstStageSpec:
     hits: int = 100
     k1: float = 0.9
     b: float = 0.4
+    remove_query: bool = False
+    """Pyserini's ``--remove-query`` (drop hits whose id is the query id), as in the BRIGHT 2CR runs."""
     runs: Path | None = None
     pattern: str = "{subset}.txt"
     """File name inside ``runs``; ``{subset}`` is the dataset's column name (BRIGHT: ``earth_science``)."""
@@ -233,6 +235,7 @@ def _first_stage(entry: Any, where: str, datasets: list[str]) -> FirstStageSpec:
     return FirstStageSpec(
         name=name, label=str(entry.get("label") or name), hits=_positive(entry.get("hits", 100), f"{where}: first_stage hits"),
         k1=_number(entry.get("k1", 0.9), f"{where}: first_stage k1"), b=_number(entry.get("b", 0.4), f"{where}: first_stage b"),
+        remove_query=_flag(entry.get("remove_query", False), f"{where}: first_stage remove_query"),
         runs=Path(_expand(str(runs))).resolve() if runs else None, pattern=pattern,
         published=_published(entry.get("published"), f"{where}: first_stage published", datasets))
 
@@ -292,7 +295,7 @@ def _check_pyserini_names(datasets: tuple[DatasetSpec, ...], where: str) -> None
 
     import_pyserini("pyserini.search.lucene")
     from pyserini.prebuilt_index_info import TF_INDEX_INFO
-    from pyserini.search import qrels_mapping, topics_mapping
+    from pyserini.search._base import qrels_mapping, topics_mapping
 
     tables = {"index": TF_INDEX_INFO, "topics": topics_mapping, "qrels": qrels_mapping}
     for kind, value in pending:
@@ -346,6 +349,12 @@ def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ReasonRankError(f"{where} must be a number, found {value!r}")
     return float(value)
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ReasonRankError(f"{where} must be true or false, found {value!r}")
+    return value
 
 
 def _check_name(name: str, where: str) -> None:

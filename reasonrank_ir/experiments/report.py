@@ -218,7 +218,7 @@ def write_chart(report: Report, path: str | Path) -> Path:
 
     columns = report.datasets + ["avg"]
     width = 0.8 / max(len(report.rows), 1)
-    figure, axes = plt.subplots(figsize=(max(6.0, 0.9 * len(columns) * max(1, len(report.rows)) / 2 + 3), 4.5))
+    figure, axes = plt.subplots(figsize=(min(16.0, max(7.0, 0.25 * len(columns) * (len(report.rows) + 1))), 5.0))
     for i, row in enumerate(report.rows):
         ours = [report.value(row, d) for d in report.datasets] + [report.average(row)[0]]
         published = [row.published.get(d) for d in report.datasets] + [report.published_average(row)]
@@ -231,11 +231,11 @@ def write_chart(report: Report, path: str | Path) -> Path:
     axes.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
     axes.set_ylabel(f"{report.experiment.metric} ×100")
     axes.set_title(report.experiment.name)
-    axes.legend(fontsize="small")
+    axes.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=min(4, len(report.rows) + 1))
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(figure)
     return path
 

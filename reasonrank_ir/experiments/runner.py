@@ -93,16 +93,24 @@ def open_dataset(spec: DatasetSpec, inputs_dir: Path):
     if spec.dataset:
         return load(spec.dataset, topics=_input(spec.topics, "topics", inputs_dir),
                     qrels=_input(spec.qrels, "qrels", inputs_dir))
-    topics = _input(spec.topics, "topics", inputs_dir)
-    qrels = _input(spec.qrels, "qrels", inputs_dir)
-    index = spec.index
-    if not Path(index).exists():
-        if index.startswith((".", "/", "~")):
-            raise ReasonRankError(f"index folder {index} does not exist")
-        from reasonrank_ir.retrieval.lucene import prebuilt_index_path
+    index, resolved, problems = spec.index, {}, []
+    try:  # each part is tried, so one message lists everything this dataset still needs
+        if not Path(index).exists():
+            if index.startswith((".", "/", "~")):
+                raise ReasonRankError(f"index folder {index} does not exist")
+            from reasonrank_ir.retrieval.lucene import prebuilt_index_path
 
-        index = prebuilt_index_path(index)
-    return load(index, topics=topics, qrels=qrels)
+            index = prebuilt_index_path(index)
+    except ReasonRankError as error:
+        problems.append(str(error))
+    for kind in ("topics", "qrels"):
+        try:
+            resolved[kind] = _input(getattr(spec, kind), kind, inputs_dir)
+        except ReasonRankError as error:
+            problems.append(str(error))
+    if problems:
+        raise ReasonRankError("; and ".join(problems))
+    return load(index, **resolved)
 
 
 def _input(value: str | None, kind: str, inputs_dir: Path) -> str | None:
@@ -155,7 +163,8 @@ def _first_stage(experiment: Experiment, spec: DatasetSpec, dataset, topics: dic
     marker = path.with_name(path.name + ".topics")
     if path.is_file() and marker.is_file() and marker.read_text(encoding="utf-8").split() == list(topics):
         return read_run(path, topics), True
-    stage = pipeline.FirstStage(hits=first.hits, bm25=BM25Settings(k1=first.k1, b=first.b))
+    stage = pipeline.FirstStage(hits=first.hits, bm25=BM25Settings(k1=first.k1, b=first.b,
+                                                                           remove_query=first.remove_query))
     candidates = pipeline.retrieve(dataset, topics, stage, progress=progress)
     candidates.name = first.name
     write_run(candidates, path)
@@ -246,7 +255,7 @@ def _same_topics(scores: Path, candidates) -> bool:
 
 def _score(run, dataset, topics: dict, experiment: Experiment, path: Path, reused: bool = False) -> None:
     """Aggregate and per-query scores, judged queries counted as trec_eval -c does."""
-    from reasonrank_ir.evaluate import evaluate
+    from reasonrank_ir.evaluate import evaluate, parse_measures
 
     if reused and path.is_file() and _same_topics(path, run):
         return
@@ -255,9 +264,13 @@ def _score(run, dataset, topics: dict, experiment: Experiment, path: Path, reuse
         raise ReasonRankError(f"{dataset.name} has no relevance judgments: add qrels: to score it")
     qrels = {q: docs for q, docs in qrels.items() if q in topics}
     judged = [q for q, docs in qrels.items() if docs]
-    evaluation = evaluate(run, qrels, list(experiment.metrics))
+    measures = parse_measures(experiment.metrics)
+    evaluation = evaluate(run, qrels, measures)
+    # keyed by the names the YAML uses (ir-measures spells MAP as AP)
+    names = {str(measure): name for measure, name in zip(measures, experiment.metrics)}
     record = {"dataset": dataset.name, "queries": list(run.rankings), "judged": judged,
-              "aggregate": evaluation.aggregate, "per_query": evaluation.per_query}
+              "aggregate": {names[k]: v for k, v in evaluation.aggregate.items()},
+              "per_query": {names[k]: v for k, v in evaluation.per_query.items()}}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record), encoding="utf-8")
 
