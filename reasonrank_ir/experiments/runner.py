@@ -191,6 +191,8 @@ def _run_system(system: SystemSpec, experiment: Experiment, prepared: dict, outp
             echo(f"done     {spec.name} {system.name}: already complete")
             continue
         try:
+            if system.reranker != "oracle":
+                dataset.index_path()  # passages: an index that cannot be fetched is reported before a model loads
             reranker = _reranker(system, dataset, engine)
             if _complete(files, candidates):
                 final = read_run(files.run, topics)

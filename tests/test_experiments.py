@@ -1,0 +1,192 @@
+"""YAML experiments: the published first-stage row and oracle bounds, a lab end to end, bad YAML."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from conftest import BRIGHT_FIRST_STAGE, ROOT
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.experiments import build_report, load_experiment, run_experiment, write_chart
+from reasonrank_ir.experiments.__main__ import main as experiments_cli
+from reasonrank_ir.io.traces import read_traces
+from reasonrank_ir.io.trec import read_run
+
+EXPERIMENTS = ROOT / "experiments"
+
+# ReasonRank's Table 1, ReasonIR-8B row (nDCG@10 x100): what the shared runs must reproduce.
+REASONIR = {
+    "biology": 43.49, "earth_science": 43.00, "economics": 32.65, "psychology": 39.57, "robotics": 20.82,
+    "stackoverflow": 30.96, "sustainable_living": 27.34, "leetcode": 31.68, "pony": 19.55, "aops": 7.37,
+    "theoremqa_theorems": 36.68, "theoremqa_questions": 33.93,
+}
+# Oracle upper bounds of one pass over those runs (computed here; biology 20/10 = tests/test_oracle.py).
+ORACLE_W20S10 = {
+    "biology": 86.57, "earth_science": 80.47, "economics": 68.50, "psychology": 82.73, "robotics": 61.73,
+    "stackoverflow": 81.78, "sustainable_living": 73.91, "leetcode": 72.06, "pony": 87.02, "aops": 27.15,
+    "theoremqa_theorems": 72.74, "theoremqa_questions": 63.86,
+}
+ORACLE_W10S5 = {
+    "biology": 86.38, "earth_science": 79.25, "economics": 66.73, "psychology": 80.35, "robotics": 60.42,
+    "stackoverflow": 79.90, "sustainable_living": 71.60, "leetcode": 72.06, "pony": 71.07, "aops": 27.00,
+    "theoremqa_theorems": 72.74, "theoremqa_questions": 63.86,
+}
+
+
+@pytest.fixture
+def in_repo(monkeypatch):
+    """Experiment YAMLs name the shared runs relative to the checkout, where users run the command."""
+    monkeypatch.chdir(ROOT)
+
+
+def x100(report, row, dataset):
+    return round(100 * report.value(row, dataset), 2)
+
+
+def test_oracle_report_reproduces_first_stage_row_and_bounds(bright_imported, in_repo, tmp_path):
+    experiment = load_experiment("bright-oracle")
+    assert experiment.first_stage.runs == BRIGHT_FIRST_STAGE
+    result = run_experiment(experiment, tmp_path, progress=False)
+    assert not result.missing and len(result.finished) == 36
+
+    report = build_report(experiment, tmp_path)
+    first, w20, w10 = report.rows
+    assert {d: x100(report, first, d) for d in REASONIR} == REASONIR == dict(first.published)
+    assert {d: x100(report, w20, d) for d in REASONIR} == ORACLE_W20S10
+    assert {d: x100(report, w10, d) for d in REASONIR} == ORACLE_W10S5
+    assert round(100 * report.average(first)[0], 2) == round(report.published_average(first), 2) == 30.59
+    markdown = report.markdown()
+    assert "| ↳ Δ | " + " | ".join(["+0.00"] * 13) + " |" in markdown
+    assert markdown.index("| biology |") < markdown.index("| avg |")  # average last
+    assert "| Oracle, window 20 step 10 | 86.57 | 80.47 |" in markdown
+
+    # the oracle only moves judged documents up: it never loses a query, and wins are significant
+    for dataset in REASONIR:
+        c = report.comparisons[("oracle-w20s10", dataset)]
+        assert c.losses == 0 and c.wins > 0 and c.significant
+    biology = report.comparisons[("oracle-w20s10", "biology")]
+    assert (biology.wins, biology.ties, biology.losses) == (89, 14, 0)
+    assert "89/14/0 p<0.001*" in markdown
+
+    chart = write_chart(report, tmp_path / "chart.png")
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    again = run_experiment(experiment, tmp_path, progress=False)
+    assert len(again.skipped) == 24 and not again.missing  # finished systems are not redone
+
+
+def lab_yaml(tiny_qwen2, tmp_path):
+    """cranfield-lab.yaml with the tiny random model and small windows (the published file is the lab's)."""
+    data = yaml.safe_load((EXPERIMENTS / "cranfield-lab.yaml").read_text())
+    oracle, model = data["systems"]
+    oracle.update(depth=10, window=5, step=5)
+    model.update(model=str(tiny_qwen2), backend="hf", depth=10, window=5, step=5, max_tokens=8, batch_size=3)
+    path = tmp_path / "cranfield-lab.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_cranfield_lab_runs_end_to_end(cranfield, tiny_qwen2, tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert experiments_cli(["run", str(lab_yaml(tiny_qwen2, tmp_path)), "--limit-queries", "3",
+                            "--output-dir", str(out)]) == 0
+    printed = capsys.readouterr()
+    topics = list(cranfield.topics())[:3]
+    for row in ("bm25", "oracle", "reasonrank-7b"):
+        run = read_run(out / f"cranfield.{row}.txt")
+        assert list(run.rankings) == topics and all(len(r.candidates) == 100 for r in run)
+    traces = read_traces(out / "cranfield.reasonrank-7b.traces.jsonl")
+    assert len(traces) == 3 * 2 and all(0 < t.output_tokens <= 8 for t in traces)  # windows [5,10), [0,5)
+    scores = {row: json.loads((out / f"cranfield.{row}.eval.json").read_text()) for row in ("bm25", "oracle")}
+    assert scores["bm25"]["judged"] == topics and set(scores["bm25"]["aggregate"]) == {"nDCG@10", "MAP", "R@20"}
+    assert scores["oracle"]["aggregate"]["nDCG@10"] >= scores["bm25"]["aggregate"]["nDCG@10"]
+    summary = json.loads((out / "cranfield.reasonrank-7b.summary.json").read_text())
+    assert summary["queries"] == 3 and summary["windows"] == 6
+
+    table = printed.out
+    assert "| system | cranfield | avg |" in table and "| ReasonRank-7B |" in table and "MAP ×100" in table
+    assert "| BM25 (first stage) |" in table and "wins/ties/losses" in table
+    assert (out / "report.md").read_text() in table and (out / "report.png").is_file()
+
+    before = (out / "cranfield.reasonrank-7b.txt").read_text()
+    assert experiments_cli(["run", str(lab_yaml(tiny_qwen2, tmp_path)), "--limit-queries", "3",
+                            "--output-dir", str(out)]) == 0
+    assert "reasonrank-7b: already complete" in capsys.readouterr().err
+    assert (out / "cranfield.reasonrank-7b.txt").read_text() == before
+    assert experiments_cli(["report", str(lab_yaml(tiny_qwen2, tmp_path)), "--output-dir", str(out)]) == 0
+    assert "| ReasonRank-7B |" in capsys.readouterr().out
+
+
+def test_missing_parts_are_reported_and_the_rest_runs(bright_imported, tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "biology.trec").symlink_to(BRIGHT_FIRST_STAGE / "biology.reasonir-gpt4cot.top100.trec")
+    experiment = write_experiment(tmp_path, {
+        "first_stage": {"name": "reasonir", "runs": str(runs), "pattern": "{subset}.trec"},
+        "datasets": ["bright-biology", "bright-pony"],
+        "systems": [{"name": "llm", "reranker": "reasonrank", "model": str(tmp_path / "no-model"), "backend": "hf"},
+                    {"name": "oracle", "reranker": "oracle"}]})
+    result = run_experiment(load_experiment(experiment), tmp_path / "out", progress=False)
+    assert set(result.finished) == {("biology", "reasonir"), ("biology", "oracle")}
+    reasons = {(m.dataset, m.row): m.reason for m in result.missing}
+    assert "github.com/8421BCD/ReasonRank" in reasons[("pony", "reasonir")]
+    assert "runs/pony/reasonir_gpt4cot_top100.txt" in reasons[("pony", "reasonir")]
+    # the passages' index is checked before any model is loaded
+    assert "cannot download the prebuilt index 'bright-biology'" in reasons[("biology", "llm")]
+    report = build_report(load_experiment(experiment), tmp_path / "out")
+    assert ("pony", "oracle") in report.missing() and "Not run yet (4)" in report.markdown()
+
+
+def test_missing_model_says_how_to_get_it(cranfield, tmp_path):
+    experiment = write_experiment(tmp_path, {"datasets": ["cranfield"], "systems": [
+        {"name": "llm", "reranker": "reasonrank", "model": str(tmp_path / "no-model"), "backend": "hf"}]})
+    result = run_experiment(load_experiment(experiment), tmp_path / "out", limit_queries=1, progress=False)
+    assert result.finished == [("cranfield", "bm25")]
+    (missing,) = result.missing
+    assert "no-model" in missing.reason and "huggingface-cli download" in missing.reason
+
+
+def write_experiment(tmp_path, data):
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump({"name": "check", **data}))
+    return path
+
+
+GOOD_SYSTEM = {"name": "rr", "reranker": "reasonrank", "model": "some/model", "backend": "hf"}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"datasets": ["bright-biolgy"]}, "unknown dataset 'bright-biolgy'"),
+    ({"datasets": ["beir/scifactt/test"]}, "Did you mean: beir/scifact/test"),
+    ({"metrics": ["nDGC@10"]}, "unknown measure 'nDGC@10'"),
+    ({"systems": [{**GOOD_SYSTEM, "backend": "vlm"}]}, "unknown backend 'vlm'"),
+    ({"systems": [{**GOOD_SYSTEM, "reranker": "reasonrnak"}]}, "unknown reranker 'reasonrnak'"),
+    ({"systems": [{**GOOD_SYSTEM, "windw": 10}]}, "unknown setting 'windw'"),
+    ({"systems": [{**GOOD_SYSTEM, "window": 0}]}, "window must be a positive integer"),
+    ({"systems": [{"name": "rr", "reranker": "reasonrank"}]}, "needs model:"),
+    ({"first_stage": {"published": {"biolgy": 1.0}}}, "'biolgy' is not a dataset of this experiment"),
+    ({"first_stage": {"runs": "somewhere", "pattern": "run.txt"}}, "must contain {subset}"),
+])
+def test_bad_yaml_fails_before_any_work(change, message, tmp_path, capsys):
+    data = {"datasets": ["bright-biology"], "metrics": ["nDCG@10"], "systems": [GOOD_SYSTEM], **change}
+    path = write_experiment(tmp_path, data)
+    out = tmp_path / "out"
+    assert experiments_cli(["run", str(path), "--output-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("error: ") and "Traceback" not in err
+    assert not out.exists()  # nothing was started
+    with pytest.raises(ReasonRankError, match="experiment.yaml"):
+        load_experiment(path)
+
+
+def test_cli_names_and_selection(capsys):
+    assert experiments_cli(["report", "bright-orcale"]) == 2
+    assert "Did you mean: bright-oracle" in capsys.readouterr().err
+    assert experiments_cli(["run", "bright-oracle", "--only", "biolgy"]) == 2
+    assert "Did you mean: biology" in capsys.readouterr().err
+    experiment = load_experiment(EXPERIMENTS / "bright-oracle.yaml").only(["pony", "bright-biology"])
+    assert [d.name for d in experiment.datasets] == ["pony", "biology"]
+    names = sorted(p.stem for p in EXPERIMENTS.glob("*.yaml"))
+    assert names == ["beir-bm25-reasonrank7b", "bright-bm25", "bright-leaderboard", "bright-oracle",
+                     "bright-reasonir-reasonrank32b", "bright-reasonir-reasonrank7b", "cranfield-lab"]
