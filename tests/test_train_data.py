@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from replay_server import ReplayServer
 
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.train.filter import FilterReport, consistency, self_consistent
@@ -71,63 +70,29 @@ def test_mine_cli_writes_and_resumes(cranfield, tmp_path, capsys):
 # -- labelling against a replaying server ----------------------------------------------------------
 
 
-class TeacherServer:
-    """An OpenAI-compatible chat server replaying a teacher: R1-style reasoning_content, then a reply.
+def teacher_reply(marker: str):
+    """A teacher with R1-style reasoning_content. Pointwise: 'Yes' for passages containing ``marker``.
+    Listwise: the passages with the marker first, in reverse order of their number, then the rest."""
 
-    Pointwise: 'Yes' for passages containing a marker word. Listwise: the passages with the marker
-    first, in reverse order of their number, then the rest.
-    """
-
-    def __init__(self, marker: str):
-        self.marker = marker
-        self.requests: list[dict] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append(body)
-                reply = json.dumps(server.answer(body)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def answer(self, body: dict) -> dict:
+    def reply(body: dict) -> tuple[str, str]:
         messages = body["messages"]
         if len(messages) == 1:
             passage = messages[0]["content"].split("Passage: ", 1)[1]
-            content = "Yes" if self.marker in passage else "No"
+            content = "Yes" if marker in passage else "No"
         else:
             passages = {int(m["content"][1:m["content"].index("]")]): m["content"]
                         for m in messages if m["role"] == "user" and re.match(r"\[\d+\] ", m["content"])}
-            hits = sorted((i for i, p in passages.items() if self.marker in p), reverse=True)
+            hits = sorted((i for i, p in passages.items() if marker in p), reverse=True)
             rest = [i for i in sorted(passages) if i not in hits]
             content = " > ".join(f"[{i}]" for i in hits + rest)
-        return {
-            "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content,
-                                     "reasoning_content": "Let me think about each passage."}}],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
-        }
+        return content, "Let me think about each passage."
 
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    return reply
 
 
 @pytest.fixture()
 def teacher():
-    server = TeacherServer(marker="boundary")
+    server = ReplayServer(teacher_reply("boundary"))
     yield server
     server.close()
 
@@ -160,6 +125,18 @@ def test_label_cli_labels_resumably_with_costs(mined, teacher, tmp_path, capsys)
     assert main(argv) == 0  # resume: only the new list is asked for
     assert len(list(read_samples(out))) == 4 and len(teacher.requests) == 4 * 21
     assert "3 lists were already labelled" in capsys.readouterr().out
+
+
+def test_reasoning_cut_off_by_max_tokens_gives_no_verdict_and_no_ranking():
+    from reasonrank_ir.train.label import parse_judgment, parse_ranking, split_reasoning
+
+    assert split_reasoning("<think>plan</think>\nYes") == ("plan", "Yes")
+    assert split_reasoning("No") == ("", "No")
+    cut = "<think>\nIs it relevant? No... wait, [3] covers it, yes"
+    reasoning, reply = split_reasoning(cut)
+    assert reasoning.startswith("Is it relevant?") and reply == ""
+    assert parse_judgment(reply) is None  # counted unreadable, not a guess from the thoughts
+    assert parse_ranking(reply, 3) == ([0, 1, 2], True)
 
 
 # -- filter -----------------------------------------------------------------------------------------

@@ -98,7 +98,13 @@ def pointwise_message(sample: Sample, passage: str) -> Message:
 
 
 def split_reasoning(text: str) -> tuple[str, str]:
-    """(reasoning, reply) of a reasoning model's output; reasoning is '' when there is none."""
+    """(reasoning, reply) of a reasoning model's output; reasoning is '' when there is none.
+
+    Reasoning cut off by max_tokens (``<think>`` never closed) leaves no reply: a 'yes', 'no' or
+    passage number in unfinished thoughts is not the teacher's answer.
+    """
+    if "<think>" in text and "</think>" not in text:
+        return text.replace("<think>", "", 1).strip(), ""
     if "</think>" in text:
         reasoning, reply = text.rsplit("</think>", 1)
         return reasoning.replace("<think>", "", 1).strip(), reply.strip()

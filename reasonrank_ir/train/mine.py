@@ -39,7 +39,11 @@ SYNTHESIS_PROMPT = (
     "passage. Then give the answer.\n\n"
     "Reply in exactly this format:\nQuestion: <the question>\nAnswer: <the answer>"
 )
-_QUESTION = re.compile(r"question\s*:\s*(.+?)\s*(?:\n\s*answer\s*:\s*(.*))?$", re.IGNORECASE | re.DOTALL)
+# Labels may come in markdown ("**Question:**", "### Answer:"), as reasoning models often write them.
+_QUESTION = re.compile(r"question[*_]*\s*:[*_]*\s*(.+?)\s*(?:\n[\s*_#]*answer[*_]*\s*:[*_]*\s*(.*))?$",
+                       re.IGNORECASE | re.DOTALL)
+SYNTHESISED = "syn-"
+"""Prefix of a synthesised query's id; the rest is the id of the passage it was written from."""
 
 
 @dataclass(frozen=True)
@@ -112,23 +116,29 @@ def synthesise_queries(dataset, backend: Backend, num_queries: int, config: Mini
                        sampling: Sampling = Sampling(max_tokens=4096, temperature=0.6),
                        min_words: int = 30, skip: set[tuple[str, str]] = frozenset(),
                        progress: bool = False, batch_size: int = 16) -> Iterator[Sample]:
-    """Lists for questions the teacher writes from passages sampled (seeded) from the index."""
+    """Lists for questions the teacher writes from passages sampled (seeded) from the index.
+
+    A reply with no readable question (:func:`parse_question`) drops its passage: the next sampled
+    passage takes its place, and a later resume asks for it again.
+    """
     from reasonrank_ir.rerank.prompts import passage_text
 
     index = dataset.index()
     order = list(range(index.num_docs))
     random.Random(f"{config.seed}:{dataset.name}:sample").shuffle(order)
-    made = sum(1 for d, _ in skip if d == dataset.name)
+    made = sum(1 for d, q in skip if d == dataset.name and q.startswith(SYNTHESISED))
     bar = tqdm(total=num_queries, initial=made, desc="synthesise", unit="query", disable=not progress)
     position = 0
     while made < num_queries and position < len(order):
         sources = []
-        while len(sources) < batch_size and position < len(order):
+        # Ask no more passages than lists still wanted: teacher calls cost, and a resumed run then
+        # asks the same passages an uninterrupted one would have.
+        while len(sources) < min(batch_size, num_queries - made) and position < len(order):
             doc_id = index.doc_id_at(order[position])
             position += 1
             doc = index.doc(doc_id)
             text = passage_text(doc) if doc else ""
-            if (dataset.name, f"syn-{doc_id}") not in skip and len(text.split()) >= min_words:
+            if (dataset.name, SYNTHESISED + doc_id) not in skip and len(text.split()) >= min_words:
                 sources.append((doc_id, text))
         prompts = [Prompt((Message("user", SYNTHESIS_PROMPT.format(passage=text)),)) for _, text in sources]
         generations = backend.generate(prompts, sampling) if prompts else []
@@ -137,7 +147,7 @@ def synthesise_queries(dataset, backend: Backend, num_queries: int, config: Mini
             parsed = parse_question(generation.text)
             if parsed is None:
                 continue
-            query = Query(f"syn-{doc_id}", parsed[0])
+            query = Query(SYNTHESISED + doc_id, parsed[0])
             queries.append(query)
             answers[query.query_id] = parsed[1]
             positives[query.query_id] = [doc_id]
@@ -151,7 +161,13 @@ def synthesise_queries(dataset, backend: Backend, num_queries: int, config: Mini
 
 
 def parse_question(text: str) -> tuple[str, str] | None:
-    """(question, answer) from the teacher's reply (its reasoning, if inline, is skipped)."""
+    """(question, answer) from the teacher's reply (its reasoning, if inline, is skipped), or None.
+
+    None when no question follows a ``Question:`` label, or the reasoning never ended (cut off by
+    max_tokens): a draft inside the reasoning is not the teacher's question.
+    """
+    if "<think>" in text and "</think>" not in text:
+        return None
     reply = text.rsplit("</think>", 1)[-1].strip()
     match = _QUESTION.search(reply)
     if not match or not match.group(1).strip():
@@ -220,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.num_queries:
             raise ReasonRankError("--queries synthesise needs --num-queries.")
         samples = synthesise_queries(dataset, teacher_backend(args), args.num_queries, config,
-                                     Sampling(max_tokens=args.max_tokens, temperature=args.temperature),
+                                     Sampling(max_tokens=args.max_tokens, temperature=args.temperature,
+                                              seed=args.seed),
                                      skip=skip, progress=True)
     written = append_samples(args.output, samples)
     print(f"{written} lists written to {args.output} ({len(skip)} were already there)")
