@@ -140,8 +140,9 @@ def find_experiment(name_or_path: str | os.PathLike) -> Path:
             if candidate.is_file():
                 return candidate
     known = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
-    raise ReasonRankError(f"no experiment {str(name_or_path)!r}: not a file, and not one of "
-                          f"{', '.join(known) or 'the experiments/*.yaml files'}.{close_matches(str(name_or_path), known)}")
+    listed = ", ".join(known) or "the experiments/*.yaml files"
+    raise ReasonRankError(f"no experiment {str(name_or_path)!r}: not a file, and not one of {listed}."
+                          + close_matches(str(name_or_path), known))
 
 
 def load_experiment(name_or_path: str | os.PathLike) -> Experiment:
@@ -233,8 +234,10 @@ def _first_stage(entry: Any, where: str, datasets: list[str]) -> FirstStageSpec:
     name = str(entry.get("name") or ("first-stage" if runs else "bm25"))
     _check_name(name, f"{where}: first_stage name")
     return FirstStageSpec(
-        name=name, label=str(entry.get("label") or name), hits=_positive(entry.get("hits", 100), f"{where}: first_stage hits"),
-        k1=_number(entry.get("k1", 0.9), f"{where}: first_stage k1"), b=_number(entry.get("b", 0.4), f"{where}: first_stage b"),
+        name=name, label=str(entry.get("label") or name),
+        hits=_positive(entry.get("hits", 100), f"{where}: first_stage hits"),
+        k1=_number(entry.get("k1", 0.9), f"{where}: first_stage k1"),
+        b=_number(entry.get("b", 0.4), f"{where}: first_stage b"),
         remove_query=_flag(entry.get("remove_query", False), f"{where}: first_stage remove_query"),
         runs=Path(_expand(str(runs))).resolve() if runs else None, pattern=pattern,
         published=_published(entry.get("published"), f"{where}: first_stage published", datasets))

@@ -118,8 +118,9 @@ class Report:
 
     def _comparison_table(self) -> list[str]:
         first = self.rows[0].label
-        lines = [f"Per query against {first}, {self.experiment.metric}: wins/ties/losses, paired t-test p "
-                 f"(* p < {SIGNIFICANCE})", ""]
+        title = (f"Per query against {first}, {self.experiment.metric}: wins/ties/losses, paired t-test p "
+                 f"(* p < {SIGNIFICANCE})")
+        lines = [title, ""]
         lines += [_row(["system", *self.datasets]), _row(["---"] + ["---:"] * len(self.datasets))]
         for row in self.rows[1:]:
             cells = []

@@ -156,15 +156,16 @@ def _first_stage(experiment: Experiment, spec: DatasetSpec, dataset, topics: dic
     run_file = first.run_file(spec)
     if run_file is not None:
         if not run_file.is_file():
-            raise ReasonRankError(f"first-stage run {run_file} is missing; " + RUNS_HOWTO.replace("{subset}", spec.name))
+            howto = RUNS_HOWTO.replace("{subset}", spec.name, 1)
+            raise ReasonRankError(f"first-stage run {run_file} is missing; {howto}")
         stage = pipeline.FirstStage(hits=first.hits, run_file=str(run_file))
         return pipeline.retrieve(dataset, topics, stage), False
     path = run_path(output_dir, spec.name, first.name)
     marker = path.with_name(path.name + ".topics")
     if path.is_file() and marker.is_file() and marker.read_text(encoding="utf-8").split() == list(topics):
         return read_run(path, topics), True
-    stage = pipeline.FirstStage(hits=first.hits, bm25=BM25Settings(k1=first.k1, b=first.b,
-                                                                           remove_query=first.remove_query))
+    bm25 = BM25Settings(k1=first.k1, b=first.b, remove_query=first.remove_query)
+    stage = pipeline.FirstStage(hits=first.hits, bm25=bm25)
     candidates = pipeline.retrieve(dataset, topics, stage, progress=progress)
     candidates.name = first.name
     write_run(candidates, path)
@@ -191,12 +192,12 @@ def _run_system(system: SystemSpec, experiment: Experiment, prepared: dict, outp
             echo(f"done     {spec.name} {system.name}: already complete")
             continue
         try:
-            if system.reranker != "oracle":
-                dataset.index_path()  # passages: an index that cannot be fetched is reported before a model loads
-            reranker = _reranker(system, dataset, engine)
-            if _complete(files, candidates):
+            if _complete(files, candidates):  # only its scores are missing
                 final = read_run(files.run, topics)
             else:
+                if system.reranker != "oracle":
+                    dataset.index_path()  # passages: an index that cannot be fetched is reported before a model loads
+                reranker = _reranker(system, dataset, engine)
                 outcome = pipeline.rerank(reranker, candidates, dataset, files, resume=True,
                                           batch_size=system.batch_size, tag=f"{experiment.name}.{system.name}",
                                           progress=progress)
