@@ -83,8 +83,10 @@ def test_create_backend_and_errors(tiny_qwen2, tmp_path):
     assert backend.name == "hf" and backend.batch_size == 2
     with pytest.raises(ReasonRankError, match="batch_size"):
         create_backend("hf", str(tiny_qwen2), batch_sizes=2)
-    with pytest.raises(ReasonRankError, match="Cannot load model"):
+    with pytest.raises(ReasonRankError, match="model folder .*missing does not exist"):
         HFBackend(str(tmp_path / "missing"))
+    with pytest.raises(ReasonRankError, match="Cannot load model"):
+        HFBackend(str(tmp_path))  # a folder, but no checkpoint in it
     with pytest.raises(ReasonRankError, match="Did you mean: bfloat16"):
         HFBackend(str(tiny_qwen2), dtype="bfloat")
     with pytest.raises(ReasonRankError, match="Unknown device 'gpu'"):

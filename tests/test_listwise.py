@@ -274,7 +274,7 @@ def test_from_name(tokenizer):
         Reranker.from_name("reasonrnk", model="m")
     with pytest.raises(ReasonRankError, match="needs a model"):
         Reranker.from_name("reasonrank", backend=backend)
-    with pytest.raises(ReasonRankError, match="not available offline.*--tokenizer"):
+    with pytest.raises(ReasonRankError, match="not on this machine.*--tokenizer"):
         Reranker.from_name("reasonrank", model="no-such-org/no-such-model", backend=backend)
 
 

@@ -57,9 +57,12 @@ class HFBackend:
             torch_dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
         else:
             torch_dtype = getattr(torch, dtype)
+        from reasonrank_ir.hub import locate
+
+        location = locate(model)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model)
-            self.engine = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype)
+            self.tokenizer = AutoTokenizer.from_pretrained(location)
+            self.engine = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype)
         except (OSError, ValueError) as error:
             raise ReasonRankError(
                 f"Cannot load model {model!r} with transformers ({error.__class__.__name__}: "

@@ -100,6 +100,9 @@ class VLLMBackend:
         if not torch.cuda.is_available():
             raise ReasonRankError("The vllm backend needs a CUDA GPU and none is visible here; "
                                   "use --backend hf, llamacpp or openai.")
+        from reasonrank_ir.hub import locate
+
+        kwargs["model"] = locate(model)
         self.model = model
         self.progress = progress
         self.engine = LLM(**kwargs)

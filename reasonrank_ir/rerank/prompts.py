@@ -159,8 +159,10 @@ def load_tokenizer(name_or_path: str | os.PathLike) -> Any:
     """The model's own tokenizer (local path or cached hub id); truncation and templates need it."""
     from transformers import AutoTokenizer
 
+    from reasonrank_ir.hub import locate
+
     try:
-        return AutoTokenizer.from_pretrained(str(name_or_path))
+        return AutoTokenizer.from_pretrained(locate(name_or_path, "tokenizer"))
     except (OSError, ValueError) as error:
         raise ReasonRankError(
             f"tokenizer of {str(name_or_path)!r} is not available offline ({type(error).__name__}); "
