@@ -6,8 +6,11 @@ real ones; only the weights are random (no weights can be downloaded here).
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,12 @@ BRIGHT_DATA = SHARED_DATA / "bright"
 BRIGHT_FIRST_STAGE = SHARED_DATA / "bright-first-stage"
 CRANFIELD_DATA = SHARED_DATA / "collections" / "cranfield"
 VASWANI_DATA = SHARED_DATA / "collections" / "vaswani"
+GGUF = ROOT / "tests" / ".fixtures" / "smollm2.gguf"
+"""SmolLM2-135M-Instruct (Q4_1), fetched by scripts/fetch_test_models.sh as part of the install."""
+# llama.cpp's AMX kernels crash on CPUs that report AMX but cannot use it (e.g. some VMs);
+# reading the prompt one token per pass avoids them.
+_CPUINFO = Path("/proc/cpuinfo")
+N_BATCH = 1 if _CPUINFO.exists() and "amx_int8" in _CPUINFO.read_text() else 512
 
 
 @pytest.fixture(scope="session")
@@ -111,3 +120,47 @@ def pyserini_cli(module: str, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, JAVA_HOME=find_java_home(), OPENAI_API_KEY="placeholder")
     return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
                           timeout=600)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """Base URL of a llama.cpp OpenAI-compatible server serving SmolLM2 as model 'smollm2'."""
+    if not GGUF.is_file():
+        pytest.skip(f"{GGUF} missing: run scripts/fetch_test_models.sh")
+    port = free_port()
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    with open(log, "wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(GGUF),
+             "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
+             "--n_ctx", "1024", "--n_threads", "1", "--n_batch", str(N_BATCH),
+             "--n_ubatch", str(N_BATCH)],
+            stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"llama_cpp.server not ready in 60 s: {log.read_text()[-2000:]}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

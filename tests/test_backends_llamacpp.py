@@ -6,19 +6,14 @@ skip and say so.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import GGUF, N_BATCH
 from reasonrank_ir import ReasonRankError
 from reasonrank_ir.backends import Message, Prompt, Sampling, create_backend
 from reasonrank_ir.backends.llamacpp import LlamaCppBackend
 
-GGUF = Path(__file__).parent / ".fixtures" / "smollm2.gguf"
-# llama.cpp's AMX kernels crash on CPUs that report AMX but cannot use it (e.g. some VMs);
-# reading the prompt one token per pass avoids them.
-_CPUINFO = Path("/proc/cpuinfo")
-N_BATCH = 1 if _CPUINFO.exists() and "amx_int8" in _CPUINFO.read_text() else 512
 
 pytestmark = pytest.mark.skipif(not GGUF.is_file(),
                                 reason=f"{GGUF} missing: run scripts/fetch_test_models.sh")

@@ -8,76 +8,24 @@ from __future__ import annotations
 
 import json
 import random
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
+from conftest import free_port
 from reasonrank_ir import ReasonRankError
 from reasonrank_ir.backends import Message, Prompt, Sampling, create_backend
 from reasonrank_ir.backends.openai import (OpenAIBackend, backoff_delay, fold_reasoning,
                                            normalise_base_url)
 
-GGUF = Path(__file__).parent / ".fixtures" / "smollm2.gguf"
-_CPUINFO = Path("/proc/cpuinfo")
-# llama.cpp's AMX kernels crash on CPUs that report AMX but cannot use it (e.g. some VMs)
-N_BATCH = 1 if _CPUINFO.exists() and "amx_int8" in _CPUINFO.read_text() else 512
 
 MESSAGES = (Message("system", "You are a helpful assistant."),
             Message("user", "What is the capital of France?"))
 TEXT = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
         "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def llama_server(tmp_path_factory):
-    """Base URL of a llama.cpp OpenAI-compatible server serving SmolLM2 as model 'smollm2'."""
-    if not GGUF.is_file():
-        pytest.skip(f"{GGUF} missing: run scripts/fetch_test_models.sh")
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    with open(log, "wb") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(GGUF),
-             "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
-             "--n_ctx", "1024", "--n_threads", "1", "--n_batch", str(N_BATCH),
-             "--n_ubatch", str(N_BATCH)],
-            stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"llama_cpp.server not ready in 60 s: {log.read_text()[-2000:]}")
-                time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def test_chat_and_completions_endpoints(llama_server):
