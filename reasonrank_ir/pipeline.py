@@ -67,11 +67,28 @@ class FirstStage:
 
 
 def _file_stem(path: str) -> str:
-    return Path(path).name.removesuffix(".trec").removesuffix(".txt").removeprefix("run.")
+    name = Path(path).name.removesuffix(".gz")
+    for suffix in (".trec", ".txt", ".jsonl"):
+        name = name.removesuffix(suffix)
+    return name.removeprefix("run.")
+
+
+def is_requests_file(path: str | os.PathLike) -> bool:
+    """rank_llm-style request JSONL (query + candidates with their passages) rather than a TREC run."""
+    return ".jsonl" in Path(path).name
+
+
+def read_candidates(path: str | os.PathLike, topics: dict[str, Query] | None = None) -> Run:
+    """A first stage from a file: a TREC run, or rank_llm requests whose candidates carry passages."""
+    if is_requests_file(path):
+        from reasonrank_ir.io.requests import read_requests
+
+        return Run({r.query_id: r for r in read_requests(path)}, _file_stem(str(path)))
+    return read_run(path, topics)
 
 
 def _read_topic_run(path: str, dataset: Dataset, topics: dict[str, Query]) -> Run:
-    run = read_run(path, topics)
+    run = read_candidates(path, topics)
     unknown = [q for q in run.rankings if q not in topics]
     if len(unknown) == len(run):
         raise ReasonRankError(f"{path}: its query ids ({', '.join(unknown[:3])}...) match no "
@@ -108,14 +125,20 @@ def retrieve(dataset: Dataset, topics: dict[str, Query], first_stage: FirstStage
 
 
 def attach_passages(dataset: Dataset, ranking: Ranking, depth: int) -> Ranking:
-    """Fill ``doc`` of the top-``depth`` candidates from the index (the reranker reads only those)."""
+    """Fill ``doc`` of the top-``depth`` candidates from the index (the reranker reads only those).
+
+    Candidates that already carry their passage (rank_llm requests) are left as they are.
+    """
     head = ranking.candidates[:depth]
-    docs = dataset.documents(c.doc_id for c in head)
-    missing = [c.doc_id for c in head if c.doc_id not in docs]
+    needed = [c.doc_id for c in head if c.doc is None]
+    if not needed:
+        return ranking
+    docs = dataset.documents(needed)
+    missing = [doc_id for doc_id in needed if doc_id not in docs]
     if missing:
         raise ReasonRankError(f"{len(missing)} candidates of query {ranking.query_id} are not in the index of "
                               f"{dataset.name} (e.g. {missing[0]!r}): does the run belong to another corpus?")
-    filled = tuple(c.with_doc(docs[c.doc_id]) for c in head) + ranking.candidates[depth:]
+    filled = tuple(c if c.doc is not None else c.with_doc(docs[c.doc_id]) for c in head) + ranking.candidates[depth:]
     return Ranking(ranking.query, filled)
 
 

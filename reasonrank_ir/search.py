@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     first.add_argument("--batch-size", type=int, default=32,
                        help="queries per search batch and per reranking batch (default: 32)")
     first.add_argument("--remove-query", action="store_true", help="drop hits whose id is the query id")
-    first.add_argument("--run", metavar="FILE", help="rerank this TREC run instead of retrieving")
+    first.add_argument("--run", metavar="FILE", help="rerank this TREC run (or rank_llm requests .jsonl, passages "
+                                                     "included) instead of retrieving")
 
     beyond = parser.add_argument_group("dense retrieval, fusion and query expansion")
     beyond.add_argument("--dense", action="store_true",
@@ -165,8 +166,12 @@ def make_reranker(args, dataset):
             raise ReasonRankError("--rerank oracle needs judgments: pass --qrels")
         return Reranker.from_name("oracle", qrels=qrels, config=config)
     model = args.model or DEFAULT_MODELS[args.rerank]
-    return Reranker.from_name(args.rerank, model=model, backend=args.backend, tokenizer=args.tokenizer,
-                              config=config, **backend_options(args))
+    reranker = Reranker.from_name(args.rerank, model=model, backend=args.backend, tokenizer=args.tokenizer,
+                                  config=config, **backend_options(args))
+    chosen = reranker.backend.name
+    print(f"reranker: {args.rerank} with {model} on the {chosen} backend"
+          + (" (--backend auto)" if args.backend == "auto" else ""), file=sys.stderr)
+    return reranker
 
 
 def describe(summary) -> str:
@@ -185,7 +190,10 @@ def run(args) -> int:
 
     parse_measures(args.metrics)  # fail on a typo before any work
     dataset = load(args.index, topics=args.topics, qrels=args.qrels)
-    topics = dataset.topics()
+    if args.run and pipeline.is_requests_file(args.run) and not args.topics:
+        topics = {r.query_id: r.query for r in pipeline.read_candidates(args.run)}  # queries travel with them
+    else:
+        topics = dataset.topics()
     first_stage = make_first_stage(args)
     reranker = make_reranker(args, dataset) if args.rerank != "none" else None
     output = Path(args.output) if args.output else default_output(args)

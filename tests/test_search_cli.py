@@ -48,6 +48,7 @@ def test_hf_backend_reranks_cranfield_end_to_end(cranfield, tiny_qwen2, tmp_path
     assert len(traces) == 2 * 3  # windows [10,20), [5,15), [0,10) for each query
     assert all(t.prompt_tokens > 0 and 0 < t.output_tokens <= 8 for t in traces)
     out = capsys.readouterr()
+    assert f"reranker: reasonrank with {tiny_qwen2} on the hf backend" in out.err
     assert "reranked 2 queries" in out.err and re.search(r"^nDCG@10\t\d\.\d{4}$", out.out, re.M)
     assert evaluate(run, {q: d for q, d in cranfield.qrels().items() if q in topics}).aggregate["nDCG@10"] >= 0
 
@@ -134,3 +135,29 @@ def test_missing_model_is_one_line(cranfield, tmp_path, capsys):
                    "--model", str(tmp_path / "no-such-model"), "--backend", "hf"]) == 2
     err = capsys.readouterr().err
     assert "no-such-model" in err and "Traceback" not in err
+
+
+def test_rerank_a_rank_llm_requests_file(cranfield, tmp_path, capsys):
+    """Candidates with their passages from a requests file: no index lookup, queries from the file."""
+    from reasonrank_ir.io.requests import write_requests
+    from reasonrank_ir.types import Candidate, Query, Ranking
+
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("q1 0 b 1\n")
+    ranking = Ranking(Query("q1", "which passage mentions beta?"), tuple(
+        Candidate(doc_id, 3.0 - i, {"contents": f"passage about {doc_id}"}) for i, doc_id in enumerate("abc")))
+    write_requests([ranking], tmp_path / "requests.jsonl")
+    output = tmp_path / "oracle.txt"
+    assert search(["--index", "cranfield", "--run", str(tmp_path / "requests.jsonl"), "--qrels", str(qrels),
+                   "--rerank", "oracle", "--output", str(output), "--metrics", "RR@10"]) == 0
+    assert [c.doc_id for c in read_run(output)["q1"].candidates] == ["b", "a", "c"]
+    assert capsys.readouterr().out.splitlines() == ["first stage RR@10\t0.5000", "RR@10\t1.0000"]
+
+
+def test_passages_already_present_are_not_looked_up(cranfield):
+    from reasonrank_ir.types import Candidate, Query, Ranking
+
+    ranking = Ranking(Query("q", "x"), (Candidate("not-in-cranfield", 1.0, {"contents": "given"}),
+                                        Candidate("184", 0.5)))
+    filled = pipeline.attach_passages(cranfield, ranking, 2)
+    assert filled.candidates[0].doc == {"contents": "given"} and filled.candidates[1].doc["id"] == "184"
