@@ -36,8 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     first.add_argument("--k1", type=float, default=0.9, help="BM25 k1 (default: 0.9)")
     first.add_argument("--b", type=float, default=0.4, help="BM25 b (default: 0.4)")
     first.add_argument("--threads", type=int, default=1, help="search threads (default: 1)")
-    first.add_argument("--batch-size", type=int, default=32,
-                       help="queries per search batch and per reranking batch (default: 32)")
+    first.add_argument("--batch-size", type=int, default=128,
+                       help="queries per search batch and per reranking batch (default: 128): a reranking batch "
+                            "is what the engine sees at once and what --resume keeps when interrupted")
     first.add_argument("--remove-query", action="store_true", help="drop hits whose id is the query id")
     first.add_argument("--run", metavar="FILE", help="rerank this TREC run (or rank_llm requests .jsonl, passages "
                                                      "included) instead of retrieving")

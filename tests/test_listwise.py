@@ -285,3 +285,42 @@ def test_bad_config():
         RerankConfig(style="rank1")
     with pytest.raises(ReasonRankError, match="sampling n must be 1"):
         RerankConfig(sampling=Sampling(n=4))
+
+
+class ServerLikeBackend:
+    """Takes concurrent calls, like a server. Query A's second window is answered only once query B
+    has reached its third window: with rounds (a barrier after every window) that never happens."""
+
+    name = "server-like"
+    concurrent_requests = 4
+
+    def __init__(self):
+        import threading
+
+        self.b_third = threading.Event()
+        self.seen = {}
+        self.lock = threading.Lock()
+
+    def generate(self, prompts, sampling):
+        (prompt,) = prompts  # chains send one window per call
+        query = re.search(r"relevance to the search query: query (\w+)", prompt.text).group(1)
+        with self.lock:
+            self.seen[query] = self.seen.get(query, 0) + 1
+            count = self.seen[query]
+        if query == "B" and count == 3:
+            self.b_third.set()
+        if query == "A" and count == 2 and not self.b_third.wait(timeout=20):
+            raise AssertionError("query A waited for a round barrier")
+        return [Generation(reverse_window(prompt.text), prompt_tokens=3, output_tokens=2)]
+
+
+def test_concurrent_engines_walk_each_query_without_round_barriers(qwen_tokenizer):
+    config = RerankConfig(depth=40, window=20, step=10, max_passage_tokens=20)
+    rankings = [ranking("A", 40), ranking("B", 40)]
+    chained = ListwiseReranker(ServerLikeBackend(), qwen_tokenizer, config)
+    assert chained.concurrency == 4
+    batch = chained.rerank_batch(rankings)
+    rounds = ListwiseReranker(ScriptedBackend(reverse_window), qwen_tokenizer, config).rerank_batch(rankings)
+    assert [r.candidates for r in batch.rankings] == [r.candidates for r in rounds.rankings]
+    assert [(t.query_id, t.start, t.order) for t in batch.traces] == \
+           [(t.query_id, t.start, t.order) for t in rounds.traces]

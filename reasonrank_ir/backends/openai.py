@@ -94,6 +94,11 @@ class OpenAIBackend:
         self._clients = [openai.OpenAI(base_url=url, api_key=key, timeout=timeout, max_retries=0)
                          for url in self.base_urls]
 
+    @property
+    def concurrent_requests(self) -> int:
+        """How many calls of ``generate`` may usefully run at once (the reranker's per-query chains)."""
+        return self.concurrency
+
     def generate(self, prompts: Sequence[Prompt], sampling: Sampling) -> list[Generation]:
         """``sampling.n`` generations per prompt, prompt by prompt, in the order given."""
         from tqdm.auto import tqdm

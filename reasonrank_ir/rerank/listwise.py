@@ -2,12 +2,16 @@
 
 Window k+1 of a query depends on the result of window k, so queries advance together: all queries'
 k-th windows go to the backend in one ``generate`` call (9 rounds for any number of queries at
-depth 100, window 20, step 10). Passages are formatted once per query, before the first window.
+depth 100, window 20, step 10). Engines that serve concurrent requests (an OpenAI-compatible
+server) skip the rounds: each query walks its own windows, so no query waits for the slowest window
+of a round. Both ways give the same rankings and traces. Passages are formatted once per query,
+before the first window.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from time import perf_counter
 from typing import Any
@@ -173,6 +177,9 @@ class SlidingWindowReranker(ABC):
                 bar.update(len(batch.rankings))
         return run
 
+    concurrency: int = 1
+    """Queries whose windows may be in flight at once (>1 walks each query's windows on its own)."""
+
     def rerank_batch(self, rankings: Sequence[Ranking]) -> RerankedBatch:
         started = perf_counter()
         config = self.config
@@ -181,31 +188,57 @@ class SlidingWindowReranker(ABC):
         orders = [list(range(head)) for head in heads]
         schedules = [[(p, s, e) for p in range(config.passes) for s, e in windows(head, config.window, config.step)]
                      for head in heads]
-        traces: list[WindowTrace] = []
-        for k in range(max(map(len, schedules), default=0)):
-            requests, owners = [], []
-            for q, (ranking, schedule) in enumerate(zip(rankings, schedules)):
-                if k < len(schedule):
-                    pass_index, start, end = schedule[k]
-                    positions = orders[q][start:end]
-                    requests.append(WindowRequest(
-                        ranking.query, pass_index, start, end,
-                        tuple(ranking.candidates[i].doc_id for i in positions),
-                        tuple(passages[q][i] for i in positions) if passages else (),
-                    ))
-                    owners.append(q)
-            results = self.rank_windows(requests)
-            if len(results) != len(requests):
-                raise ReasonRankError(f"{type(self).__name__} returned {len(results)} windows for {len(requests)}")
-            for q, trace in zip(owners, results):
-                window = orders[q][trace.start:trace.end]
-                orders[q][trace.start:trace.end] = [window[j] for j in trace.order]
-            traces.extend(results)
+
+        def request(q: int, k: int) -> WindowRequest:
+            pass_index, start, end = schedules[q][k]
+            positions = orders[q][start:end]
+            return WindowRequest(rankings[q].query, pass_index, start, end,
+                                 tuple(rankings[q].candidates[i].doc_id for i in positions),
+                                 tuple(passages[q][i] for i in positions) if passages else ())
+
+        def apply(q: int, trace: WindowTrace) -> None:
+            window = orders[q][trace.start:trace.end]
+            orders[q][trace.start:trace.end] = [window[j] for j in trace.order]
+
+        per_query = (self._chains if self.concurrency > 1 else self._rounds)(schedules, request, apply)
+        # Round-major order (every query's k-th window, then the (k+1)-th), whichever way they ran.
+        rounds = max(map(len, per_query), default=0)
+        traces = [chain[k] for k in range(rounds) for chain in per_query if k < len(chain)]
         reranked = [ranking.reordered(order + list(range(len(order), len(ranking.candidates))))
                     for ranking, order in zip(rankings, orders)]
         summary = RerankSummary.of(traces, len(reranked), perf_counter() - started)
         self.summary = self.summary + summary
         return RerankedBatch(reranked, traces, summary)
+
+    def _ranked(self, requests: list[WindowRequest]) -> list[WindowTrace]:
+        results = self.rank_windows(requests)
+        if len(results) != len(requests):
+            raise ReasonRankError(f"{type(self).__name__} returned {len(results)} windows for {len(requests)}")
+        return results
+
+    def _rounds(self, schedules, request: Callable, apply: Callable) -> list[list[WindowTrace]]:
+        """All queries' k-th windows in one call per round: what batch engines (vLLM, hf) want."""
+        per_query: list[list[WindowTrace]] = [[] for _ in schedules]
+        for k in range(max(map(len, schedules), default=0)):
+            owners = [q for q, schedule in enumerate(schedules) if k < len(schedule)]
+            for q, trace in zip(owners, self._ranked([request(q, k) for q in owners])):
+                apply(q, trace)
+                per_query[q].append(trace)
+        return per_query
+
+    def _chains(self, schedules, request: Callable, apply: Callable) -> list[list[WindowTrace]]:
+        """Each query walks its own windows, ``concurrency`` queries at a time (no round barrier)."""
+
+        def walk(q: int) -> list[WindowTrace]:
+            chain = []
+            for k in range(len(schedules[q])):
+                (trace,) = self._ranked([request(q, k)])
+                apply(q, trace)
+                chain.append(trace)
+            return chain
+
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(walk, range(len(schedules))))
 
     def _passages(self, rankings: Sequence[Ranking], heads: Sequence[int]) -> list[list[str]]:
         """Every reranked passage of the batch formatted in one go: once per query, not per window."""
@@ -236,6 +269,8 @@ class ListwiseReranker(SlidingWindowReranker):
         super().__init__(config, PassageFormatter(tokenizer, config.max_passage_tokens))
         self.backend = backend
         self.tokenizer = tokenizer
+        # Servers take concurrent requests: let each query run ahead instead of waiting for rounds.
+        self.concurrency = getattr(backend, "concurrent_requests", 0) or 1
 
     def rank_windows(self, requests: Sequence[WindowRequest]) -> list[WindowTrace]:
         style = self.config.style
