@@ -167,7 +167,7 @@ class RerankOutcome:
 
 
 def rerank(reranker, run: Run, dataset: Dataset, files: OutputFiles | None = None, resume: bool = False,
-           batch_size: int = 32, tag: str | None = None, progress: bool = True) -> RerankOutcome:
+           batch_size: int = 128, tag: str | None = None, progress: bool = True) -> RerankOutcome:
     """Rerank ``run`` batch by batch, writing (and on ``resume`` reusing) finished queries."""
     from reasonrank_ir.io.traces import TraceWriter
 

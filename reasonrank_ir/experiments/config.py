@@ -80,7 +80,7 @@ class SystemSpec:
     passage_tokens: int | None = None
     """Passage truncation; None takes the dataset's (512 for BRIGHT, 100 otherwise)."""
     max_tokens: int = 3172
-    batch_size: int = 32
+    batch_size: int = 128
     published: Mapping[str, float] = field(default_factory=dict)
 
     def rerank_config(self, passage_tokens: int):
@@ -277,7 +277,7 @@ def _system(entry: Any, where: str, datasets: list[str]) -> SystemSpec:
         passes=_positive(entry.get("passes", 1), f"{here}: passes"),
         passage_tokens=_positive(passage_tokens, f"{here}: passage_tokens") if passage_tokens is not None else None,
         max_tokens=_positive(entry.get("max_tokens", 3172), f"{here}: max_tokens"),
-        batch_size=_positive(entry.get("batch_size", 32), f"{here}: batch_size"),
+        batch_size=_positive(entry.get("batch_size", 128), f"{here}: batch_size"),
         published=_published(entry.get("published"), f"{here}: published", datasets))
     system.rerank_config(512)  # the reranker's own checks (window schedule, style) before any work
     return system
