@@ -152,7 +152,7 @@ class SlidingWindowReranker(ABC):
     def rank_windows(self, requests: Sequence[WindowRequest]) -> list[WindowTrace]:
         """One trace (with the new ``order``) per request, in order; called once per round."""
 
-    def rerank_batches(self, rankings: Iterable[Ranking], batch_size: int = 32) -> Iterator[RerankedBatch]:
+    def rerank_batches(self, rankings: Iterable[Ranking], batch_size: int = 128) -> Iterator[RerankedBatch]:
         """Rerank ``batch_size`` queries at a time, yielding each batch as it finishes (write as you go)."""
         if batch_size < 1:
             raise ReasonRankError(f"batch size must be at least 1, found {batch_size}")
@@ -165,7 +165,7 @@ class SlidingWindowReranker(ABC):
         if batch:
             yield self.rerank_batch(batch)
 
-    def rerank(self, rankings: Iterable[Ranking], batch_size: int = 32, progress: bool = False) -> Run:
+    def rerank(self, rankings: Iterable[Ranking], batch_size: int = 128, progress: bool = False) -> Run:
         """All rankings reranked into one run (see ``rerank_batches`` to stream)."""
         from tqdm import tqdm
 
