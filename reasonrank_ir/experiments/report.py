@@ -231,8 +231,10 @@ def write_chart(report: Report, path: str | Path) -> Path:
                          label="published" if i == 0 or not any(r.published for r in report.rows[:i]) else None)
     axes.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
     axes.set_ylabel(f"{report.experiment.metric} ×100")
-    axes.set_title(report.experiment.name)
-    axes.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=min(4, len(report.rows) + 1))
+    # Legend above the bars, under the title: rotated dataset names below take any height they need.
+    axes.set_title(report.experiment.name, pad=30)
+    axes.legend(fontsize="small", loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(4, len(report.rows) + 1),
+                frameon=False)
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
