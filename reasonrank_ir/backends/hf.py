@@ -88,17 +88,17 @@ class HFBackend:
         results: list[list[Generation]] = [[] for _ in texts]
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         for batch in tqdm(batches, desc="hf generate", unit="batch", disable=not self.progress):
-            for index, generations in zip(batch, self._generate_batch([texts[i] for i in batch],
+            for index, generations in zip(batch, self._generate_batch([encoded[i] for i in batch],
                                                                       sampling)):
                 results[index] = generations
         return [generation for generations in results for generation in generations]
 
-    def _generate_batch(self, texts: list[str], sampling: Sampling) -> list[list[Generation]]:
+    def _generate_batch(self, token_ids: list[list[int]], sampling: Sampling) -> list[list[Generation]]:
+        """Prompts already tokenised (once, in ``generate``), left-padded into one tensor here."""
         import torch
         from transformers import GenerationConfig
 
-        inputs = self.tokenizer(texts, add_special_tokens=False, padding=True,
-                                return_tensors="pt").to(self.device)
+        inputs = self.tokenizer.pad({"input_ids": token_ids}, padding=True, return_tensors="pt").to(self.device)
         sample = sampling.temperature > 0
         config = GenerationConfig(
             max_new_tokens=sampling.max_tokens, do_sample=sample,
@@ -113,7 +113,7 @@ class HFBackend:
             output = self.engine.generate(**inputs, generation_config=config)
         prompt_length = inputs["input_ids"].shape[1]
         prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
-        generations: list[list[Generation]] = [[] for _ in texts]
+        generations: list[list[Generation]] = [[] for _ in token_ids]
         for row, ids in enumerate(output[:, prompt_length:].tolist()):
             stop = next((i for i, token in enumerate(ids) if token in self.eos_token_ids), None)
             kept = ids if stop is None else ids[:stop + 1]
