@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--tensor-parallel-size", type=int, help="GPUs per model for --backend vllm (default: 1)")
     engine.add_argument("--max-model-len", type=int, help="context length for --backend vllm/llamacpp")
     engine.add_argument("--device", help="torch device for --backend hf (default: cuda if available, else cpu)")
+    engine.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="any other engine option, e.g. n_gpu_layers=-1 n_batch=64 (llamacpp), "
+                             "gpu_memory_utilization=0.8 (vllm), dtype=bfloat16 (hf); repeatable")
 
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument("--metrics", nargs="+", default=["nDCG@10"], metavar="MEASURE",
@@ -149,6 +152,13 @@ def backend_options(args) -> dict:
     options = {"base_urls": args.base_url, "api_key": args.api_key, "concurrency": args.concurrency,
                "endpoint": args.endpoint, "tensor_parallel_size": args.tensor_parallel_size,
                context: args.max_model_len, "device": args.device}
+    for item in args.backend_option:
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise ReasonRankError(f"--backend-option takes KEY=VALUE, found {item!r}")
+        import yaml
+
+        options[key.strip()] = yaml.safe_load(value)  # numbers, booleans and strings as written
     return {k: v for k, v in options.items() if v is not None}
 
 

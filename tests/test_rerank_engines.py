@@ -50,3 +50,25 @@ def test_openai_engine_reranks_against_a_llama_server(endpoint, llama_server, cr
     backend = create_backend("openai", "smollm2", base_urls=[llama_server], endpoint=endpoint, concurrency=2)
     traces = rerank_and_check(backend, cranfield, qwen_tokenizer, tmp_path)
     assert all(t.finish_reason in ("stop", "length") for t in traces)
+
+
+def test_a_gguf_alone_is_enough_on_a_laptop(cranfield, tmp_path):
+    """``--backend llamacpp --model file.gguf``: the tokenizer is read from the GGUF itself.
+
+    Through the library (the CLI builds the same reranker) so the test can pass this machine's
+    n_batch workaround for llama.cpp's AMX kernels.
+    """
+    from reasonrank_ir.rerank import Reranker
+
+    reranker = Reranker.from_name("reasonrank", model=str(GGUF), backend="llamacpp", n_ctx=1024, n_threads=1,
+                                  n_batch=N_BATCH, config=CONFIG)
+    rendered = reranker.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    # SmolLM2's own template (its default system message), read from the GGUF, not Qwen's
+    assert rendered.startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
+    assert rendered.endswith("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
+    topics = dict(list(cranfield.topics().items())[:1])
+    first = pipeline.retrieve(cranfield, topics, pipeline.FirstStage(hits=6))
+    run = reranker.rerank(pipeline.attach_passages(cranfield, r, 6) for r in first)
+    assert sorted(c.doc_id for c in run["1"].candidates) == sorted(c.doc_id for c in first["1"].candidates)
+    assert reranker.summary.windows == 2

@@ -161,3 +161,16 @@ def test_passages_already_present_are_not_looked_up(cranfield):
                                         Candidate("184", 0.5)))
     filled = pipeline.attach_passages(cranfield, ranking, 2)
     assert filled.candidates[0].doc == {"contents": "given"} and filled.candidates[1].doc["id"] == "184"
+
+
+def test_backend_options_pass_through_typed(cranfield, tiny_qwen2, tmp_path, capsys):
+    from reasonrank_ir.search import backend_options, build_parser
+
+    args = build_parser().parse_args(["--index", "x", "--backend", "llamacpp", "--max-model-len", "2048",
+                                      "--backend-option", "n_batch=1", "--backend-option", "chat_format=chatml"])
+    assert backend_options(args) == {"n_ctx": 2048, "n_batch": 1, "chat_format": "chatml"}
+    assert search(["--index", "cranfield", "--rerank", "reasonrank", "--model", str(tiny_qwen2), "--backend", "hf",
+                   "--backend-option", "n_batch=1"]) == 2
+    assert "The hf backend has no option 'n_batch'" in capsys.readouterr().err
+    assert search(["--index", "cranfield", "--rerank", "reasonrank", "--backend-option", "oops"]) == 2
+    assert "--backend-option takes KEY=VALUE" in capsys.readouterr().err

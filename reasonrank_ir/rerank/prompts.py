@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -156,10 +157,24 @@ def answer_format(order_1based: Iterable[int]) -> str:
 
 
 def load_tokenizer(name_or_path: str | os.PathLike) -> Any:
-    """The model's own tokenizer (local path or cached hub id); truncation and templates need it."""
+    """The model's own tokenizer (local path, cached hub id, or the one inside a .gguf file);
+    truncation and chat templates need it."""
     from transformers import AutoTokenizer
 
     from reasonrank_ir.hub import locate
+
+    path = Path(name_or_path)
+    if path.suffix == ".gguf" and path.is_file():
+        import importlib.util
+
+        if importlib.util.find_spec("gguf") is None:
+            raise ReasonRankError("reading the tokenizer inside a .gguf file needs the gguf package: "
+                                  "pip install 'reasonrank-ir[llamacpp]' (or pass --tokenizer)")
+        try:
+            return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        except (OSError, ValueError) as error:
+            raise ReasonRankError(f"cannot read a tokenizer from {path} ({type(error).__name__}); "
+                                  "pass --tokenizer with the model's tokenizer folder") from error
 
     try:
         return AutoTokenizer.from_pretrained(locate(name_or_path, "tokenizer"))
