@@ -1,7 +1,8 @@
 """Any ``ir_datasets`` id (cranfield, vaswani, beir/scifact/test, msmarco-passage/dev...).
 
-The corpus is indexed into ``indexes/<id>`` with Pyserini the first time it is used: ``contents``
-is title + text for retrieval, and the raw JSON keeps ``title`` and ``text`` apart for the reranker.
+The corpus is indexed into ``indexes/<corpus id>`` (splits share it) with Pyserini the first time it
+is used: ``contents`` is title + text for retrieval, and the raw JSON keeps ``title`` and ``text``
+apart for the reranker.
 """
 from __future__ import annotations
 
@@ -88,7 +89,10 @@ class IrDatasetsDataset(Dataset):
         return qrels
 
     def index_path(self) -> str:
-        path = indexes_home() / self.name.replace("/", "-")
+        import ir_datasets
+
+        # Splits share their corpus' index: beir/scifact/test and beir/scifact/train -> indexes/beir-scifact
+        path = indexes_home() / ir_datasets.docs_parent_id(self.name).replace("/", "-")
         from reasonrank_ir.retrieval.lucene import build_index, is_lucene_index
 
         if not is_lucene_index(path):
