@@ -50,28 +50,32 @@ def by_value(text):
 
 
 class CountingTokenizer:
-    """The real tokenizer, counting how often passages are truncated and prompts rendered."""
+    """The real tokenizer, counting how often prompts are rendered."""
 
     def __init__(self, tokenizer):
         self._tokenizer = tokenizer
-        self.converted = 0
-        self.batched_calls = 0
         self.rendered = 0
 
     def __getattr__(self, name):
         return getattr(self._tokenizer, name)
 
-    def __call__(self, *args, **kwargs):
-        self.batched_calls += 1
-        return self._tokenizer(*args, **kwargs)
-
-    def convert_tokens_to_string(self, tokens):
-        self.converted += 1
-        return self._tokenizer.convert_tokens_to_string(tokens)
-
     def apply_chat_template(self, *args, **kwargs):
         self.rendered += 1
         return self._tokenizer.apply_chat_template(*args, **kwargs)
+
+
+def count_truncations(reranker):
+    """Wrap the reranker's passage truncation: ``calls`` batched calls, ``texts`` passages cut."""
+    counts = {"calls": 0, "texts": 0}
+    truncate_many = reranker.formatter._truncate_many
+
+    def counting(texts):
+        counts["calls"] += 1
+        counts["texts"] += len(texts)
+        return truncate_many(texts)
+
+    reranker.formatter._truncate_many = counting
+    return counts
 
 
 def ranking(query_id, n, values=None, docs=True):
@@ -89,11 +93,12 @@ def tokenizer(qwen_tokenizer):
 def test_queries_share_rounds_and_passages_are_formatted_once(tokenizer):
     backend = ScriptedBackend(reverse_window)
     reranker = ListwiseReranker(backend, tokenizer, RerankConfig())
+    truncations = count_truncations(reranker)
     batches = list(reranker.rerank_batches([ranking(f"q{i}", 100) for i in range(5)], batch_size=32))
     assert len(batches) == 1
     assert len(backend.calls) == 9  # not 9 x 5
     assert [len(call) for call in backend.calls] == [5] * 9
-    assert tokenizer.converted == 500 and tokenizer.batched_calls == 1  # each passage once per query
+    assert truncations == {"calls": 1, "texts": 500}  # each passage once per query, in one batched call
     assert tokenizer.rendered == 45
     first = backend.calls[0][0]
     assert first.text.count("\n[") == 20 and "[1] q0 passage 80 with value 80\n" in first.text
@@ -106,10 +111,11 @@ def test_a_document_shared_by_queries_is_truncated_once(tokenizer):
     shared = ranking("a", 40)
     rankings = [shared, Ranking(Query("b", "other"), shared.candidates[::-1])]
     reranker = ListwiseReranker(ScriptedBackend(reverse_window), tokenizer)
+    truncations = count_truncations(reranker)
     reranker.rerank(rankings)
-    assert tokenizer.converted == 40
+    assert truncations == {"calls": 1, "texts": 40}
     reranker.rerank([Ranking(Query("c", "third"), shared.candidates[:30])])
-    assert tokenizer.converted == 40 and tokenizer.batched_calls == 1
+    assert truncations == {"calls": 1, "texts": 40}  # all 30 remembered: nothing truncated again
 
 
 def test_reversing_every_window_gives_the_expected_order(tokenizer):

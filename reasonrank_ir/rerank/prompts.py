@@ -91,10 +91,11 @@ def passage_text(doc: Mapping[str, Any]) -> str:
 class PassageFormatter:
     """Passages as the model sees them: cut to ``max_length`` tokens of the model's own tokenizer.
 
-    ``format_many`` tokenizes a whole list in one call (fast tokenizers batch it in Rust) and each
-    distinct text once: the same document retrieved for several queries is truncated only the first
-    time (up to ``cache_size`` texts are remembered). The result equals upstream's
-    ``convert_tokens_to_string(tokenize(text)[:max_length])`` per passage.
+    ``format_many`` tokenizes a whole list in one call (with tiktoken where the tokenizer is a
+    tiktoken vocabulary, see :mod:`reasonrank_ir.rerank.truncate`; else batched in the tokenizer's
+    Rust code) and each distinct text once: the same document retrieved for several queries is
+    truncated only the first time (up to ``cache_size`` texts are remembered). The result equals
+    upstream's ``convert_tokens_to_string(tokenize(text)[:max_length])`` (:meth:`truncate`).
     """
 
     def __init__(self, tokenizer: Any, max_length: int, cache_size: int = 16384) -> None:
@@ -104,19 +105,20 @@ class PassageFormatter:
         self.max_length = max_length
         self.cache_size = cache_size
         self._cache: dict[str, str] = {}
+        self._fast: Any = None  # the tiktoken truncator, decided on first use (False: not applicable)
 
     def truncate(self, text: str) -> str:
+        """Upstream's expression, the reference every faster path must equal."""
         return self.tokenizer.convert_tokens_to_string(self.tokenizer.tokenize(text)[: self.max_length])
 
     def format(self, doc: Mapping[str, Any]) -> str:
-        return replace_number(self.truncate(passage_text(doc)))
+        return self.format_many([doc])[0]
 
     def format_many(self, docs: Iterable[Mapping[str, Any]]) -> list[str]:
         texts = [passage_text(doc) for doc in docs]
         new = [text for text in dict.fromkeys(texts) if text not in self._cache]
-        convert = self.tokenizer.convert_tokens_to_string
-        formatted = {text: replace_number(convert(tokens[: self.max_length]))
-                     for text, tokens in zip(new, self._tokenize_many(new))}
+        cuts = self._truncate_many(new) if new else []
+        formatted = {text: replace_number(cut) for text, cut in zip(new, cuts)}
         out = [formatted[text] if text in formatted else self._cache[text] for text in texts]
         self._remember(formatted)
         return out
@@ -126,11 +128,18 @@ class PassageFormatter:
         for text in list(self._cache)[: max(len(self._cache) - self.cache_size, 0)]:  # oldest first
             del self._cache[text]
 
-    def _tokenize_many(self, texts: list[str]) -> list[list[str]]:
-        if texts and getattr(self.tokenizer, "is_fast", False):
+    def _truncate_many(self, texts: list[str]) -> list[str]:
+        if self._fast is None:
+            from reasonrank_ir.rerank.truncate import TiktokenTruncator
+
+            self._fast = TiktokenTruncator.for_tokenizer(self.tokenizer) or False
+        if self._fast:
+            return self._fast.truncate_many(texts, self.max_length)
+        convert = self.tokenizer.convert_tokens_to_string
+        if getattr(self.tokenizer, "is_fast", False):
             encoding = self.tokenizer(texts, add_special_tokens=False)
-            return [encoding.tokens(i) for i in range(len(texts))]
-        return [self.tokenizer.tokenize(text) for text in texts]
+            return [convert(encoding.tokens(i)[: self.max_length]) for i in range(len(texts))]
+        return [self.truncate(text) for text in texts]
 
 
 def build_messages(query: str, passages: Sequence[str], style: str = "reasonrank") -> tuple[Message, ...]:
