@@ -2,7 +2,7 @@
 
 ReasonRank cuts each passage to its first ``max_length`` tokens of the model's tokenizer
 (``convert_tokens_to_string(tokenize(text)[:max_length])``). Tokenizing is most of what the reranker
-costs besides the LLM. The tokenizers of Qwen2/2.5/3 and Llama 3 are tiktoken vocabularies (byte-level
+costs besides the LLM. The tokenizers of Qwen2/2.5/3 are tiktoken vocabularies (byte-level
 BPE whose merge order is the rank order), so tiktoken computes the same token ids 3-4x faster. It is
 used only when the tokenizer's definition is exactly of that kind (checked field by field below)
 and both agree on a probe text covering scripts, digits, whitespace runs and special tokens;
