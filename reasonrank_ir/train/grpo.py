@@ -59,7 +59,7 @@ def train_grpo(config: Mapping[str, Any], reward: RankingReward | None = None,
     except ImportError as e:
         raise ReasonRankError("Training needs trl: pip install 'reasonrank-ir[train]'") from e
     from reasonrank_ir.train.run import (
-        finish, last_checkpoint, load_tokenizer, peft_config, precision, require, start_run)
+        load_tokenizer, peft_config, precision, require, start_run, train_to_final)
 
     require(config, "model", "data", "run_dir")
     run_dir = start_run(config)
@@ -76,8 +76,7 @@ def train_grpo(config: Mapping[str, Any], reward: RankingReward | None = None,
         processing_class=tokenizer,
         peft_config=peft_config(config),
     )
-    trainer.train(resume_from_checkpoint=last_checkpoint(run_dir) if config.get("resume") else None)
-    return finish(trainer, run_dir, tokenizer)
+    return train_to_final(trainer, run_dir, tokenizer, config)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,8 +75,10 @@ def load_tokenizer(config: Mapping[str, Any]):
     return tokenizer
 
 
-def finish(trainer, run_dir: Path, tokenizer) -> Path:
-    """Write the log history and the final model (LoRA merged) where the reranker can load it."""
+def train_to_final(trainer, run_dir: Path, tokenizer, config: Mapping[str, Any]) -> Path:
+    """Train (from the last checkpoint with ``resume``), then write the log history and the final
+    model (LoRA merged) where the reranker can load it."""
+    trainer.train(resume_from_checkpoint=last_checkpoint(run_dir) if config.get("resume") else None)
     with (run_dir / "log_history.jsonl").open("w", encoding="utf-8") as f:
         for entry in trainer.state.log_history:
             f.write(json.dumps(entry) + "\n")
