@@ -81,3 +81,16 @@ def test_local_jsonl_corpus_and_bad_documents(isolated_caches, tmp_path):
     (tmp_path / "bad" / "docs.jsonl").write_text('{"text": "no id"}\n')
     with pytest.raises(ReasonRankError, match=r"docs\.jsonl:1: a document needs an 'id'"):
         load(str(tmp_path / "bad")).index_path()
+
+
+def test_pyserini_prebuilt_and_topic_names(isolated_caches):
+    from reasonrank_ir.data.prebuilt import PrebuiltDataset
+
+    dataset = load("msmarco-v1-passage", topics="dl19-passage", qrels="dl19-passage")
+    assert isinstance(dataset, PrebuiltDataset)
+    with pytest.raises(ReasonRankError, match=r"cannot download the prebuilt index 'msmarco-v1-passage'.*unpack"):
+        dataset.index_path()
+    with pytest.raises(ReasonRankError, match=r"Pyserini could not provide the topics 'dl19-passage'.*get_topics"):
+        dataset.topics()
+    with pytest.raises(ReasonRankError, match="has no topics of its own"):
+        load("msmarco-v1-passage").topics()

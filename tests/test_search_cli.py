@@ -114,7 +114,9 @@ def test_oracle_on_published_run_via_cli(bright_imported, tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--index", "bright-biolgy"], "Did you mean: bright-biology"),
     (["--index", "cranfield", "--metrics", "nDGC@10"], "unknown measure 'nDGC@10'"),
-    (["--index", "cranfield", "--rerank", "oracle", "--qrels", "/nonexistent/qrels"], "unknown index or dataset"),
+    (["--index", "cranfield", "--rerank", "oracle", "--qrels", "/nonexistent/qrels"], "/nonexistent/qrels: no such file"),
+    (["--index", "msmarco-v1-pasage"], "Did you mean: msmarco-v1-passage"),
+    (["--index", "cranfield", "--topics", "dl19-pasage"], "unknown Pyserini topics 'dl19-pasage'. Did you mean: dl19-passage"),
 ])
 def test_bad_input_is_one_line_exit_2(cranfield, argv, message, capsys):
     assert search(argv) == 2

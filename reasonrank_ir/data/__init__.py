@@ -4,6 +4,7 @@
     >>> ds = load("cranfield")               # any ir_datasets id, indexed on first use
     >>> ds = load("path/to/lucene-index", topics="topics.tsv", qrels="qrels.txt")
     >>> ds = load("../shared/data/collections/vaswani")   # a folder of JSONL or TREC documents
+    >>> ds = load("msmarco-v1-passage", topics="dl19-passage", qrels="dl19-passage")  # Pyserini's names
 """
 from __future__ import annotations
 
@@ -32,7 +33,14 @@ def load(name: str, topics: str | None = None, qrels: str | None = None) -> Data
         return LocalCorpusDataset(name, topics, qrels)
     if is_irds_id(name):
         return IrDatasetsDataset(name, topics, qrels)
-    known = list(BRIGHT_NAMES) + irds_ids()
+    if name.startswith((".", "/", "~")) or "/" in name:  # a path, not a Pyserini name
+        raise ReasonRankError(f"unknown index or dataset {name!r}: no such folder, and not an ir_datasets id."
+                              f"{close_matches(name, irds_ids())}")
+    from reasonrank_ir.data.prebuilt import PrebuiltDataset, is_pyserini_name, pyserini_names
+
+    if is_pyserini_name("index", name):
+        return PrebuiltDataset(name, topics, qrels)
+    known = list(BRIGHT_NAMES) + irds_ids() + pyserini_names("index")
     raise ReasonRankError(
-        f"unknown index or dataset {name!r}: not a BRIGHT name, an ir_datasets id, or a folder."
-        f"{close_matches(name, known)}")
+        f"unknown index or dataset {name!r}: not a BRIGHT name, an ir_datasets id, a Pyserini prebuilt index, "
+        f"or a folder.{close_matches(name, known)}")

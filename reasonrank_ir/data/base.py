@@ -81,19 +81,41 @@ class Dataset:
 
 
 def _resolve_topics(source: str) -> dict[str, Query]:
+    """A topics file, the topics of a dataset name, or a Pyserini topics name (``dl19-passage``)."""
     if Path(source).is_file():
         return read_topics(source)
-    from reasonrank_ir.data import load
 
-    return load(source).topics()
+    dataset = _dataset_or_none(source)
+    if dataset is None:
+        from reasonrank_ir.data.prebuilt import pyserini_topics
+
+        return pyserini_topics(source)
+    return dataset.topics()
 
 
 def _resolve_qrels(source: str) -> Qrels:
     if Path(source).is_file():
         return read_qrels(source)
-    from reasonrank_ir.data import load
+    dataset = _dataset_or_none(source)
+    if dataset is None:
+        from reasonrank_ir.data.prebuilt import pyserini_qrels
 
-    qrels = load(source).qrels()
+        return pyserini_qrels(source)
+    qrels = dataset.qrels()
     if qrels is None:
         raise ReasonRankError(f"{source} has no relevance judgments; pass --qrels FILE")
     return qrels
+
+
+def _dataset_or_none(name: str) -> Dataset | None:
+    """The registry's dataset for ``name`` when it is one with its own topics (not a bare index)."""
+    from reasonrank_ir.data import load
+    from reasonrank_ir.data.prebuilt import PrebuiltDataset
+
+    if name.startswith((".", "/", "~")) and not Path(name).exists():
+        raise ReasonRankError(f"{name}: no such file or folder")
+    try:
+        dataset = load(name)
+    except ReasonRankError:
+        return None
+    return None if isinstance(dataset, PrebuiltDataset) else dataset

@@ -294,18 +294,13 @@ def _check_pyserini_names(datasets: tuple[DatasetSpec, ...], where: str) -> None
     pending = [(k, v) for k, v in names if not _is_path(v) and not (k != "index" and _is_registry_name(v))]
     if not pending:
         return
-    from reasonrank_ir.java import import_pyserini
+    from reasonrank_ir.data.prebuilt import check_pyserini_name
 
-    import_pyserini("pyserini.search.lucene")
-    from pyserini.prebuilt_index_info import TF_INDEX_INFO
-    from pyserini.search._base import qrels_mapping, topics_mapping
-
-    tables = {"index": TF_INDEX_INFO, "topics": topics_mapping, "qrels": qrels_mapping}
     for kind, value in pending:
-        if value not in tables[kind]:
-            what = {"index": "Pyserini prebuilt index", "topics": "topics file or Pyserini topics name",
-                    "qrels": "qrels file or Pyserini qrels name"}[kind]
-            raise ReasonRankError(f"{where}: unknown {what} {value!r}." + close_matches(value, tables[kind]))
+        try:
+            check_pyserini_name(kind, value)
+        except ReasonRankError as error:
+            raise ReasonRankError(f"{where}: {error}") from None
 
 
 # -- small checks ----------------------------------------------------------------------------------

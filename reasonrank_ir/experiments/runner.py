@@ -68,7 +68,7 @@ def run_experiment(experiment: Experiment, output_dir: str | Path | None = None,
     first = experiment.first_stage
     for spec in experiment.datasets:
         try:
-            dataset = open_dataset(spec, output_dir / "inputs")
+            dataset = open_dataset(spec)
             topics = dataset.topics()
             if limit_queries:
                 topics = dict(list(topics.items())[:limit_queries])
@@ -86,63 +86,25 @@ def run_experiment(experiment: Experiment, output_dir: str | Path | None = None,
     return result
 
 
-def open_dataset(spec: DatasetSpec, inputs_dir: Path):
-    """The dataset of a spec: a registry name, or a Pyserini index with topics and qrels (fetched if named)."""
+def open_dataset(spec: DatasetSpec):
+    """The dataset of a spec: a registry name, or an index (Pyserini prebuilt name or folder) with topics
+    and qrels (files, dataset names or Pyserini names), every missing part named in one message."""
     from reasonrank_ir.data import load
 
     if spec.dataset:
-        return load(spec.dataset, topics=_input(spec.topics, "topics", inputs_dir),
-                    qrels=_input(spec.qrels, "qrels", inputs_dir))
-    index, resolved, problems = spec.index, {}, []
-    try:  # each part is tried, so one message lists everything this dataset still needs
-        if not Path(index).exists():
-            if index.startswith((".", "/", "~")):
-                raise ReasonRankError(f"index folder {index} does not exist")
-            from reasonrank_ir.retrieval.lucene import prebuilt_index_path
-
-            index = prebuilt_index_path(index)
-    except ReasonRankError as error:
-        problems.append(str(error))
-    for kind in ("topics", "qrels"):
+        return load(spec.dataset, topics=spec.topics, qrels=spec.qrels)
+    if spec.index.startswith((".", "/", "~")) and not Path(spec.index).exists():
+        raise ReasonRankError(f"index folder {spec.index} does not exist")
+    dataset = load(spec.index, topics=spec.topics, qrels=spec.qrels)
+    problems = []
+    for part in (dataset.index_path, dataset.topics, dataset.qrels):  # tried up front, all of them
         try:
-            resolved[kind] = _input(getattr(spec, kind), kind, inputs_dir)
+            part()
         except ReasonRankError as error:
             problems.append(str(error))
     if problems:
         raise ReasonRankError("; and ".join(problems))
-    return load(index, **resolved)
-
-
-def _input(value: str | None, kind: str, inputs_dir: Path) -> str | None:
-    """A topics/qrels file or registry name as is; a Pyserini name as the file Pyserini fetches."""
-    from reasonrank_ir.data.bright import canonical_name
-    from reasonrank_ir.data.irds import is_irds_id
-
-    if value is None or Path(value).exists() or canonical_name(value) or is_irds_id(value):
-        return value
-    if value.startswith((".", "/", "~")):
-        raise ReasonRankError(f"{kind} file {value} does not exist")
-    from reasonrank_ir.java import import_pyserini
-
-    search = import_pyserini("pyserini.search")
-    try:
-        if kind == "qrels":
-            return search.get_qrels_file(value)
-        fetched = search.get_topics(value)
-    except Exception as error:  # offline: Pyserini raises from urllib or from inside the JVM
-        raise ReasonRankError(
-            f"Pyserini could not provide the {kind} {value!r} ({type(error).__name__}); on a machine with internet "
-            f"run `python -c \"from pyserini.search import get_{'qrels_file' if kind == 'qrels' else 'topics'}; "
-            f"get_{'qrels_file' if kind == 'qrels' else 'topics'}('{value}')\"` and copy "
-            "~/.cache/pyserini/topics-and-qrels here (or give a file)") from None
-    from reasonrank_ir.io.topics import write_topics
-    from reasonrank_ir.types import Query
-
-    inputs_dir.mkdir(parents=True, exist_ok=True)
-    path = inputs_dir / f"topics.{value}.tsv"
-    write_topics({str(q): Query(str(q), str(t.get("title") or t.get("query") or "")) for q, t in fetched.items()},
-                 path)
-    return str(path)
+    return dataset
 
 
 def _first_stage(experiment: Experiment, spec: DatasetSpec, dataset, topics: dict, output_dir: Path,
