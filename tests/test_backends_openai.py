@@ -222,3 +222,8 @@ def test_base_urls_and_options_are_checked():
         OpenAIBackend("m", "http://h", endpoint="completion")
     with pytest.raises(ReasonRankError, match="Did you mean: base_urls"):
         create_backend("openai", "m", base_url="http://h")
+
+
+def test_a_server_address_is_required():
+    with pytest.raises(ReasonRankError, match=r"The openai backend needs base_urls \(--base-url URL\)"):
+        create_backend("openai", "m")

@@ -49,9 +49,15 @@ def create_backend(name: str, model: str, **options: Any) -> Backend:
     chosen = resolve_backend_name(name)
     module_name, class_name = _ENGINES[chosen]
     engine = getattr(importlib.import_module(module_name), class_name)
-    accepted = [parameter for parameter in inspect.signature(engine).parameters
-                if parameter not in ("self", "model", "model_path")]
+    parameters = inspect.signature(engine).parameters
+    accepted = [parameter for parameter in parameters if parameter not in ("self", "model", "model_path")]
     options = {key: value for key, value in options.items() if value is not None}
+    missing = [name for name in accepted
+               if parameters[name].default is inspect.Parameter.empty and name not in options]
+    if missing:
+        flags = {"base_urls": "--base-url URL"}
+        raise ReasonRankError(f"The {chosen} backend needs {missing[0]}"
+                              + (f" ({flags[missing[0]]})" if missing[0] in flags else "") + ".")
     unknown = sorted(set(options) - set(accepted))
     if unknown and name != "auto":
         raise ReasonRankError(
