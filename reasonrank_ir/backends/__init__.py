@@ -52,17 +52,17 @@ def create_backend(name: str, model: str, **options: Any) -> Backend:
     parameters = inspect.signature(engine).parameters
     accepted = [parameter for parameter in parameters if parameter not in ("self", "model", "model_path")]
     options = {key: value for key, value in options.items() if value is not None}
+    unknown = sorted(set(options) - set(accepted))
+    if unknown and name != "auto":
+        raise ReasonRankError(
+            f"The {chosen} backend has no option {unknown[0]!r}; it takes "
+            f"{', '.join(accepted)}." + close_matches(unknown[0], accepted))
     missing = [name for name in accepted
                if parameters[name].default is inspect.Parameter.empty and name not in options]
     if missing:
         flags = {"base_urls": "--base-url URL"}
         raise ReasonRankError(f"The {chosen} backend needs {missing[0]}"
                               + (f" ({flags[missing[0]]})" if missing[0] in flags else "") + ".")
-    unknown = sorted(set(options) - set(accepted))
-    if unknown and name != "auto":
-        raise ReasonRankError(
-            f"The {chosen} backend has no option {unknown[0]!r}; it takes "
-            f"{', '.join(accepted)}." + close_matches(unknown[0], accepted))
     return engine(model, **{key: value for key, value in options.items() if key in accepted})
 
 
