@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from reasonrank_ir.backends.base import Backend, Generation, Message, Prompt, Sampling
 from reasonrank_ir.errors import ReasonRankError, cli_main
+from reasonrank_ir.rerank.parse import parse_answer
 from reasonrank_ir.rerank.prompts import PassageFormatter, clean_query, passage_text, replace_number
 from reasonrank_ir.train.sample import Sample, append_samples, done_keys, read_samples
 
@@ -48,7 +49,6 @@ POINTWISE = (
     "Is the passage relevant to the query? Reply with Yes or No only."
 )
 _YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
-_NUMBER = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -112,14 +112,9 @@ def split_reasoning(text: str) -> tuple[str, str]:
 
 
 def parse_ranking(reply: str, num: int) -> tuple[list[int], bool]:
-    """(0-based permutation, repaired?): first occurrences of ids 1..num, then the missing in input order."""
-    seen: list[int] = []
-    for token in _NUMBER.findall(reply):
-        i = int(token) - 1
-        if 0 <= i < num and i not in seen:
-            seen.append(i)
-    complete = len(seen) == num and len(_NUMBER.findall(reply)) == num
-    return seen + [i for i in range(num) if i not in seen], not complete
+    """(0-based permutation, repaired?): the reranker's own parsing and repair of an untagged answer."""
+    parsed = parse_answer(reply, num, tagged=False)
+    return list(parsed.order), parsed.status != "ok"
 
 
 def parse_judgment(reply: str) -> bool | None:
