@@ -117,7 +117,11 @@ def retrieve(dataset: Dataset, topics: dict[str, Query], first_stage: FirstStage
         from reasonrank_ir.retrieval.dense import DenseRetriever
 
         dense = DenseRetriever.for_dataset(dataset, first_stage.dense)
-        runs.append(dense.retrieve(queries.values(), first_stage.hits, progress=progress))
+        dense_queries = queries
+        if dense.original_queries and not first_stage.expansion and hasattr(dataset, "original_topics"):
+            original = dataset.original_topics()  # as Pyserini's regression of that index encodes them
+            dense_queries = {q: original.get(q, query) for q, query in queries.items()}
+        runs.append(dense.retrieve(dense_queries.values(), first_stage.hits, progress=progress))
     runs = [filter_excluded(run, dataset) for run in runs]
     run = fuse(runs, first_stage.fusion, k=first_stage.hits) if len(runs) > 1 else runs[0]
     # The reranker reads the original query, never the expansion.

@@ -94,3 +94,11 @@ def test_pyserini_prebuilt_and_topic_names(isolated_caches):
         dataset.topics()
     with pytest.raises(ReasonRankError, match="has no topics of its own"):
         load("msmarco-v1-passage").topics()
+
+
+def test_bright_original_query_text(bright_imported):
+    dataset = load("bright-biology")
+    original, tsv = dataset.original_topics(), dataset.topics()
+    assert set(original) == set(tsv)
+    assert all(" ".join(original[q].text.split()) == " ".join(tsv[q].text.split()) for q in tsv)
+    assert any("\n" in query.text for query in original.values())  # the TSV flattens line breaks

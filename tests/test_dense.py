@@ -135,3 +135,17 @@ def test_prebuilt_bright_names_and_offline_error(bright_imported):
         resolve_dense_index(load("bright-biology"), DenseSettings(index="bge-large-en-v1.5"))
     message = str(error.value)
     assert "\n" not in message and "faiss-flat.bright-biology.bge-large-en-v1.5" in message and "fetch https://" in message
+
+
+def test_which_prebuilt_indexes_encode_the_original_bright_queries(bright_imported):
+    from reasonrank_ir.data import load
+    from reasonrank_ir.retrieval.dense import PREBUILT_ENCODERS, DenseSettings, _prebuilt_name
+
+    biology = load("bright-biology")
+    assert _prebuilt_name(biology, DenseSettings(index="diver-retriever-4b")) == "bright-biology.diver-retriever-4b"
+    assert _prebuilt_name(biology, DenseSettings(index="bright-biology.bge-large-en-v1.5")) == \
+        "bright-biology.bge-large-en-v1.5"
+    assert _prebuilt_name(biology, DenseSettings(encoder="x")) is None
+    # pyserini/2cr/bright.yaml: --topics bright-{name}-original for these two, the TSV topics for BGE
+    assert {f for f, e in PREBUILT_ENCODERS.items() if e.original_queries} == \
+        {"diver-retriever-4b", "reason-embed-qwen3-4b-0928"}

@@ -94,6 +94,12 @@ class BrightDataset(Dataset):
     def excluded_ids(self) -> dict[str, frozenset[str]]:
         return _excluded(str(self._path("original")))
 
+    def original_topics(self) -> dict[str, Query]:
+        """The queries as BRIGHT's examples write them (line breaks kept), which some dense regressions encode."""
+        from reasonrank_ir.io.jsonl import read_jsonl
+
+        return {str(r["id"]): Query(str(r["id"]), r["query"]) for _, r in read_jsonl(self._path("original"))}
+
     def index_path(self) -> str:
         from reasonrank_ir.retrieval.lucene import prebuilt_index_path
 

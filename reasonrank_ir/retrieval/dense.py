@@ -48,6 +48,8 @@ class PrebuiltEncoder:
     l2_norm: bool = True
     max_length: int = 512
     explicit_truncate: bool = False
+    original_queries: bool = False
+    """Encode BRIGHT's original query text (``bright-{name}-original`` topics, ``raw_jsonl``), not the TSV's."""
 
     def prefix_for(self, subset: str) -> str:
         return self.prefix if isinstance(self.prefix, str) else self.prefix[subset]
@@ -75,11 +77,11 @@ PREBUILT_ENCODERS: dict[str, PrebuiltEncoder] = {
     "diver-retriever-4b": PrebuiltEncoder(
         "AQ-MedAI/Diver-Retriever-4B", "qwen3",
         "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:",
-        max_length=16384, explicit_truncate=True),
+        max_length=16384, explicit_truncate=True, original_queries=True),
     "reason-embed-qwen3-4b-0928": PrebuiltEncoder(
         "hanhainebula/reason-embed-qwen3-4b-0928", "qwen3",
         {subset: f"Instruct: {task}\nQuery: " for subset, task in _REASON_EMBED_TASKS.items()},
-        max_length=8192),
+        max_length=8192, original_queries=True),
 }
 
 
@@ -387,12 +389,19 @@ def _prebuilt_query_encoder(family: str, subset: str, device: str, local_copy: s
             f"`huggingface-cli download {spec.encoder}` where the internet is reachable") from None
 
 
+def _prebuilt_name(dataset, settings: DenseSettings) -> str | None:
+    """The Pyserini BRIGHT dense index ``--dense-index`` names (``bge-large-en-v1.5`` -> ``bright-biology.bge-...``)."""
+    name = settings.index
+    if not name or Path(name).is_dir():
+        return None
+    name = f"{dataset.name}.{name}" if f"{dataset.name}.{name}" in prebuilt_dense_names() else name
+    return name if name in prebuilt_dense_names() else None
+
+
 def resolve_dense_index(dataset, settings: DenseSettings) -> tuple[str, Any]:
     """(index folder, query encoder) for a dataset and ``--dense`` settings; builds a missing local index."""
     known = prebuilt_dense_names()
-    name = settings.index
-    if name and not Path(name).is_dir() and f"{dataset.name}.{name}" in known:
-        name = f"{dataset.name}.{name}"
+    name = _prebuilt_name(dataset, settings) or settings.index
     if name and name in known:
         subset, family = name.removeprefix("bright-").split(".", 1)
         if settings.encoder and not Path(settings.encoder).is_dir() \
@@ -449,11 +458,16 @@ class DenseRetriever:
         self.name = name
         self.threads = threads
         self.batch_size = max(1, batch_size)
+        self.original_queries = False
+        """Whether the index's regression encodes BRIGHT's original query text (see PrebuiltEncoder)."""
 
     @classmethod
     def for_dataset(cls, dataset, settings: DenseSettings) -> DenseRetriever:
         index_dir, encoder = resolve_dense_index(dataset, settings)
-        return cls(index_dir, encoder, settings.name, settings.threads, settings.batch_size)
+        retriever = cls(index_dir, encoder, settings.name, settings.threads, settings.batch_size)
+        prebuilt = _prebuilt_name(dataset, settings)
+        retriever.original_queries = bool(prebuilt and PREBUILT_ENCODERS[prebuilt.split(".", 1)[1]].original_queries)
+        return retriever
 
     def retrieve(self, queries: Iterable[Query], k: int = 100, progress: bool = False) -> Run:
         from tqdm.auto import tqdm
