@@ -9,10 +9,11 @@ from reasonrank_ir import java
 def test_import_loads_nothing_heavy():
     modules = ("search", "pipeline", "rerank", "backends", "evaluate", "index", "data", "retrieval.dense",
                "retrieval.fusion", "retrieval.expansion", "train.sft", "train.grpo", "train.mine", "train.label",
-               "experiments")
+               "experiments", "integrations.pyterrier")
     code = ("import sys, reasonrank_ir; " + "".join(f"import reasonrank_ir.{m}; " for m in modules) +
             "heavy = [m for m in ('torch', 'transformers', 'pyserini', 'jnius', 'vllm', 'trl', 'faiss', "
-            "'llama_cpp', 'ir_measures', 'sentence_transformers', 'matplotlib') if m in sys.modules]; print(heavy)")
+            "'llama_cpp', 'ir_measures', 'sentence_transformers', 'matplotlib', 'pyterrier') "
+            "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

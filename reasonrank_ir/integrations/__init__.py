@@ -1,0 +1,1 @@
+"""Adapters that plug our rerankers into other toolkits (PyTerrier)."""
