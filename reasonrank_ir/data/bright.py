@@ -6,8 +6,6 @@ work on machines without internet. Passages come from the prebuilt BM25 index ``
 """
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import shutil
 from functools import cache
@@ -35,6 +33,11 @@ def canonical_name(name: str) -> str | None:
 def hub_name(name: str) -> str:
     """The underscore spelling of the hub dataset and of ReasonRank's run files."""
     return name.removeprefix("bright-").replace("-", "_")
+
+
+def index_doc_id(doc_id: str) -> str:
+    """A doc id as the prebuilt BRIGHT indexes spell it: spaces become ``_``."""
+    return doc_id.replace(" ", "_")
 
 
 def topics_and_qrels_home() -> Path:
@@ -106,7 +109,7 @@ class BrightDataset(Dataset):
         return prebuilt_index_path(self.name)
 
     def normalize_doc_id(self, doc_id: str) -> str:
-        return doc_id.replace(" ", "_")
+        return index_doc_id(doc_id)
 
 
 def _download_with_pyserini(name: str, kind: str) -> None:
@@ -125,16 +128,16 @@ def _download_with_pyserini(name: str, kind: str) -> None:
 
 @cache
 def _normalized_qrels(path: str) -> Qrels:
-    return {q: {d.replace(" ", "_"): r for d, r in docs.items()} for q, docs in read_qrels(path).items()}
+    return {q: {index_doc_id(d): r for d, r in docs.items()} for q, docs in read_qrels(path).items()}
 
 
 @cache
 def _excluded(path: str) -> dict[str, frozenset[str]]:
+    from reasonrank_ir.io.jsonl import read_jsonl
+
     excluded = {}
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            record = json.loads(line)
-            ids = frozenset(d.replace(" ", "_") for d in record.get("excluded_ids", []) if d != "N/A")
-            if ids:
-                excluded[str(record["id"])] = ids
+    for _, record in read_jsonl(path):
+        ids = frozenset(index_doc_id(d) for d in record.get("excluded_ids", []) if d != "N/A")
+        if ids:
+            excluded[str(record["id"])] = ids
     return excluded

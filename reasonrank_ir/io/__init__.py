@@ -1,1 +1,21 @@
 """Readers and writers for the formats users already have: TREC runs and qrels, topics, JSONL."""
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from reasonrank_ir.errors import ReasonRankError
+
+
+def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of every non-blank line (``.gz`` read transparently), for file:line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise ReasonRankError(f"{path}: no such file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                yield number, line.rstrip("\n")

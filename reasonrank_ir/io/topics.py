@@ -6,7 +6,7 @@ from pathlib import Path
 
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.jsonl import read_jsonl
-from reasonrank_ir.io.trec import _lines
+from reasonrank_ir.io import numbered_lines
 from reasonrank_ir.types import Query
 
 _ID_KEYS = ("query_id", "qid", "id", "_id")
@@ -17,7 +17,7 @@ def read_topics(path: str | os.PathLike) -> dict[str, Query]:
     """Queries keyed by id, in file order: JSONL (by extension), TREC SGML (``<top>``) or TSV."""
     name = Path(path).name
     jsonl = ".jsonl" in name or ".json" in name
-    first = next((line for _, line in _lines(path)), "")
+    first = next((line for _, line in numbered_lines(path)), "")
     if not jsonl and first.lstrip().lower().startswith("<top>"):
         return read_trec_topics(path)
     topics: dict[str, Query] = {}
@@ -37,7 +37,7 @@ def _jsonl_topics(path):
 
 
 def _tsv_topics(path):
-    for number, line in _lines(path):
+    for number, line in numbered_lines(path):
         query_id, tab, text = line.partition("\t")
         if not tab:
             raise ReasonRankError(f"{path}:{number}: expected 'qid<TAB>query', found {line.strip()!r}")
@@ -54,7 +54,7 @@ def read_trec_topics(path: str | os.PathLike) -> dict[str, Query]:
     """Classic SGML topics (``<top><num>..<title>..``); the title is the query."""
     import re
 
-    text = "".join(line + "\n" for _, line in _lines(path))
+    text = "".join(line + "\n" for _, line in numbered_lines(path))
     topics: dict[str, Query] = {}
     for block in re.findall(r"<top>(.*?)</top>", text, flags=re.S | re.I):
         num = re.search(r"<num>\s*(?:Number:)?\s*([^<\s]+)", block, flags=re.I)

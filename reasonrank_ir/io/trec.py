@@ -10,18 +10,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.io import numbered_lines
 from reasonrank_ir.types import Candidate, Qrels, Query, Ranking, Run
-
-
-def _lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    path = Path(path)
-    if not path.is_file():
-        raise ReasonRankError(f"{path}: no such file")
-    opener = __import__("gzip").open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if line.strip():
-                yield number, line.rstrip("\n")
 
 
 def parse_run_line(line: str, where: str) -> tuple[str, str, int, float, str]:
@@ -45,7 +35,7 @@ def read_run(path: str | os.PathLike, topics: Mapping[str, Query] | None = None)
     """
     grouped: dict[str, list[tuple[float, int, str]]] = {}
     tag = "run"
-    for number, line in _lines(path):
+    for number, line in numbered_lines(path):
         query_id, doc_id, _rank, score, tag = parse_run_line(line, f"{path}:{number}")
         grouped.setdefault(query_id, []).append((score, number, doc_id))
     run = Run(name=tag)
@@ -76,7 +66,7 @@ def write_run(run: Run | Iterable[Ranking], path: str | os.PathLike, tag: str | 
 def read_qrels(path: str | os.PathLike) -> Qrels:
     """TREC qrels ``qid iter docid rel``; doc ids with spaces are kept whole."""
     qrels: Qrels = {}
-    for number, line in _lines(path):
+    for number, line in numbered_lines(path):
         parts = line.split("\t") if line.count("\t") == 3 else line.split()
         if len(parts) < 4:
             raise ReasonRankError(f"{path}:{number}: expected 'qid 0 docid relevance', found {line.strip()!r}")
