@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Score a TREC run with ir-measures (trec_eval -c averaging).")
     parser.add_argument("run", help="TREC run file: qid Q0 docid rank score tag")
     parser.add_argument("--qrels", required=True, metavar="NAME_OR_FILE",
-                        help="a qrels file, or a dataset name (bright-biology, cranfield, ...)")
+                        help="a qrels file, a dataset name (bright-biology, cranfield, ...) or a Pyserini qrels name")
     parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), metavar="MEASURE",
                         help="ir-measures names (default: nDCG@10), e.g. nDCG@10 R@100 MAP")
     parser.add_argument("--per-query", action="store_true", help="also print one line per query and measure")
@@ -114,17 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from pathlib import Path
 
-    from reasonrank_ir.io.trec import read_qrels
+    from reasonrank_ir.data.base import dataset_or_none, resolve_qrels
 
-    if Path(args.qrels).is_file():
-        dataset, qrels = None, read_qrels(args.qrels)
-    else:
-        from reasonrank_ir.data import load
-
-        dataset = load(args.qrels)
-        qrels = dataset.qrels()
-        if qrels is None:
-            raise ReasonRankError(f"{args.qrels} has no relevance judgments; pass a qrels file")
+    qrels = resolve_qrels(args.qrels)
+    # a dataset name also says how its index spells doc ids and which ids it excludes
+    dataset = None if Path(args.qrels).is_file() else dataset_or_none(args.qrels)
     run = load_run_for(args.run, dataset)
     evaluation = evaluate(run, qrels, parse_measures(args.metrics), complete=not args.no_complete)
     if args.json:

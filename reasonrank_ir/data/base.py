@@ -59,7 +59,7 @@ class Dataset:
     # -- shared behaviour ----------------------------------------------------------------------
     def topics(self) -> dict[str, Query]:
         if self.topics_source:
-            return _resolve_topics(self.topics_source)
+            return resolve_topics(self.topics_source)
         own = self._own_topics()
         if own is None:
             raise ReasonRankError(f"{self.name} has no topics of its own: pass --topics FILE (TSV, JSONL or TREC)")
@@ -67,7 +67,7 @@ class Dataset:
 
     def qrels(self) -> Qrels | None:
         if self.qrels_source:
-            return _resolve_qrels(self.qrels_source)
+            return resolve_qrels(self.qrels_source)
         return self._own_qrels()
 
     def index(self):
@@ -80,12 +80,11 @@ class Dataset:
         return self.index().documents(doc_ids)
 
 
-def _resolve_topics(source: str) -> dict[str, Query]:
+def resolve_topics(source: str) -> dict[str, Query]:
     """A topics file, the topics of a dataset name, or a Pyserini topics name (``dl19-passage``)."""
     if Path(source).is_file():
         return read_topics(source)
-
-    dataset = _dataset_or_none(source)
+    dataset = dataset_or_none(source)
     if dataset is None:
         from reasonrank_ir.data.prebuilt import pyserini_topics
 
@@ -93,10 +92,11 @@ def _resolve_topics(source: str) -> dict[str, Query]:
     return dataset.topics()
 
 
-def _resolve_qrels(source: str) -> Qrels:
+def resolve_qrels(source: str) -> Qrels:
+    """A qrels file, the judgments of a dataset name, or a Pyserini qrels name (``dl19-passage``)."""
     if Path(source).is_file():
         return read_qrels(source)
-    dataset = _dataset_or_none(source)
+    dataset = dataset_or_none(source)
     if dataset is None:
         from reasonrank_ir.data.prebuilt import pyserini_qrels
 
@@ -107,7 +107,7 @@ def _resolve_qrels(source: str) -> Qrels:
     return qrels
 
 
-def _dataset_or_none(name: str) -> Dataset | None:
+def dataset_or_none(name: str) -> Dataset | None:
     """The registry's dataset for ``name`` when it is one with its own topics (not a bare index)."""
     from reasonrank_ir.data import load
     from reasonrank_ir.data.prebuilt import PrebuiltDataset
