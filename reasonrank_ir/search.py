@@ -115,7 +115,7 @@ def _slug(text: str) -> str:
 def default_output(args) -> Path:
     from reasonrank_ir.data.base import REPO_ROOT
 
-    parts = ["run", _slug(args.index).replace("/", "-"), _slug(make_first_stage(args).name)]
+    parts = ["run", _slug(args.index), _slug(make_first_stage(args).name)]
     if args.rerank != "none":
         model = _slug(Path(args.model).name) if args.model else ""
         parts.append("-".join(p for p in (args.rerank, model, f"w{args.window}s{args.step}") if p))
