@@ -19,6 +19,7 @@ from typing import Any
 
 from reasonrank_ir.backends.base import Message
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.io.jsonl import read_jsonl
 from reasonrank_ir.rerank.prompts import PassageFormatter, answer_format, build_messages, render
 from reasonrank_ir.train.sample import Sample
 
@@ -114,14 +115,8 @@ def read_released(path: str | Path, queries: str | Path | None = None, docs: str
         raise ReasonRankError(f"Released data file not found: {path}.")
     query_table = {k: _as_text(v) for k, v in read_id_table(queries or path.parent / "id_query").items()}
     doc_table = {k: _as_doc(v) for k, v in read_id_table(docs or path.parent / "id_doc").items()}
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ReasonRankError(f"{path}:{line_no} is not valid JSON ({e.msg}).") from None
-                yield Sample.from_json(record, query_table, doc_table)
+    for _, record in read_jsonl(path):
+        yield Sample.from_json(record, query_table, doc_table)
 
 
 def read_samples_any(path: str | Path) -> Iterator[Sample]:
@@ -162,7 +157,7 @@ def _read_table_file(path: Path) -> dict[str, Any]:
             data = json.load(f)
             records = data.items() if isinstance(data, dict) else ((None, r) for r in data)
         else:
-            records = ((None, json.loads(line)) for line in f if line.strip())
+            records = ((None, record) for _, record in read_jsonl(path))
         table = {}
         for key, value in records:
             if key is not None:
