@@ -148,13 +148,14 @@ def _run_system(system: SystemSpec, experiment: Experiment, prepared: dict, outp
         dataset, topics, candidates = prepared[spec.name]
         files = pipeline.OutputFiles.beside(run_path(output_dir, spec.name, system.name))
         scores = eval_path(output_dir, spec.name, system.name)
-        if _complete(files, candidates) and scores.is_file() and _same_topics(scores, candidates):
+        complete = _complete(files, candidates)  # reads the run file: once per system and dataset
+        if complete and scores.is_file() and _same_topics(scores, candidates):
             result.finished.append((spec.name, system.name))
             result.skipped.append((spec.name, system.name))
             echo(f"done     {spec.name} {system.name}: already complete")
             continue
         try:
-            if _complete(files, candidates):  # only its scores are missing
+            if complete:  # only its scores are missing
                 final = read_run(files.run, topics)
             else:
                 if system.reranker != "oracle":
