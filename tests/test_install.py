@@ -16,8 +16,9 @@ from reasonrank_ir.cli import main as reasonrank
 from reasonrank_ir.data.embedded import EmbeddedCollection
 from reasonrank_ir.io.trec import read_run
 
-# onnxruntime (imported by Pyserini's encoders) writes a telemetry device id under the user's cache.
-THIRD_PARTY = (".cache/Microsoft/DeveloperTools/.onnxruntime",)
+# Other libraries' own caches in the user's cache folder: onnxruntime (imported by Pyserini's encoders)
+# writes a telemetry device id, matplotlib (the experiment report's chart) its font list.
+THIRD_PARTY = (".cache/Microsoft/DeveloperTools/.onnxruntime/", ".cache/matplotlib/")
 
 
 def files_under(folder: Path, skip: tuple[str, ...] = ()) -> set[str]:
