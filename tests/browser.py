@@ -7,6 +7,7 @@ that there were none.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import shutil
 import subprocess
@@ -53,7 +54,9 @@ class Chromium:
         port = int(port_file.read_text().split()[0])
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
             page = next(t for t in json.load(response) if t["type"] == "page")
-        self.socket = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=timeout)
+        self._stack = contextlib.ExitStack()
+        self.socket = self._stack.enter_context(connect(page["webSocketDebuggerUrl"], max_size=None,
+                                                        open_timeout=timeout))
         for domain in ("Page", "Runtime", "Network", "Log"):
             self.send(f"{domain}.enable")
         self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
@@ -125,8 +128,8 @@ class Chromium:
         return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
 
     def close(self) -> None:
-        if getattr(self, "socket", None) is not None:
-            self.socket.close()
+        if getattr(self, "_stack", None) is not None:
+            self._stack.close()
         if self.process.poll() is None:
             self.process.terminate()
             try:

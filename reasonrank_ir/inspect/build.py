@@ -135,19 +135,22 @@ def initial_order(final: Sequence[str], windows: Sequence[WindowTrace], where: s
     return order
 
 
-def split_response(text: str, size: int) -> tuple[str, str]:
-    """``(reasoning, answer)`` of a response: the parser's reasoning, and the text of the answer tag
-    (the whole response when it has no tags, as the oracle's and RankGPT's)."""
+def split_response(text: str, size: int, status: str) -> tuple[str, str]:
+    """``(reasoning, answer)`` of a response: the parser's reasoning and the text of the answer tag.
+
+    An untagged response that gave an answer is all answer (the oracle's, RankGPT's); one that did
+    not is all reasoning (cut off before its answer).
+    """
     lowered = text.lower()
     if "<answer>" not in lowered and "<think>" not in lowered:
-        return "", text.strip()
+        return ("", text.strip()) if status != "no_answer" else (text.strip(), "")
     reasoning = parse_answer(text, size).reasoning
     answers = _ANSWER.findall(text)
     return reasoning, (answers[-1].strip() if answers else "")
 
 
 def window_view(trace: WindowTrace, labels: Mapping[str, int]) -> WindowView:
-    reasoning, answer = split_response(trace.response, len(trace.doc_ids))
+    reasoning, answer = split_response(trace.response, len(trace.doc_ids), trace.status)
     moves = []
     for after, position in enumerate(trace.order):
         doc_id = trace.doc_ids[position]
