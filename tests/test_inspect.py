@@ -265,3 +265,30 @@ def test_llamacpp_cranfield_report_in_the_browser(browser, cranfield, qwen_token
     assert text(browser, "#reranked-list .passage") == passage_text(cranfield.documents([doc_id])[doc_id])
     browser.screenshot(tmp_path / "cranfield.png")
     assert_clean(browser, path)
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, reasonrank_ir.inspect, reasonrank_ir.inspect.__main__; print([m for m in "
+            "('torch', 'pyserini', 'jnius', 'ir_measures', 'transformers') if m in sys.modules])")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_experiments_report_links_a_page_per_reranked_run(bright_imported, tmp_path, monkeypatch, capsys):
+    from conftest import ROOT
+    from reasonrank_ir.experiments.__main__ import main as experiments_cli
+
+    monkeypatch.chdir(ROOT)  # the YAML names the shared runs relative to the checkout
+    assert experiments_cli(["run", "bright-oracle", "--only", "bright-biology", "--output-dir", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    assert ("What each reranker did, query by query: [biology × Oracle, window 20 step 10](biology.oracle-w20s10.html)"
+            " · [biology × Oracle, window 10 step 5](biology.oracle-w10s5.html)") in table
+    assert "biology.oracle-w20s10.html" in (tmp_path / "report.md").read_text()
+    overview, _ = blocks(tmp_path / "biology.oracle-w20s10.html")
+    assert (round(overview["before"], 4), round(overview["after"], 4)) == (0.4349, 0.8657)  # as in the table
+    page = tmp_path / "biology.oracle-w20s10.html"
+    written = page.stat().st_mtime_ns
+    assert experiments_cli(["report", "bright-oracle", "--output-dir", str(tmp_path)]) == 0
+    assert page.stat().st_mtime_ns == written  # the run did not change: the page is not rewritten

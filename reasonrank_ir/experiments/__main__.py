@@ -34,10 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _report(experiment, output_dir: Path) -> str:
-    from reasonrank_ir.experiments.report import build_report, write_chart
+    from reasonrank_ir.experiments.report import build_report, write_chart, write_inspections
 
     report = build_report(experiment, output_dir)
     text = report.markdown()
+    try:
+        text += "".join(f"\n{line}\n" for line in write_inspections(experiment, output_dir))
+    except ReasonRankError as error:
+        print(f"no inspection pages: {error}", file=sys.stderr)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "report.md").write_text(text, encoding="utf-8")
     try:
