@@ -227,6 +227,19 @@ def test_oracle_report_in_the_browser(browser, oracle_run, tmp_path):
     assert (tmp_path / "query.png").stat().st_size > 10_000
     assert_clean(browser, path)
 
+    # no traces and no judgments: the overview and the run's list still come
+    bare = tmp_path / "bare.txt"
+    bare.write_text(oracle_run.read_text())
+    path = write_report(bare)
+    open_report(browser, path)
+    assert (text(browser, "#query-count"), text(browser, "#metric-after")) == ("103", "–")
+    assert "No traces" in text(browser, ".notes") and "No relevance judgments" in text(browser, ".notes")
+    browser.click("tr.query-row")
+    browser.wait_for("document.querySelector('#query-view') !== null")
+    assert browser.evaluate("document.querySelectorAll('.lists.single #reranked-list .doc').length") == 100
+    assert browser.evaluate("document.querySelectorAll('.window').length") == 0
+    assert_clean(browser, path)
+
 
 @pytest.mark.skipif(not GGUF.is_file(), reason=f"{GGUF} missing: run scripts/fetch_test_models.sh")
 def test_llamacpp_cranfield_report_in_the_browser(browser, cranfield, qwen_tokenizer, tmp_path):
