@@ -41,7 +41,8 @@ def main() -> None:
             browser.goto(report.as_uri())
             browser.wait_for("document.body && document.body.dataset.ready === '1'")
             browser.screenshot(out / "inspect.png")
-            browser.send("Emulation.setDeviceMetricsOverride", width=1280, height=1280, deviceScaleFactor=1, mobile=False)
+            browser.send("Emulation.setDeviceMetricsOverride", width=1280, height=1280, deviceScaleFactor=1,
+                         mobile=False)
             browser.goto(report.as_uri() + "#q=" + args.query)
             browser.wait_for("document.querySelectorAll('.window').length > 0")
             browser.screenshot(out / "inspect-query.png")

@@ -153,7 +153,8 @@ def test_cli_bad_input(oracle_run, tmp_path, capsys):
     broken = tmp_path / "broken.jsonl"
     broken.write_text(traces.read_text().splitlines()[0] + "\n{not json\n")
     assert inspect_cli([str(oracle_run), "--traces", str(broken)]) == 2
-    assert capsys.readouterr().err == f"error: {broken}:2: not valid JSON (Expecting property name enclosed in double quotes)\n"
+    assert capsys.readouterr().err == (f"error: {broken}:2: not valid JSON "
+                                       "(Expecting property name enclosed in double quotes)\n")
     # traces of the first stage's run do not fit the oracle's order
     other = tmp_path / "other.txt"
     other.write_text(BIOLOGY_RUN.read_text())
@@ -205,7 +206,7 @@ def test_oracle_report_in_the_browser(browser, oracle_run, tmp_path):
     assert browser.evaluate("document.querySelectorAll('tr.query-row').length") == 103
     browser.evaluate("(() => { const s = document.querySelector('#query-list input');"
                      " s.value = 'nostril'; s.dispatchEvent(new Event('input')); })()")
-    assert [r for r in browser.evaluate("[...document.querySelectorAll('tr.query-row')].map(r => r.dataset.query)")] == ["1"]
+    assert browser.evaluate("[...document.querySelectorAll('tr.query-row')].map(r => r.dataset.query)") == ["1"]
     browser.screenshot(tmp_path / "overview.png")
     browser.click("tr.query-row")
     browser.wait_for("document.querySelector('#query-view') !== null")
@@ -217,7 +218,8 @@ def test_oracle_report_in_the_browser(browser, oracle_run, tmp_path):
                                ".map(e => getComputedStyle(e).backgroundColor))]")
     assert set(colours) == {"rgb(198, 233, 200)", "rgb(255, 255, 255)"}
     # the oracle puts the query's relevant passages first; its answer text is the ranking itself
-    relevant = browser.evaluate("[...document.querySelectorAll('#reranked-list .doc')].map(d => d.classList.contains('relevant'))")
+    relevant = browser.evaluate("[...document.querySelectorAll('#reranked-list .doc')]"
+                                ".map(d => d.classList.contains('relevant'))")
     assert relevant[:6] == [True] * 6 and not any(relevant[6:])
     assert text(browser, ".window .answer").startswith("[")
     browser.click("#reranked-list .doc")
@@ -286,7 +288,8 @@ def test_import_is_light():
 
     code = ("import sys, reasonrank_ir.inspect, reasonrank_ir.inspect.__main__; print([m for m in "
             "('torch', 'pyserini', 'jnius', 'ir_measures', 'transformers') if m in sys.modules])")
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_experiments_report_links_a_page_per_reranked_run(bright_imported, tmp_path, monkeypatch, capsys):

@@ -259,7 +259,8 @@ def write_inspections(experiment: Experiment, output_dir: str | Path) -> list[st
             if not page.is_file() or page.stat().st_mtime < run.stat().st_mtime:
                 first = experiment.first_stage.run_file(dataset) or run_path(Path(output_dir), dataset.name,
                                                                               experiment.first_stage.name)
-                write_report(run, page, qrels=dataset.qrels or dataset.dataset, topics=dataset.topics or dataset.dataset,
+                write_report(run, page, qrels=dataset.qrels or dataset.dataset,
+                             topics=dataset.topics or dataset.dataset,
                              baseline=first if first.is_file() else None, metric=experiment.metric)
             links.append(f"[{dataset.name} × {system.label}]({page.name})")
     return ["What each reranker did, query by query: " + " · ".join(links)] if links else []

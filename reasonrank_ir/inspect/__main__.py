@@ -13,12 +13,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write one self-contained HTML page showing a reranked run: scores before and after, "
                     "per-query changes, and every window's input, reasoning and answer.")
     parser.add_argument("run", metavar="RUN", help="TREC run file (a reranked run written by search or experiments)")
-    parser.add_argument("--traces", metavar="FILE", help="reasoning traces JSONL (default: <run>.traces.jsonl beside it)")
+    parser.add_argument("--traces", metavar="FILE",
+                        help="reasoning traces JSONL (default: <run>.traces.jsonl beside it)")
     parser.add_argument("--baseline", metavar="RUN",
                         help="the run to compare with (default: the first stage, recovered from the traces)")
     parser.add_argument("--qrels", metavar="NAME_OR_FILE",
                         help="judgments: a file or dataset name (default: the dataset of a run.<dataset>.*.txt name)")
-    parser.add_argument("--topics", metavar="NAME_OR_FILE", help="query texts: a file or dataset name (default: as --qrels)")
+    parser.add_argument("--topics", metavar="NAME_OR_FILE",
+                        help="query texts: a file or dataset name (default: as --qrels)")
     parser.add_argument("--index", metavar="NAME_OR_PATH",
                         help="dataset or index folder to read passage texts from (default: none, ids only)")
     parser.add_argument("--metric", default="nDCG@10", help="ir-measures name (default: nDCG@10)")
