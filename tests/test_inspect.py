@@ -308,3 +308,37 @@ def test_experiments_report_links_a_page_per_reranked_run(bright_imported, tmp_p
     written = page.stat().st_mtime_ns
     assert experiments_cli(["report", "bright-oracle", "--output-dir", str(tmp_path)]) == 0
     assert page.stat().st_mtime_ns == written  # the run did not change: the page is not rewritten
+
+
+def test_reasoning_mentions_and_sorting_in_the_browser(browser, tmp_path):
+    """Hand-made traces: the ids a reasoning mentions are coloured by their label; columns sort."""
+    from reasonrank_ir.io.traces import TraceWriter
+    from reasonrank_ir.io.trec import write_qrels, write_run
+
+    run = make_run({"q10": list("ebacd"), "q9": list("vw")})
+    write_run(run, tmp_path / "run.txt")
+    write_qrels({"q10": {"e": 2, "c": 0}, "q9": {"w": 1}}, tmp_path / "qrels.txt")
+    thought = "<think>Passage [3] answers the query; [1] is off topic and [9] does not exist.</think>"
+    with TraceWriter(tmp_path / "run.traces.jsonl") as traces:
+        traces.write(trace("q10", 2, 5, "cde", (2, 0, 1), thought + "<answer>[3] > [1] > [2]</answer>",
+                           prompt_tokens=900, output_tokens=40, seconds=1.5))
+        traces.write(trace("q10", 0, 3, "abe", (2, 1, 0), "<think>[3] first</think><answer>[3] > [2]</answer>",
+                           status="repaired", prompt_tokens=800, output_tokens=20, seconds=0.5))
+    path = write_report(tmp_path / "run.txt", qrels=str(tmp_path / "qrels.txt"))
+    open_report(browser, path)
+    assert text(browser, "#statuses") == "ok 1repaired 1no_answer 0 "
+    assert browser.evaluate("[...document.querySelectorAll('#tokens td.num')].slice(0, 5).map(e => e.textContent)") \
+        == ["850", "800", "900", "900", "1700"]  # prompt tokens: mean, median, p90, max, total
+    browser.click("#queries th:first-child")  # by query id, ascending, numbers in their order
+    assert browser.evaluate("[...document.querySelectorAll('tr.query-row')].map(r => r.dataset.query)") == ["q9", "q10"]
+    browser.click("tr.query-row[data-query='q10']")
+    browser.wait_for("document.querySelectorAll('.window').length === 2")
+    browser.click(".window .reasoning-box summary")
+    browser.wait_for("document.querySelector('.window .reasoning') !== null")
+    mentions = browser.evaluate("[...document.querySelectorAll('.window .mention')]"
+                                ".map(e => [e.textContent, e.className, e.title])")
+    # [3] is e (relevance 2), [1] is c (judged 0); [9] is no passage of the window: left as text
+    assert mentions == [["[3]", "mention lab-2", "e · relevance 2"], ["[1]", "mention lab-0", "c · relevance 0"]]
+    assert "[9] does not exist" in text(browser, ".window .reasoning")
+    assert text(browser, ".window .moves") == "relevant passages moved▲ e (relevance 2): rank 5 → 3"
+    assert_clean(browser, path)
