@@ -293,20 +293,24 @@ def test_import_is_light():
 
 
 def test_experiments_report_links_a_page_per_reranked_run(bright_imported, tmp_path, monkeypatch, capsys):
-    from conftest import ROOT
     from reasonrank_ir.experiments.__main__ import main as experiments_cli
 
-    monkeypatch.chdir(ROOT)  # the YAML names the shared runs relative to the checkout
-    assert experiments_cli(["run", "bright-oracle", "--only", "bright-biology", "--output-dir", str(tmp_path)]) == 0
+    # the packaged YAML reads ReasonRank's runs from ReasonRank/runs/{subset}/ of the current folder
+    folder = tmp_path / "ReasonRank" / "runs" / "biology"
+    folder.mkdir(parents=True)
+    (folder / "reasonir_gpt4cot_top100.txt").symlink_to(BIOLOGY_RUN)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    assert experiments_cli(["run", "bright-oracle", "--only", "bright-biology", "--output-dir", str(out)]) == 0
     table = capsys.readouterr().out
     assert ("What each reranker did, query by query: [biology × Oracle, window 20 step 10](biology.oracle-w20s10.html)"
             " · [biology × Oracle, window 10 step 5](biology.oracle-w10s5.html)") in table
-    assert "biology.oracle-w20s10.html" in (tmp_path / "report.md").read_text()
-    overview, _ = blocks(tmp_path / "biology.oracle-w20s10.html")
+    assert "biology.oracle-w20s10.html" in (out / "report.md").read_text()
+    page = out / "biology.oracle-w20s10.html"
+    overview, _ = blocks(page)
     assert (round(overview["before"], 4), round(overview["after"], 4)) == (0.4349, 0.8657)  # as in the table
-    page = tmp_path / "biology.oracle-w20s10.html"
     written = page.stat().st_mtime_ns
-    assert experiments_cli(["report", "bright-oracle", "--output-dir", str(tmp_path)]) == 0
+    assert experiments_cli(["report", "bright-oracle", "--output-dir", str(out)]) == 0
     assert page.stat().st_mtime_ns == written  # the run did not change: the page is not rewritten
 
 
