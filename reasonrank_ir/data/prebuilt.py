@@ -29,22 +29,25 @@ def check_prebuilt_index(name: str) -> None:
         raise ReasonRankError(f"unknown Pyserini prebuilt index {name!r}.{close_matches(name, prebuilt_indexes())}")
 
 
-def _fetch(kind: str, name: str, fetch):
-    """Pyserini's ``get_topics``/``get_qrels_file`` with its errors turned into one line each."""
+_FUNCTIONS = {"topics": "get_topics", "qrels": "get_qrels_file"}
+
+
+def _fetch(kind: str, name: str):
+    """Pyserini's ``get_topics``/``get_qrels_file`` for ``name``, its errors turned into one line each."""
     search = import_pyserini("pyserini.search")
     try:
         with pyserini_compat.network_timeout():
-            return fetch(search)
+            return getattr(search, _FUNCTIONS[kind])(name)
     except Exception as error:
         if str(error) in (f"Topic {name} Not Found", f"no qrels file for {name}"):  # Pyserini's own wording
             raise ReasonRankError(f"unknown Pyserini {kind} {name!r}: Pyserini has no {kind} of that name "
-                                  "(pass a file, a dataset name or one of Pyserini's names)") from None  # offline: Pyserini raises from urllib or from inside the JVM
-        # offline: Pyserini raises from urllib or from inside the JVM
+                                  "(pass a file, a dataset name or one of Pyserini's names)") from None
+        # offline: Pyserini raises from urllib (2.4) or from inside the JVM
         raise pyserini_compat.unreachable(error) or _offline(kind, name, error) from None
 
 
 def _offline(kind: str, name: str, error: Exception) -> ReasonRankError:
-    function = "get_qrels_file" if kind == "qrels" else "get_topics"
+    function = _FUNCTIONS[kind]
     return ReasonRankError(
         f"Pyserini could not provide the {kind} {name!r} ({type(error).__name__}); on a machine with internet run "
         f"`python -c \"from pyserini.search import {function}; {function}('{name}')\"` and copy "
@@ -52,13 +55,12 @@ def _offline(kind: str, name: str, error: Exception) -> ReasonRankError:
 
 
 def pyserini_topics(name: str) -> dict[str, Query]:
-    fetched = _fetch("topics", name, lambda search: search.get_topics(name))
     return {str(q): Query(str(q), " ".join(str(t.get("title") or t.get("query") or "").split()))
-            for q, t in fetched.items()}
+            for q, t in _fetch("topics", name).items()}
 
 
 def pyserini_qrels(name: str) -> Qrels:
-    return read_qrels(_fetch("qrels", name, lambda search: search.get_qrels_file(name)))
+    return read_qrels(_fetch("qrels", name))
 
 
 class PrebuiltDataset(Dataset):
