@@ -75,13 +75,21 @@ def import_pyserini(module: str) -> ModuleType:
     Pyserini builds an OpenAI client at import and fails without a key, so a placeholder key is
     set for the import only.
     """
+    from reasonrank_ir.pyserini_compat import network_timeout, unreachable
+
     find_java_home()  # raises the one-line error before pyjnius fails obscurely
     configure()
     placeholder = "OPENAI_API_KEY" not in os.environ
     if placeholder:
         os.environ["OPENAI_API_KEY"] = "unused-placeholder"
     try:
-        return importlib.import_module(module)
+        with network_timeout():  # Pyserini 2.4 fetches its prebuilt-index table while importing
+            return importlib.import_module(module)
+    except OSError as error:
+        offline = unreachable(error)
+        if offline is None:
+            raise
+        raise offline from None
     finally:
         if placeholder:
             os.environ.pop("OPENAI_API_KEY", None)

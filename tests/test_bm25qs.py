@@ -6,6 +6,8 @@ from conftest import pyserini_cli
 
 from reasonrank_ir.io.trec import read_run
 
+pytestmark = pytest.mark.pyserini
+
 
 def test_bm25qs_equals_pyserini_cli(cranfield, tmp_path):
     from reasonrank_ir import pipeline

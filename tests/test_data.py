@@ -9,6 +9,8 @@ from reasonrank_ir.data.__main__ import main as data_cli
 from reasonrank_ir.data.bright import SUBSETS, canonical_name
 from reasonrank_ir.errors import ReasonRankError
 
+pytestmark = pytest.mark.pyserini
+
 QUERY_COUNTS = dict(zip(SUBSETS, (103, 116, 103, 101, 101, 117, 108, 142, 112, 111, 76, 194)))
 
 

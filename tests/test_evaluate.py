@@ -8,6 +8,8 @@ from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.evaluate import evaluate, main as evaluate_cli, parse_measures
 from reasonrank_ir.io.trec import read_run
 
+pytestmark = pytest.mark.pyserini
+
 # ReasonIR-8B with GPT-4 reasoning queries, top-100 (the runs ReasonRank reranks), nDCG@10 x 100.
 PUBLISHED_FIRST_STAGE = {
     "biology": 43.49, "earth_science": 43.00, "economics": 32.65, "psychology": 39.57, "robotics": 20.82,

@@ -47,6 +47,7 @@ def test_inconsistent_flags_are_one_line_errors(flags, message):
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.pyserini
 def test_cli_errors_exit_2_with_one_line(cranfield, capsys):
     assert search.main(["--index", "cranfield", "--dense", "--encoder", "no-org/no-model"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -56,6 +57,7 @@ def test_cli_errors_exit_2_with_one_line(cranfield, capsys):
     assert len(err) == 1 and err[0].startswith("error: unknown dense index") and "diver-retriever-4b" in err[0]
 
 
+@pytest.mark.pyserini
 def test_fuse_runs_from_the_cli(cranfield, tmp_path, capsys):
     from reasonrank_ir.io.trec import read_run
 

@@ -7,6 +7,8 @@ from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.retrieval.fusion import FusionSettings, fuse
 from reasonrank_ir.types import Candidate, Query, Ranking, Run
 
+pytestmark = pytest.mark.pyserini
+
 
 def make_run(name: str, rows: dict[str, list[tuple[str, float]]]) -> Run:
     run = Run(name=name)

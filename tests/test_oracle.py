@@ -10,6 +10,8 @@ from reasonrank_ir.io.trec import read_qrels, read_run
 from reasonrank_ir.rerank import OracleReranker, RerankConfig, Reranker
 from reasonrank_ir.types import Candidate, Query, Ranking
 
+pytestmark = pytest.mark.pyserini
+
 
 @pytest.fixture(scope="module")
 def biology():

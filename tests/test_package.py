@@ -3,7 +3,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from reasonrank_ir import java
+
+pytestmark = pytest.mark.pyserini  # Java 21 and pyjnius set-up for whichever Pyserini is installed
 
 
 def test_import_loads_nothing_heavy():

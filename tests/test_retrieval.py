@@ -1,10 +1,14 @@
 """BM25 through the package equals Pyserini's own CLI on the same real Lucene index."""
+import pytest
+
 from conftest import pyserini_cli
 from reasonrank_ir.evaluate import evaluate
 from reasonrank_ir.io.topics import write_topics
 from reasonrank_ir.io.trec import read_run
 from reasonrank_ir.retrieval.bm25 import BM25, BM25Settings
 from reasonrank_ir.search import main as search
+
+pytestmark = pytest.mark.pyserini
 
 
 def test_bm25_equals_pyserini_cli(cranfield, tmp_path):

@@ -16,6 +16,8 @@ from reasonrank_ir.io.trec import read_run
 from reasonrank_ir.rerank import ListwiseReranker, RerankConfig
 from reasonrank_ir.search import main as search
 
+pytestmark = pytest.mark.pyserini
+
 NUM = re.compile(r"I will provide you with (\d+) passages")
 
 
@@ -116,7 +118,7 @@ def test_oracle_on_published_run_via_cli(bright_imported, tmp_path, capsys):
     (["--index", "cranfield", "--metrics", "nDGC@10"], "unknown measure 'nDGC@10'"),
     (["--index", "cranfield", "--rerank", "oracle", "--qrels", "/nonexistent/qrels"], "/nonexistent/qrels: no such file"),
     (["--index", "msmarco-v1-pasage"], "Did you mean: msmarco-v1-passage"),
-    (["--index", "cranfield", "--topics", "dl19-pasage"], "unknown Pyserini topics 'dl19-pasage'. Did you mean: dl19-passage"),
+    (["--index", "cranfield", "--topics", "dl19-pasage"], "unknown Pyserini topics 'dl19-pasage': Pyserini has no topics of that name"),
 ])
 def test_bad_input_is_one_line_exit_2(cranfield, argv, message, capsys):
     assert search(argv) == 2

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         from reasonrank_ir.data import import_bright
 
         copied = import_bright(args.directory)
-        print(f"copied {len(copied)} files into {copied[0].parent}")
+        print(f"copied {len(copied)} files into {' and '.join(sorted({str(p.parent) for p in copied}))}")
     elif args.command == "import":
         from reasonrank_ir.data import import_irds
 

@@ -1,8 +1,9 @@
 """BRIGHT's 12 subsets under Pyserini's names (``bright-biology`` ...), usable offline.
 
-Pyserini keeps topics and qrels in ``$PYSERINI_CACHE/topics-and-qrels`` (default
-``~/.cache/pyserini``); :func:`import_bright` fills that folder from downloaded files so the names
-work on machines without internet. Passages come from the prebuilt BM25 index ``bright-{name}``.
+:func:`import_bright` copies downloaded topics and qrels files into Pyserini's cache (Pyserini 1.6-2.3:
+``$PYSERINI_CACHE/topics-and-qrels``, 2.4+: ``topics/`` and ``qrels/``; default ``~/.cache/pyserini``),
+where Pyserini's own CLI finds them too. They are read back with our own readers, so the names work
+offline whatever Pyserini can fetch. Passages come from the prebuilt BM25 index ``bright-{name}``.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import shutil
 from functools import cache
 from pathlib import Path
 
+from reasonrank_ir import pyserini_compat
 from reasonrank_ir.data.base import Dataset
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.topics import read_topics
@@ -40,9 +42,13 @@ def index_doc_id(doc_id: str) -> str:
     return doc_id.replace(" ", "_")
 
 
-def topics_and_qrels_home() -> Path:
-    cache_home = os.environ.get("PYSERINI_CACHE") or os.path.expanduser("~/.cache/pyserini")
-    return Path(cache_home) / "topics-and-qrels"
+def _cache_dirs(kind: str) -> tuple[Path, ...]:
+    """Pyserini's cache folders for one of :func:`_files`' kinds, the installed version's first."""
+    return pyserini_compat.cache_dirs("qrels" if kind == "qrels" else "topics")
+
+
+def _cached(kind: str, filename: str) -> Path | None:
+    return next((folder / filename for folder in _cache_dirs(kind) if (folder / filename).is_file()), None)
 
 
 def _files(name: str) -> dict[str, str]:
@@ -58,12 +64,12 @@ def import_bright(source: str | os.PathLike) -> list[Path]:
     source = Path(source)
     if not source.is_dir():
         raise ReasonRankError(f"{source} is not a folder; expected downloaded BRIGHT topics-and-qrels files")
-    target = topics_and_qrels_home()
-    target.mkdir(parents=True, exist_ok=True)
     copied = []
     for name in NAMES:
-        for filename in _files(name).values():
+        for kind, filename in _files(name).items():
             if (source / filename).is_file():
+                target = _cache_dirs(kind)[0]
+                target.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source / filename, target / filename)
                 copied.append(target / filename)
     if not copied:
@@ -79,14 +85,16 @@ class BrightDataset(Dataset):
         super().__init__(name, topics, qrels)
 
     def _path(self, kind: str) -> Path:
-        path = topics_and_qrels_home() / _files(self.name)[kind]
-        if not path.is_file():
+        filename = _files(self.name)[kind]
+        found = _cached(kind, filename)
+        if found is None:
             _download_with_pyserini(self.name, kind)
-        if not path.is_file():
+            found = _cached(kind, filename)
+        if found is None:
             raise ReasonRankError(
-                f"{path.name} for {self.name} is not in {path.parent} and cannot be downloaded: copy "
+                f"{filename} for {self.name} is not in {_cache_dirs(kind)[0]} and cannot be downloaded: copy "
                 f"BRIGHT's files there with `python -m reasonrank_ir.data import-bright DIR`")
-        return path
+        return found
 
     def _own_topics(self) -> dict[str, Query]:
         return read_topics(self._path("topics"))
@@ -116,13 +124,14 @@ def _download_with_pyserini(name: str, kind: str) -> None:
     """Let Pyserini fetch a missing topics/qrels file into its cache, where the network allows."""
     from reasonrank_ir.java import import_pyserini
 
-    search = import_pyserini("pyserini.search")
     try:
-        if kind == "qrels":
-            search.get_qrels_file(name)
-        else:
-            search.get_topics(name if kind == "topics" else f"{name}-original")
-    except Exception:  # offline: Anserini raises from inside the JVM; the caller explains
+        search = import_pyserini("pyserini.search")
+        with pyserini_compat.network_timeout():
+            if kind == "qrels":
+                search.get_qrels_file(name)
+            else:
+                search.get_topics(name if kind == "topics" else f"{name}-original")
+    except Exception:  # offline: Anserini raises from the JVM, Pyserini 2.4 from urllib; the caller explains
         pass
 
 

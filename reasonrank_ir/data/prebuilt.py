@@ -2,12 +2,12 @@
 and any topics/qrels name (``dl19-passage``, ``beir-v1.0.0-scifact-test``), as its CLI takes them.
 
 Pyserini fetches these into its cache where the internet is reachable; offline, the error says what
-to fetch and where it goes. Checking a name loads Pyserini (a JVM), so the registry asks here last.
+to fetch and where it goes. Index names are checked against ``pyserini.prebuilt_index_info``; topics
+and qrels names only by asking for them (no public function lists them), so the registry asks here last.
 """
 from __future__ import annotations
 
-from functools import cache
-
+from reasonrank_ir import pyserini_compat
 from reasonrank_ir.data.base import Dataset
 from reasonrank_ir.errors import ReasonRankError, close_matches
 from reasonrank_ir.io.trec import read_qrels
@@ -15,57 +15,52 @@ from reasonrank_ir.java import import_pyserini
 from reasonrank_ir.types import Qrels, Query
 
 
-@cache
-def _tables() -> dict[str, object]:
-    import_pyserini("pyserini.search.lucene")
-    from pyserini.prebuilt_index_info import TF_INDEX_INFO
-    from pyserini.search._base import qrels_mapping, topics_mapping
-
-    return {"index": TF_INDEX_INFO, "topics": topics_mapping, "qrels": qrels_mapping}
+def prebuilt_indexes():
+    """Pyserini's table of prebuilt Lucene (BM25) indexes: name -> urls, md5, filename."""
+    return import_pyserini("pyserini.prebuilt_index_info").TF_INDEX_INFO
 
 
-def is_pyserini_name(kind: str, name: str) -> bool:
-    """Whether ``name`` is a Pyserini prebuilt index / topics / qrels name (``kind``)."""
-    return name in _tables()[kind]
+def is_prebuilt_index(name: str) -> bool:
+    return name in prebuilt_indexes()
 
 
-def pyserini_names(kind: str) -> list[str]:
-    return list(_tables()[kind])
+def check_prebuilt_index(name: str) -> None:
+    if not is_prebuilt_index(name):
+        raise ReasonRankError(f"unknown Pyserini prebuilt index {name!r}.{close_matches(name, prebuilt_indexes())}")
 
 
-def check_pyserini_name(kind: str, name: str) -> None:
-    if not is_pyserini_name(kind, name):
-        what = {"index": "Pyserini prebuilt index", "topics": "Pyserini topics", "qrels": "Pyserini qrels"}[kind]
-        raise ReasonRankError(f"unknown {what} {name!r}." + close_matches(name, pyserini_names(kind)))
+_FUNCTIONS = {"topics": "get_topics", "qrels": "get_qrels_file"}
+
+
+def _fetch(kind: str, name: str):
+    """Pyserini's ``get_topics``/``get_qrels_file`` for ``name``, its errors turned into one line each."""
+    search = import_pyserini("pyserini.search")
+    try:
+        with pyserini_compat.network_timeout():
+            return getattr(search, _FUNCTIONS[kind])(name)
+    except Exception as error:
+        if str(error) in (f"Topic {name} Not Found", f"no qrels file for {name}"):  # Pyserini's own wording
+            raise ReasonRankError(f"unknown Pyserini {kind} {name!r}: Pyserini has no {kind} of that name "
+                                  "(pass a file, a dataset name or one of Pyserini's names)") from None
+        # offline: Pyserini raises from urllib (2.4) or from inside the JVM
+        raise pyserini_compat.unreachable(error) or _offline(kind, name, error) from None
 
 
 def _offline(kind: str, name: str, error: Exception) -> ReasonRankError:
-    function = "get_qrels_file" if kind == "qrels" else "get_topics"
+    function = _FUNCTIONS[kind]
     return ReasonRankError(
         f"Pyserini could not provide the {kind} {name!r} ({type(error).__name__}); on a machine with internet run "
         f"`python -c \"from pyserini.search import {function}; {function}('{name}')\"` and copy "
-        "~/.cache/pyserini/topics-and-qrels here (or pass a file)")
+        f"{pyserini_compat.cache_dirs(kind)[0]} here (or pass a file)")
 
 
 def pyserini_topics(name: str) -> dict[str, Query]:
-    check_pyserini_name("topics", name)
-    search = import_pyserini("pyserini.search")
-    try:
-        fetched = search.get_topics(name)
-    except Exception as error:  # offline: Pyserini raises from urllib or from inside the JVM
-        raise _offline("topics", name, error) from None
     return {str(q): Query(str(q), " ".join(str(t.get("title") or t.get("query") or "").split()))
-            for q, t in fetched.items()}
+            for q, t in _fetch("topics", name).items()}
 
 
 def pyserini_qrels(name: str) -> Qrels:
-    check_pyserini_name("qrels", name)
-    search = import_pyserini("pyserini.search")
-    try:
-        path = search.get_qrels_file(name)
-    except Exception as error:
-        raise _offline("qrels", name, error) from None
-    return read_qrels(path)
+    return read_qrels(_fetch("qrels", name))
 
 
 class PrebuiltDataset(Dataset):

@@ -297,21 +297,20 @@ def _system(entry: Any, where: str, datasets: list[str]) -> SystemSpec:
 
 
 def _check_pyserini_names(datasets: tuple[DatasetSpec, ...], where: str) -> None:
-    """Pyserini index/topics/qrels names are checked against Pyserini's own tables (only when used)."""
-    names = [(kind, value) for d in datasets if d.index for kind, value in
-             (("index", d.index), ("topics", d.topics), ("qrels", d.qrels))]
-    for kind, value in names:
-        if kind != "index" and not value:
+    """Index names are checked against Pyserini's table (only when used); topics/qrels names when read,
+    since Pyserini has no public list of them."""
+    for d in datasets:
+        if d.index and not (d.topics and d.qrels):
             raise ReasonRankError(f"{where}: a dataset given by index: also needs topics: and qrels: "
                                   "(files, dataset names or Pyserini names such as beir-v1.0.0-scifact-test)")
-    pending = [(k, v) for k, v in names if not _is_path(v) and not (k != "index" and _is_registry_name(v))]
+    pending = [d.index for d in datasets if d.index and not _is_path(d.index)]
     if not pending:
         return
-    from reasonrank_ir.data.prebuilt import check_pyserini_name
+    from reasonrank_ir.data.prebuilt import check_prebuilt_index
 
-    for kind, value in pending:
+    for name in pending:
         try:
-            check_pyserini_name(kind, value)
+            check_prebuilt_index(name)
         except ReasonRankError as error:
             raise ReasonRankError(f"{where}: {error}") from None
 
@@ -381,12 +380,6 @@ def _is_irds_id(value: str) -> bool:
     from reasonrank_ir.data.irds import is_irds_id
 
     return is_irds_id(value)
-
-
-def _is_registry_name(value: str) -> bool:
-    from reasonrank_ir.data.bright import canonical_name
-
-    return bool(canonical_name(value)) or _is_irds_id(value)
 
 
 def _expand(value: Any) -> str | None:

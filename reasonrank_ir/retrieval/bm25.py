@@ -31,10 +31,10 @@ class BM25:
         self.index.searcher.set_bm25(settings.k1, settings.b)
         self._generator = None
         if settings.query_side:
-            from jnius import autoclass
+            from pyserini.search.lucene import JQuerySideBm25QueryGenerator  # loaded by LuceneIndex
 
-            generator = autoclass("io.anserini.search.query.QuerySideBm25QueryGenerator")
-            self._generator = generator(settings.k1, settings.b, self.index.searcher.index_reader.reader)
+            self._generator = JQuerySideBm25QueryGenerator(
+                settings.k1, settings.b, self.index.searcher.index_reader.reader)
 
     @property
     def name(self) -> str:

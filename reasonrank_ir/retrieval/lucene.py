@@ -17,39 +17,41 @@ from typing import Any
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.java import import_pyserini
 
+_JAVA_BLANKS = "".join(map(chr, range(33)))
+"""What Java's ``String.trim`` removes; Anserini rejects a document whose contents trim to nothing."""
+
 
 def is_lucene_index(path: str | os.PathLike) -> bool:
     path = Path(path)
     return path.is_dir() and any(path.glob("segments_*"))
 
 
-def build_index(documents: Iterable[Mapping[str, Any]], index_dir: str | os.PathLike, threads: int = 1) -> Path:
+def build_index(documents: Iterable[Mapping[str, Any]], index_dir: str | os.PathLike) -> Path:
     """Index ``{"id", "contents", ...}`` records with positions, doc vectors and raw JSON stored.
 
-    The index is written to a temporary sibling folder and renamed at the end, so an interrupted
-    build never leaves a half index that later looks complete.
+    Pyserini's ``LuceneIndexer`` takes ``IndexCollection``'s options, so the index is the one
+    ``python -m pyserini.index.lucene`` builds from the same JSONL; one thread keeps Lucene's document
+    numbers in corpus order. It is written to a temporary sibling folder and renamed at the end, so an
+    interrupted build never leaves a half index that looks complete.
     """
     index_dir = Path(index_dir)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
+    import_pyserini("pyserini.search.lucene")
+    from pyserini.index.lucene import LuceneIndexer
+
     with tempfile.TemporaryDirectory(dir=index_dir.parent, prefix=f".{index_dir.name}-") as scratch:
-        corpus = Path(scratch) / "corpus"
-        corpus.mkdir()
+        staging = Path(scratch) / "index"
+        indexer = LuceneIndexer(args=["-index", str(staging), "-storePositions", "-storeDocvectors",
+                                      "-storeRaw"], threads=1)
         count = 0
-        with open(corpus / "docs.jsonl", "w", encoding="utf-8") as handle:
-            for doc in documents:
-                handle.write(json.dumps(doc, ensure_ascii=False) + "\n")
-                count += 1
+        try:
+            for batch in _batches(documents, 1000):
+                indexer.add_batch_raw(batch)
+                count += len(batch)
+        finally:
+            indexer.close()  # releases Lucene's write lock even when reading the corpus failed
         if not count:
             raise ReasonRankError(f"nothing to index for {index_dir}: the corpus has no documents")
-        staging = Path(scratch) / "index"
-        import_pyserini("pyserini.search.lucene")
-        from jnius import autoclass
-
-        autoclass("io.anserini.index.IndexCollection").main([
-            "-collection", "JsonCollection", "-input", str(corpus), "-index", str(staging),
-            "-generator", "DefaultLuceneDocumentGenerator", "-threads", str(threads),
-            "-storePositions", "-storeDocvectors", "-storeRaw", "-quiet",
-        ])
         if not is_lucene_index(staging):
             raise ReasonRankError(f"Anserini did not produce an index for {index_dir}")
         if index_dir.exists():
@@ -58,22 +60,32 @@ def build_index(documents: Iterable[Mapping[str, Any]], index_dir: str | os.Path
     return index_dir
 
 
+def _batches(documents: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[str]]:
+    """JSON lines in batches, leaving out documents with blank contents as ``IndexCollection`` does."""
+    batch = []
+    for doc in documents:
+        if str(doc.get("contents", "")).strip(_JAVA_BLANKS):
+            batch.append(json.dumps(doc, ensure_ascii=False))
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def prebuilt_index_path(name: str) -> str:
     """The local folder of a Pyserini prebuilt index, downloading it where the network allows."""
-    import_pyserini("pyserini.search.lucene")
-    from pyserini.prebuilt_index_info import TF_INDEX_INFO
-    from pyserini.util import download_prebuilt_index, get_cache_home
+    from reasonrank_ir.data.prebuilt import check_prebuilt_index, prebuilt_indexes
+    from reasonrank_ir.pyserini_compat import cache_home
 
-    if name not in TF_INDEX_INFO:
-        from reasonrank_ir.errors import close_matches
-
-        raise ReasonRankError(f"unknown Pyserini prebuilt index {name!r}.{close_matches(name, TF_INDEX_INFO)}")
-    info = TF_INDEX_INFO[name]
+    check_prebuilt_index(name)
+    info = prebuilt_indexes()[name]
+    util = import_pyserini("pyserini.util")
     try:
-        return download_prebuilt_index(name, verbose=False)
+        return util.download_prebuilt_index(name, verbose=False)
     except Exception:  # Pyserini raises bare ValueError/URLError/HTTPError when offline
         stem = info.get("filename", info["urls"][0].rsplit("/", 1)[-1]).removesuffix(".tar.gz")
-        target = Path(get_cache_home()) / "indexes" / f"{stem}.{info['md5']}"
+        target = cache_home() / "indexes" / f"{stem}.{info['md5']}"
         raise ReasonRankError(
             f"cannot download the prebuilt index {name!r}: fetch {info['urls'][0]} on a machine with "
             f"internet and unpack it so that {target} holds the index (or pass --index with a local path)"
