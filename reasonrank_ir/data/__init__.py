@@ -40,7 +40,7 @@ def load(name: str, topics: str | None = None, qrels: str | None = None) -> Data
 
     if is_pyserini_name("index", name):
         return PrebuiltDataset(name, topics, qrels)
-    known = list(BRIGHT_NAMES) + irds_ids() + pyserini_names("index")
+    known = dict.fromkeys([*BRIGHT_NAMES, *irds_ids(), *pyserini_names("index")])
     raise ReasonRankError(
         f"unknown index or dataset {name!r}: not a BRIGHT name, an ir_datasets id, a Pyserini prebuilt index, "
         f"or a folder.{close_matches(name, known)}")

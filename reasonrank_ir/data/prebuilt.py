@@ -7,6 +7,7 @@ to fetch and where it goes. Checking a name loads Pyserini (a JVM), so the regis
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 from reasonrank_ir.data.base import Dataset
 from reasonrank_ir.errors import ReasonRankError, close_matches
@@ -24,13 +25,44 @@ def _tables() -> dict[str, object]:
     return {"index": TF_INDEX_INFO, "topics": topics_mapping, "qrels": qrels_mapping}
 
 
+@cache
+def _declared_index_names() -> frozenset[str] | None:
+    """The prebuilt index names as written in Pyserini's source, read without running it.
+
+    Running it starts the JVM (seconds), far too slow to refuse a typo. None when the file is not
+    laid out as expected (``TF_INDEX_INFO = {**PART, ...}`` of literal-keyed dicts): then ask Pyserini.
+    """
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyserini")
+    source = Path(spec.submodule_search_locations[0], "prebuilt_index_info.py") if spec else None
+    if source is None or not source.is_file():
+        return None
+    dicts = {node.targets[0].id: node.value for node in ast.parse(source.read_bytes()).body
+             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
+             and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)}
+    whole = dicts.get("TF_INDEX_INFO")
+    if whole is None:
+        return None
+    names: set[str] = set()
+    for key, value in zip(whole.keys, whole.values):
+        part = dicts.get(value.id) if key is None and isinstance(value, ast.Name) else None
+        if part is None or not all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in part.keys):
+            return None
+        names.update(k.value for k in part.keys)
+    return frozenset(names)
+
+
 def is_pyserini_name(kind: str, name: str) -> bool:
     """Whether ``name`` is a Pyserini prebuilt index / topics / qrels name (``kind``)."""
-    return name in _tables()[kind]
+    declared = _declared_index_names() if kind == "index" else None
+    return name in (declared if declared is not None else _tables()[kind])
 
 
 def pyserini_names(kind: str) -> list[str]:
-    return list(_tables()[kind])
+    declared = _declared_index_names() if kind == "index" else None
+    return sorted(declared) if declared is not None else list(_tables()[kind])
 
 
 def check_pyserini_name(kind: str, name: str) -> None:
