@@ -157,9 +157,11 @@ def test_filter_keeps_self_consistent_lists_and_reports_per_domain(tmp_path, cap
     unlabelled = Sample("code", Query("6", "q"), keep_top.candidates)
     assert consistency(at_four) == pytest.approx(0.4307, abs=1e-4)
     report = FilterReport(0.4)
-    kept = list(self_consistent([keep_top, at_three, at_four, at_five, beyond, unlabelled], 0.4, report))
+    kept = list(self_consistent([keep_top, at_three, at_four, at_five, beyond], 0.4, report))
     assert [s.query_id for s in kept] == ["1", "2", "3"]
-    assert report.kept == {"math": 2, "code": 1} and report.seen == {"math": 2, "code": 4}
+    assert report.kept == {"math": 2, "code": 1} and report.seen == {"math": 2, "code": 3}
+    with pytest.raises(ReasonRankError, match="list code/6 is not labelled"):  # no teacher list to judge
+        list(self_consistent([keep_top, unlabelled]))
 
     from reasonrank_ir.train.filter import main
 

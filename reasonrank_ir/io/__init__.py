@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,3 +57,34 @@ def _decode(raw: bytes, path: Path, number: int | None, offset: int) -> str:
         byte = raw[error.start]
         raise ReasonRankError(f"{path}:{number}: not UTF-8 text (byte 0x{byte:02x} at offset {offset + error.start}); "
                               "save the file as UTF-8") from None
+
+
+def check_output_file(path: str | os.PathLike, flag: str) -> None:
+    """Refuse an output file that cannot be written, before any work is done for it."""
+    path = Path(path)
+    if path.is_dir():
+        raise ReasonRankError(f"{flag} {path} is a folder; give a file name (e.g. {path / 'run.txt'})")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ReasonRankError(f"{flag} {path}: the file is read-only")
+    _check_can_create(path.parent, flag, path)
+
+
+def check_output_dir(path: str | os.PathLike, flag: str) -> None:
+    """Refuse an output folder that is a file or cannot be written, before any work is done for it."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ReasonRankError(f"{flag} {path} is a file, not a folder")
+    _check_can_create(path, flag, path)
+
+
+def _check_can_create(folder: Path, flag: str, target: Path) -> None:
+    """Files can be made in ``folder``: its nearest existing ancestor is a folder we may write in."""
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ReasonRankError(f"{flag} {target}: {existing} is a file, not a folder")
+    try:
+        tempfile.TemporaryFile(dir=existing).close()  # os.access says yes to root on read-only mounts
+    except OSError as error:
+        raise ReasonRankError(f"{flag} {target}: cannot write in {existing} ({error.strerror})") from None

@@ -132,8 +132,14 @@ class Sample:
 
 def read_samples(path: str | Path) -> Iterator[Sample]:
     """Samples from a JSONL file written by :func:`append_samples` (mine, label or filter output)."""
-    for _, record in read_jsonl(path):
-        yield Sample.from_json(record)
+    for where, record in read_jsonl(path):
+        if not isinstance(record, dict):
+            raise ReasonRankError(f"{where}: expected a JSON object (one training list), found {type(record).__name__}")
+        try:
+            sample = Sample.from_json(record)
+        except ReasonRankError as error:
+            raise ReasonRankError(f"{where}: {error}") from None
+        yield sample
 
 
 def append_samples(path: str | Path, samples: Iterable[Sample]) -> int:
