@@ -220,6 +220,7 @@ def run(args) -> int:
         topics = {r.query_id: r.query for r in pipeline.read_candidates(args.run)}  # queries travel with them
     else:
         topics = dataset.topics()
+    dataset.qrels()  # read now: a bad judgments file must fail before the run, not after it
     reranker = make_reranker(args, dataset) if args.rerank != "none" else None
     started = time.perf_counter()
     candidates = pipeline.retrieve(dataset, topics, first_stage, progress=True)

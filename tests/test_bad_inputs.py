@@ -100,6 +100,8 @@ CASES = [
      "topics_latin1.txt:2: not UTF-8 text (byte 0xe9 at offset 13)"),
     ("qrels latin-1", (*SEARCH[:-1], "{qrels_latin1}", "--run", "{run}", "--output", "{out}/run.txt"),
      "qrels_latin1.txt:2: not UTF-8 text (byte 0xe9 at offset 16)"),
+    ("qrels latin-1, retrieving", ("search", "--index", "cranfield", "--topics", "{topics}", "--qrels", "{qrels_latin1}",
+                                   "--output", "{out}/run.txt"), "qrels_latin1.txt:2: not UTF-8"),
     ("evaluate run latin-1", ("evaluate", "{run_latin1}", "--qrels", "{qrels}"), "run_latin1.txt:2: not UTF-8"),
     ("evaluate qrels latin-1", ("evaluate", "{run}", "--qrels", "{qrels_latin1}"), "qrels_latin1.txt:2: not UTF-8"),
     ("training JSONL latin-1", ("train.filter", "--input", "{labelled_latin1}", "--output", "{out}/kept.jsonl"),

@@ -150,3 +150,17 @@ def test_topics_that_would_run_the_wrong_queries_are_errors(tmp_path, name, cont
     (tmp_path / name).write_text(content)
     with pytest.raises(ReasonRankError, match=expected):
         read_topics(tmp_path / name)
+
+
+@pytest.mark.parametrize("candidates, expected", [
+    ([{"docid": "a", "score": 1.0}, {"docid": "a", "score": 0.5}], "doc 'a' is listed twice for query 1"),
+    ([{"docid": "a", "score": float("nan")}], "score must be a finite number, found nan for 'a'"),
+])
+def test_requests_follow_the_run_rules(tmp_path, candidates, expected):
+    from reasonrank_ir.io.requests import read_requests
+
+    path = tmp_path / "requests.jsonl"
+    path.write_text(json.dumps({"query": {"qid": "1", "text": "q"}, "candidates": candidates}) + "\n")
+    with pytest.raises(ReasonRankError, match=r"requests\.jsonl:1: ") as error:
+        read_requests(path)
+    assert expected in str(error.value)
