@@ -41,9 +41,9 @@ def main() -> None:
     from reasonrank_ir.types import Query
 
     work = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
-    env = dict(os.environ, REASONRANK_INDEXES=str(work / "indexes"), JAVA_HOME=find_java_home(),
+    env = dict(os.environ, REASONRANK_HOME=str(work / "home"), JAVA_HOME=find_java_home(),
                OPENAI_API_KEY="placeholder")
-    os.environ.update(REASONRANK_INDEXES=env["REASONRANK_INDEXES"])
+    os.environ.update(REASONRANK_HOME=env["REASONRANK_HOME"])
     dataset = load(str(VASWANI))
     index = dataset.index_path()
     base = dataset.topics()

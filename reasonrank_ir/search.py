@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bright-{subset}, an ir_datasets id (cranfield, beir/scifact/test, ...), a Lucene "
                             "index folder, or a folder of JSONL/TREC documents to index")
     first.add_argument("--topics", metavar="NAME_OR_FILE", help="topics (TSV, JSONL, TREC); default: the dataset's own")
+    first.add_argument("--limit-queries", type=int, metavar="N", help="only the first N topics (a quick try)")
     first.add_argument("--qrels", metavar="NAME_OR_FILE", help="judgments for scoring; default: the dataset's own")
     first.add_argument("--output", metavar="FILE", help="run file (default: runs/run.<index>.<stages>.txt)")
     first.add_argument("--output-format", choices=("trec",), default="trec", help="run format (default: trec)")
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     beyond.add_argument("--expansion-backend", default="auto", choices=("auto", "vllm", "hf", "openai", "llamacpp"),
                         help="engine of --expansion-model (default: auto)")
     beyond.add_argument("--expansion-cache", metavar="FILE",
-                        help="JSONL cache of reasonings (default: runs/expansions/reasoning.<model>.jsonl)")
+                        help="JSONL cache of reasonings (default: $REASONRANK_HOME/expansions/reasoning.<model>.jsonl)")
     beyond.add_argument("--expansion-mode", choices=("append", "replace"), default="append",
                         help="append the reasoning to the query (default) or use it alone, as BRIGHT does")
 
@@ -114,13 +115,15 @@ def _slug(text: str) -> str:
 
 
 def default_output(args) -> Path:
-    from reasonrank_ir.data.base import REPO_ROOT
+    from reasonrank_ir.homes import runs_home
 
     parts = ["run", _slug(args.index), _slug(make_first_stage(args).name)]
+    if args.limit_queries:
+        parts.append(f"first{args.limit_queries}")
     if args.rerank != "none":
         model = _slug(Path(args.model).name) if args.model else ""
         parts.append("-".join(p for p in (args.rerank, model, f"w{args.window}s{args.step}") if p))
-    return REPO_ROOT / "runs" / (".".join(parts) + ".txt")
+    return runs_home() / (".".join(parts) + ".txt")
 
 
 def make_first_stage(args):
@@ -208,6 +211,8 @@ def run(args) -> int:
     from reasonrank_ir.io.trec import write_run
 
     parse_measures(args.metrics)  # fail on a typo before any work
+    if args.limit_queries is not None and args.limit_queries < 1:  # 0 would mean all, -1 all but the last
+        raise ReasonRankError(f"--limit-queries must be a positive integer, found {args.limit_queries}")
     first_stage = make_first_stage(args)
     dataset = load(args.index, topics=args.topics, qrels=args.qrels)
     if args.rerank != "none":
@@ -220,6 +225,8 @@ def run(args) -> int:
         topics = {r.query_id: r.query for r in pipeline.read_candidates(args.run)}  # queries travel with them
     else:
         topics = dataset.topics()
+    if args.limit_queries:
+        topics = dict(list(topics.items())[:args.limit_queries])
     dataset.qrels()  # read now: a bad judgments file must fail before the run, not after it
     reranker = make_reranker(args, dataset) if args.rerank != "none" else None
     started = time.perf_counter()

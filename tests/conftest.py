@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from reasonrank_ir.backends.llamacpp import default_n_batch
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
 QWEN_TOKENIZER = SHARED_DATA / "tokenizers" / "qwen2.5"
@@ -24,10 +26,8 @@ CRANFIELD_DATA = SHARED_DATA / "collections" / "cranfield"
 VASWANI_DATA = SHARED_DATA / "collections" / "vaswani"
 GGUF = ROOT / "tests" / ".fixtures" / "smollm2.gguf"
 """SmolLM2-135M-Instruct (Q4_1), fetched by scripts/fetch_test_models.sh as part of the install."""
-# llama.cpp's AMX kernels crash on CPUs that report AMX but cannot use it (e.g. some VMs);
-# reading the prompt one token per pass avoids them.
-_CPUINFO = Path("/proc/cpuinfo")
-N_BATCH = 1 if _CPUINFO.exists() and "amx_int8" in _CPUINFO.read_text() else 512
+N_BATCH = default_n_batch()
+"""The llama.cpp server's prompt batch: the backend's own default (1 on CPUs reporting AMX)."""
 
 
 @pytest.fixture(scope="session")
@@ -76,10 +76,10 @@ def _offline_hub():
 def isolated_caches(tmp_path_factory):
     """Pyserini, ir_datasets and our indexes write under a temporary home, never ~/.cache."""
     home = tmp_path_factory.mktemp("caches")
-    saved = {k: os.environ.get(k) for k in ("PYSERINI_CACHE", "IR_DATASETS_HOME", "REASONRANK_INDEXES")}
+    saved = {k: os.environ.get(k) for k in ("PYSERINI_CACHE", "IR_DATASETS_HOME", "REASONRANK_HOME")}
     os.environ["PYSERINI_CACHE"] = str(home / "pyserini")
     os.environ["IR_DATASETS_HOME"] = str(home / "ir_datasets")
-    os.environ["REASONRANK_INDEXES"] = str(home / "indexes")
+    os.environ["REASONRANK_HOME"] = str(home / "reasonrank")
     yield home
     for key, value in saved.items():
         if value is None:

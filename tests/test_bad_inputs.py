@@ -126,6 +126,8 @@ CASES = [
     # -- flags checked before any work ------------------------------------------------------------------
     ("hits 0", (*ORACLE, "--hits", "0", "--output", "{out}/run.txt"), "--hits must be at least 1, found 0"),
     ("hits -5", (*ORACLE, "--hits", "-5", "--output", "{out}/run.txt"), "--hits must be at least 1, found -5"),
+    ("limit-queries -1", (*ORACLE, "--limit-queries", "-1", "--output", "{out}/run.txt"),
+     "--limit-queries must be a positive integer, found -1"),
     ("step > window", (*ORACLE, "--window", "10", "--step", "15", "--output", "{out}/run.txt"),
      "step 15 is larger than window 10"),
     ("passage tokens 0", (*ORACLE, "--passage-tokens", "0", "--output", "{out}/run.txt"),

@@ -13,7 +13,7 @@ from reasonrank_ir.experiments.__main__ import main as experiments_cli
 from reasonrank_ir.io.traces import read_traces
 from reasonrank_ir.io.trec import read_run
 
-EXPERIMENTS = ROOT / "experiments"
+EXPERIMENTS = ROOT / "reasonrank_ir" / "experiments" / "configs"
 
 # ReasonRank's Table 1, ReasonIR-8B row (nDCG@10 x100): what the shared runs must reproduce.
 REASONIR = {
@@ -35,22 +35,28 @@ ORACLE_W10S5 = {
 
 
 @pytest.fixture
-def in_repo(monkeypatch):
-    """Experiment YAMLs name the shared runs relative to the checkout, where users run the command."""
-    monkeypatch.chdir(ROOT)
+def shared_runs(tmp_path, monkeypatch):
+    """The packaged YAMLs read ReasonRank's runs from ``ReasonRank/runs/{subset}/`` of the current folder:
+    lay the shared first-stage runs out that way in an empty folder and run from there."""
+    for run in BRIGHT_FIRST_STAGE.glob("*.reasonir-gpt4cot.top100.trec"):
+        folder = tmp_path / "ReasonRank" / "runs" / run.name.split(".")[0]
+        folder.mkdir(parents=True)
+        (folder / "reasonir_gpt4cot_top100.txt").symlink_to(run)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "ReasonRank" / "runs"
 
 
 def x100(report, row, dataset):
     return round(100 * report.value(row, dataset), 2)
 
 
-def test_oracle_report_reproduces_first_stage_row_and_bounds(bright_imported, in_repo, tmp_path):
+def test_oracle_report_reproduces_first_stage_row_and_bounds(bright_imported, shared_runs, tmp_path):
     experiment = load_experiment("bright-oracle")
-    assert experiment.first_stage.runs == BRIGHT_FIRST_STAGE
-    result = run_experiment(experiment, tmp_path, progress=False)
+    assert experiment.first_stage.runs.resolve() == shared_runs.resolve()
+    result = run_experiment(experiment, tmp_path / "out", progress=False)
     assert not result.missing and len(result.finished) == 36
 
-    report = build_report(experiment, tmp_path)
+    report = build_report(experiment, tmp_path / "out")
     first, w20, w10 = report.rows
     assert {d: x100(report, first, d) for d in REASONIR} == REASONIR == dict(first.published)
     assert {d: x100(report, w20, d) for d in REASONIR} == ORACLE_W20S10
@@ -72,7 +78,7 @@ def test_oracle_report_reproduces_first_stage_row_and_bounds(bright_imported, in
     chart = write_chart(report, tmp_path / "chart.png")
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    again = run_experiment(experiment, tmp_path, progress=False)
+    again = run_experiment(experiment, tmp_path / "out", progress=False)
     assert len(again.skipped) == 24 and not again.missing  # finished systems are not redone
 
 

@@ -26,7 +26,7 @@ def subset_topics(cranfield, tmp_path, count):
 
 
 def test_default_output_and_score(cranfield, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("reasonrank_ir.data.base.REPO_ROOT", tmp_path)
+    monkeypatch.chdir(tmp_path)
     assert search(["--index", "cranfield"]) == 0
     output = tmp_path / "runs" / "run.cranfield.bm25.txt"
     assert len(read_run(output)) == 225 and all(len(r.candidates) == 100 for r in read_run(output))

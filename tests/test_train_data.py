@@ -218,7 +218,7 @@ def test_released_data_reads_into_samples(tmp_path):
 def test_config_overrides_keep_types():
     from reasonrank_ir.train.config import apply_overrides, read_config
 
-    config = read_config("experiments/train/grpo.yaml")
+    config = read_config("grpo")
     assert config["training"]["num_generations"] == 8 and config["training"]["beta"] == 0.001
     assert config["reward"] == {"phi": 0.2, "gamma": 0.1, "p": 1.0, "k": 10}
     changed = apply_overrides(config, ["training.learning_rate=1e-5", "training.save_strategy=no",

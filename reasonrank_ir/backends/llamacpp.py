@@ -15,6 +15,17 @@ from reasonrank_ir.errors import ReasonRankError
 INSTALL_HINT = "pip install 'reasonrank-ir[llamacpp]'"
 
 
+def default_n_batch() -> int:
+    """512 prompt tokens per pass, or 1 on CPUs that report AMX.
+
+    llama.cpp builds compiled for AMX crash in their AMX matrix kernels on some such machines (VMs
+    whose AMX state is not usable); reading the prompt one token per pass never reaches those
+    kernels. Pass ``n_batch`` to choose.
+    """
+    cpuinfo = Path("/proc/cpuinfo")
+    return 1 if cpuinfo.exists() and "amx_int8" in cpuinfo.read_text() else 512
+
+
 class LlamaCppBackend:
     """A ``llama_cpp.Llama`` over one ``.gguf`` file.
 
@@ -24,14 +35,13 @@ class LlamaCppBackend:
     (or ``chat_format``). Sampling uses only the :class:`Sampling` settings: llama.cpp's own
     extras (min_p 0.05, top_k 40) are switched off so results match the other engines.
     ``n_ctx=0`` takes the context length the model was trained with; ``n_batch`` is how many
-    prompt tokens one forward pass reads (1 sidesteps llama.cpp builds whose AMX kernels crash
-    on CPUs or VMs without usable AMX tiles).
+    prompt tokens one forward pass reads (default: :func:`default_n_batch`).
     """
 
     name = "llamacpp"
 
     def __init__(self, model_path: str, *, n_ctx: int = 0, n_threads: int | None = None,
-                 n_gpu_layers: int = 0, chat_format: str | None = None, n_batch: int = 512,
+                 n_gpu_layers: int = 0, chat_format: str | None = None, n_batch: int | None = None,
                  progress: bool = False) -> None:
         try:
             from llama_cpp import Llama
@@ -43,6 +53,7 @@ class LlamaCppBackend:
                                   "of a .gguf file.")
         self.model = model_path
         self.progress = progress
+        n_batch = n_batch or default_n_batch()
         try:
             self.engine = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads,
                                 n_gpu_layers=n_gpu_layers, chat_format=chat_format,

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reasonrank_ir.data.base import Dataset, indexes_home
+from reasonrank_ir.data.base import Dataset
 from reasonrank_ir.data.bright import NAMES as BRIGHT_NAMES
 from reasonrank_ir.data.bright import BrightDataset, canonical_name, import_bright
 from reasonrank_ir.data.irds import IrDatasetsDataset, import_irds, irds_ids, is_irds_id
 from reasonrank_ir.data.local import LocalCorpusDataset, LocalIndexDataset
 from reasonrank_ir.errors import ReasonRankError, close_matches
 
-__all__ = ["BRIGHT_NAMES", "Dataset", "import_bright", "import_irds", "indexes_home", "load"]
+__all__ = ["BRIGHT_NAMES", "Dataset", "import_bright", "import_irds", "load"]
 
 
 def load(name: str, topics: str | None = None, qrels: str | None = None) -> Dataset:

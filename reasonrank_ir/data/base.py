@@ -1,7 +1,6 @@
 """What every named dataset offers: topics, qrels, an index, passages by id, excluded ids."""
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -10,13 +9,6 @@ from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.topics import read_topics
 from reasonrank_ir.io.trec import read_qrels
 from reasonrank_ir.types import Qrels, Query
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def indexes_home() -> Path:
-    """Where local indexes are built: ``$REASONRANK_INDEXES`` or ``indexes/`` of the checkout."""
-    return Path(os.environ.get("REASONRANK_INDEXES") or (REPO_ROOT / "indexes"))
 
 
 class Dataset:

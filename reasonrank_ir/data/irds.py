@@ -13,7 +13,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from reasonrank_ir.data.base import Dataset, indexes_home
+from reasonrank_ir.data.base import Dataset
+from reasonrank_ir.homes import indexes_home
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.types import Qrels, Query
 
@@ -45,6 +46,10 @@ def import_irds(dataset_id: str, source: str | os.PathLike) -> list[Path]:
 
 
 def is_irds_id(name: str) -> bool:
+    from reasonrank_ir.data.embedded import EMBEDDED
+
+    if name in EMBEDDED:  # known without importing ir_datasets (which creates folders in its home)
+        return True
     import ir_datasets
 
     return name in ir_datasets.registry
@@ -62,9 +67,19 @@ def _text_of(record) -> str:
     return getattr(record, "text", "")
 
 
+def irds_cached(dataset_id: str) -> bool:
+    """Whether ir_datasets' cache already holds the files of an importable collection."""
+    return all((irds_home() / dataset_id / name).is_file() for name in IMPORTABLE.get(dataset_id, {}).values())
+
+
 class IrDatasetsDataset(Dataset):
     @cached_property
     def _irds(self):
+        """ir_datasets' copy where it is cached; else the package's own copy of the same files, if any."""
+        from reasonrank_ir.data.embedded import EMBEDDED, EmbeddedCollection
+
+        if self.name in EMBEDDED and not irds_cached(self.name):
+            return EmbeddedCollection(self.name)
         import ir_datasets
 
         return ir_datasets.load(self.name)
@@ -89,10 +104,8 @@ class IrDatasetsDataset(Dataset):
         return qrels
 
     def index_path(self) -> str:
-        import ir_datasets
-
         # Splits share their corpus' index: beir/scifact/test and beir/scifact/train -> indexes/beir-scifact
-        path = indexes_home() / ir_datasets.docs_parent_id(self.name).replace("/", "-")
+        path = indexes_home() / self._corpus_id().replace("/", "-")
         from reasonrank_ir.retrieval.lucene import build_index, is_lucene_index
 
         if not is_lucene_index(path):
@@ -105,6 +118,15 @@ class IrDatasetsDataset(Dataset):
             except Exception as error:
                 raise _offline_error(self.name, error) from None
         return str(path)
+
+    def _corpus_id(self) -> str:
+        from reasonrank_ir.data.embedded import EMBEDDED
+
+        if self.name in EMBEDDED:
+            return self.name
+        import ir_datasets
+
+        return ir_datasets.docs_parent_id(self.name)
 
     def _records(self):
         total = self._irds.docs_count() if hasattr(self._irds, "docs_count") else None

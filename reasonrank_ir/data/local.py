@@ -13,7 +13,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from reasonrank_ir.data.base import Dataset, indexes_home
+from reasonrank_ir.data.base import Dataset
+from reasonrank_ir.homes import indexes_home
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.jsonl import read_jsonl
 from reasonrank_ir.io.topics import read_topics

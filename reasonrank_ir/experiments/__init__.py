@@ -1,6 +1,6 @@
 """YAML experiments: reproduce a paper table in one command, and report it beside the published numbers.
 
-    python -m reasonrank_ir.experiments run experiments/bright-oracle.yaml
+    python -m reasonrank_ir.experiments run bright-oracle
     python -m reasonrank_ir.experiments report bright-oracle
 
 From Python: ``build_report(exp := load_experiment("bright-oracle"), run_experiment(exp).output_dir)``.

@@ -1,6 +1,7 @@
-"""``python -m reasonrank_ir.experiments run|report``: one command per table of the paper.
+"""``python -m reasonrank_ir.experiments list|show|run|report``: one command per table of the paper.
 
-    python -m reasonrank_ir.experiments run experiments/bright-reasonir-reasonrank7b.yaml [--only biology]
+    python -m reasonrank_ir.experiments list
+    python -m reasonrank_ir.experiments run bright-reasonir-reasonrank7b [--only biology]
     python -m reasonrank_ir.experiments report bright-reasonir-reasonrank7b
 """
 from __future__ import annotations
@@ -19,13 +20,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run an experiment YAML (first stage, rerankers, scores; resumable) and report it as the "
                     "paper's table with the published numbers beside ours.")
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="the experiments known by name (packaged, and ./experiments/*.yaml)")
+    show = commands.add_parser("show", help="print an experiment's YAML (copy it to change a setting)")
+    show.add_argument("experiment", metavar="YAML_OR_NAME", help="a name from `list`, or a YAML file")
     run = commands.add_parser("run", help="run every dataset of an experiment (finished parts are kept)")
-    run.add_argument("experiment", metavar="YAML_OR_NAME", help="experiments/NAME.yaml, or just NAME")
+    run.add_argument("experiment", metavar="YAML_OR_NAME", help="a name from `list`, or a YAML file")
     run.add_argument("--only", nargs="+", metavar="DATASET", help="run only these datasets (column names)")
     run.add_argument("--limit-queries", type=int, metavar="N", help="first N queries of each dataset (a quick try)")
     run.add_argument("--output-dir", metavar="DIR", help="where runs and scores go (default: runs/<experiment>)")
     report = commands.add_parser("report", help="print the markdown table; write report.md and a PNG chart")
-    report.add_argument("experiment", metavar="YAML_OR_NAME", help="experiments/NAME.yaml, or just NAME")
+    report.add_argument("experiment", metavar="YAML_OR_NAME", help="a name from `list`, or a YAML file")
     report.add_argument("--output-dir", metavar="DIR", help="the folder run wrote (default: runs/<experiment>)")
     return parser
 
@@ -52,8 +56,18 @@ def _report(experiment, output_dir: Path, require_scores: bool = False) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        from reasonrank_ir.experiments.config import load_experiment
+        from reasonrank_ir.experiments.config import experiment_names, find_experiment, load_experiment
 
+        if args.command == "list":
+            import yaml
+
+            for name, path in experiment_names().items():  # descriptions only: no validation, no JVM
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                print(f"{name}\t{' '.join(str(data.get('description', '')).split())}")
+            return 0
+        if args.command == "show":
+            print(find_experiment(args.experiment).read_text(encoding="utf-8"), end="")
+            return 0
         experiment = load_experiment(args.experiment)
         if getattr(args, "only", None):
             experiment = experiment.only(args.only)

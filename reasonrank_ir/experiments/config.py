@@ -109,9 +109,9 @@ class Experiment:
         return self.metrics[0]
 
     def default_output_dir(self) -> Path:
-        from reasonrank_ir.data.base import REPO_ROOT
+        from reasonrank_ir.homes import runs_home
 
-        return REPO_ROOT / "runs" / self.name
+        return runs_home() / self.name
 
     def only(self, names: list[str] | tuple[str, ...]) -> Experiment:
         """The experiment restricted to some datasets (column names, or the names they load)."""
@@ -127,22 +127,35 @@ class Experiment:
                           self.description, self.source)
 
 
-def find_experiment(name_or_path: str | os.PathLike) -> Path:
-    """An experiment YAML by path, or by name in ``experiments/`` (of the current folder or the checkout)."""
-    from reasonrank_ir.data.base import REPO_ROOT
+def _experiment_folders() -> list[Path]:
+    """Where names are looked up: ``experiments/`` of the current folder, then the packaged YAMLs."""
+    from importlib.resources import files
 
+    return [Path.cwd() / "experiments", Path(str(files("reasonrank_ir.experiments") / "configs"))]
+
+
+def experiment_names() -> dict[str, Path]:
+    """Every experiment known by name (a local ``experiments/NAME.yaml`` hides a packaged one)."""
+    found: dict[str, Path] = {}
+    for folder in _experiment_folders():
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.yaml")):
+                found.setdefault(path.stem, path)
+    return found
+
+
+def find_experiment(name_or_path: str | os.PathLike) -> Path:
+    """An experiment YAML by path, or by name (``bright-oracle``) from any folder."""
     path = Path(name_or_path)
     if path.is_file():
         return path
-    folders = [Path.cwd() / "experiments", REPO_ROOT / "experiments"]
-    for folder in folders:
-        for candidate in (folder / f"{name_or_path}.yaml", folder / str(name_or_path)):
-            if candidate.is_file():
-                return candidate
-    known = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
-    listed = ", ".join(known) or "the experiments/*.yaml files"
-    raise ReasonRankError(f"no experiment {str(name_or_path)!r}: not a file, and not one of {listed}."
-                          + close_matches(str(name_or_path), known))
+    known = experiment_names()
+    name = path.name.removesuffix(".yaml")
+    if name in known and (len(path.parts) == 1 or path.parent.name == "experiments"):
+        return known[name]
+    raise ReasonRankError(f"no experiment {str(name_or_path)!r}: not a file, and not one of "
+                          f"{', '.join(known)} (python -m reasonrank_ir.experiments list)."
+                          + close_matches(name, list(known)))
 
 
 def load_experiment(name_or_path: str | os.PathLike) -> Experiment:

@@ -88,7 +88,7 @@ class Report:
             lines += self._cost_table() + [""]
         missing = self.missing()
         if missing:
-            source = experiment.source or f"experiments/{experiment.name}.yaml"
+            source = experiment.source or experiment.name
             lines += [f"Not run yet ({len(missing)}): " + ", ".join(f"{d} × {r}" for d, r in missing)
                       + f". Run `python -m reasonrank_ir.experiments run {source}` (it says what is missing).", ""]
         return "\n".join(lines).rstrip() + "\n"

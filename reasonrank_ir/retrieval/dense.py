@@ -276,7 +276,7 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
 
 def local_dense_index_path(dataset, encoder: str) -> Path:
     """``indexes/<lucene index folder>.<encoder>``: the dense index beside the dataset's Lucene index."""
-    from reasonrank_ir.data.base import indexes_home
+    from reasonrank_ir.homes import indexes_home
 
     return indexes_home() / f"{Path(dataset.index_path()).name}.{encoder_slug(encoder)}"
 
@@ -439,7 +439,7 @@ def resolve_dense_index(dataset, settings: DenseSettings) -> tuple[str, Any]:
 
 
 def _local_dense_names() -> list[str]:
-    from reasonrank_ir.data.base import indexes_home
+    from reasonrank_ir.homes import indexes_home
 
     home = indexes_home()
     return sorted(p.name for p in home.iterdir() if is_dense_index(p)) if home.is_dir() else []

@@ -43,7 +43,7 @@ class ExpansionSettings:
     model: str
     backend: str = "auto"
     cache: str | None = None
-    """JSONL cache file (default: ``runs/expansions/reasoning.<model>.jsonl``)."""
+    """JSONL cache file (default: ``$REASONRANK_HOME/expansions/reasoning.<model>.jsonl``)."""
     mode: str = "append"
     """``append``: original query + reasoning; ``replace``: the reasoning alone (BRIGHT's exact setting)."""
     max_tokens: int = BRIGHT_SAMPLING.max_tokens
@@ -67,9 +67,9 @@ class ExpansionSettings:
     def cache_path(self) -> Path:
         if self.cache:
             return Path(self.cache)
-        from reasonrank_ir.data.base import REPO_ROOT
+        from reasonrank_ir.homes import expansions_home
 
-        return REPO_ROOT / "runs" / "expansions" / f"reasoning.{self.model_slug}.jsonl"
+        return expansions_home() / f"reasoning.{self.model_slug}.jsonl"
 
 
 class QueryExpander:

@@ -15,14 +15,27 @@ from reasonrank_ir.backends.base import Backend
 from reasonrank_ir.errors import ReasonRankError, close_matches
 
 
-def read_config(path: str | Path) -> dict[str, Any]:
+def find_config(name_or_path: str | Path) -> Path:
+    """A YAML file, or the name of a packaged config (``sft``, ``grpo``: the paper's settings)."""
+    from importlib.resources import files
+
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    packaged = Path(str(files("reasonrank_ir.train") / "configs"))
+    known = sorted(p.stem for p in packaged.glob("*.yaml"))
+    if len(path.parts) == 1 and path.stem in known:
+        return packaged / f"{path.stem}.yaml"
+    raise ReasonRankError(f"Config file not found: {path} (packaged configs: {', '.join(known)})."
+                          + close_matches(path.stem, known))
+
+
+def read_config(name_or_path: str | Path) -> dict[str, Any]:
     import yaml
 
     from reasonrank_ir.io import read_text
 
-    path = Path(path)
-    if not path.is_file():
-        raise ReasonRankError(f"Config file not found: {path}.")
+    path = find_config(name_or_path)
     try:
         data = yaml.safe_load(read_text(path)) or {}
     except yaml.YAMLError as error:

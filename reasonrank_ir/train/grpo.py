@@ -6,7 +6,7 @@ reward is :func:`reasonrank_ir.train.reward.ranking_reward` (phi 0.2, gamma 0.1,
 from the ``reward:`` section). ``per_device_train_batch_size`` counts completions: 16 x 8 on one
 device is one batch of 16 prompts x 8 rollouts per optimizer step.
 
-    python -m reasonrank_ir.train.grpo --config experiments/train/grpo.yaml --set model=runs/sft/final
+    python -m reasonrank_ir.train.grpo --config grpo --set model=runs/sft/final
     accelerate launch --config_file ds_zero2.yaml -m reasonrank_ir.train.grpo --config ...   # multi-GPU
 """
 from __future__ import annotations

@@ -105,7 +105,7 @@ def cli(argv: list[str] | None, prog: str, train) -> int:
     from reasonrank_ir.train.config import apply_overrides, read_config
 
     parser = argparse.ArgumentParser(prog=prog, description=(sys.modules[train.__module__].__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--config", help="YAML run config (experiments/train/*.yaml)")
+    parser.add_argument("--config", help="YAML run config: a file, or a packaged name (sft, grpo)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting, e.g. --set training.learning_rate=1e-5 --set lora.r=16")
     parser.add_argument("--model", help="shortcut for --set model=...")

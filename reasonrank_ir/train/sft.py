@@ -5,7 +5,7 @@ Each labelled list becomes the reranker's exact prompt plus the teacher's turn
 Defaults are the paper's (full fine-tune, lr 5e-6, cosine, warmup 0.1, 5 epochs, batch 1 x 8
 accumulation, cut-off 23552 tokens, bf16 on GPU); LoRA through peft with a ``lora:`` section.
 
-    python -m reasonrank_ir.train.sft --config experiments/train/sft.yaml \\
+    python -m reasonrank_ir.train.sft --config sft \\
         --set model=Qwen/Qwen2.5-7B-Instruct --set data=kept.jsonl --set run_dir=runs/sft
     accelerate launch --config_file ds_zero3.yaml -m reasonrank_ir.train.sft --config ...   # multi-GPU
 """

@@ -1,0 +1,48 @@
+"""The ``reasonrank`` console command: each subcommand is one ``python -m reasonrank_ir...`` module.
+
+    reasonrank search --index cranfield          # = python -m reasonrank_ir.search --index cranfield
+    reasonrank train mine --help                 # = python -m reasonrank_ir.train.mine --help
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+from reasonrank_ir.errors import close_matches
+
+COMMANDS = {
+    "search": ("reasonrank_ir.search", "retrieve, rerank, write a TREC run and traces, score it"),
+    "evaluate": ("reasonrank_ir.evaluate", "score TREC runs with ir-measures"),
+    "index": ("reasonrank_ir.index", "build a Lucene index of a dataset or folder"),
+    "data": ("reasonrank_ir.data.__main__", "import collections for offline use; what a name resolves to"),
+    "experiments": ("reasonrank_ir.experiments.__main__", "list, run and report the paper's experiments"),
+    "train mine": ("reasonrank_ir.train.mine", "synthetic queries and hard negatives from an index"),
+    "train label": ("reasonrank_ir.train.label", "teacher LLM labels and rankings"),
+    "train filter": ("reasonrank_ir.train.filter", "self-consistency filter of labelled samples"),
+    "train sft": ("reasonrank_ir.train.sft", "supervised fine-tuning (trl)"),
+    "train grpo": ("reasonrank_ir.train.grpo", "GRPO with the multi-view ranking reward (trl)"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: reasonrank COMMAND [ARGS...]   (COMMAND --help for its flags)", "", "commands:"]
+    lines += [f"  {name:<14} {summary}" for name, (_, summary) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    words = 2 if argv[0] == "train" else 1
+    name = " ".join(argv[:words])
+    if name not in COMMANDS:
+        print(f"error: unknown command {name!r}; one of: {', '.join(COMMANDS)}." + close_matches(name, COMMANDS),
+              file=sys.stderr)
+        return 2
+    return importlib.import_module(COMMANDS[name][0]).main(argv[words:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
