@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GGUF
+from conftest import GGUF, QWEN_TOKENIZER
 from reasonrank_ir.train.sample import Sample
 from reasonrank_ir.types import Candidate, Query
 
@@ -134,6 +134,9 @@ CASES = [
      "(--passage-tokens) must be a positive integer, found 0"),
     ("cut .gguf", (*SEARCH, "--run", "{run}", "--rerank", "reasonrank", "--backend", "llamacpp",
                    "--model", "{gguf_cut}", "--output", "{out}/run.txt"), "gguf_cut.gguf"),
+    ("cut .gguf, tokenizer given", (*SEARCH, "--run", "{run}", "--rerank", "reasonrank", "--backend", "llamacpp",
+                                    "--model", "{gguf_cut}", "--tokenizer", str(QWEN_TOKENIZER),
+                                    "--output", "{out}/run.txt"), "llama.cpp cannot load"),
     ("mine num-queries -1", ("train.mine", "--index", "cranfield", "--output", "{out}/mined.jsonl",
                              "--num-queries", "-1"), "--num-queries must be at least 1, found -1"),
     ("filter alpha 2", ("train.filter", "--input", "{labelled}", "--output", "{out}/kept.jsonl", "--alpha", "2"),
@@ -152,6 +155,16 @@ CASES = [
      "a_file.txt is a file, not a folder"),
     ("experiments output-dir read-only", ("experiments", "run", "bright-oracle", "--output-dir", "{readonly}/x"),
      "cannot write in"),
+    ("experiments output-dir under a file", ("experiments", "run", "bright-oracle", "--output-dir", "{a_file}/x"),
+     "a_file.txt is a file, not a folder"),
+    ("mine output is a folder", ("train.mine", "--index", "cranfield", "--output", "{out}"),
+     "is a folder; give a file name"),
+    ("mine output read-only", ("train.mine", "--index", "cranfield", "--output", "{readonly}/mined.jsonl"),
+     "cannot write in"),
+    ("filter output read-only", ("train.filter", "--input", "{labelled}", "--output", "{readonly}/kept.jsonl"),
+     "cannot write in"),
+    ("filter output under a file", ("train.filter", "--input", "{labelled}", "--output", "{a_file}/kept.jsonl"),
+     "a_file.txt is a file, not a folder"),
     ("mine output under a file", ("train.mine", "--index", "cranfield", "--output", "{a_file}/mined.jsonl"),
      "a_file.txt is a file, not a folder"),
     ("filter output is a folder", ("train.filter", "--input", "{labelled}", "--output", "{out}"),
@@ -190,7 +203,7 @@ def assert_one_clear_error(result: subprocess.CompletedProcess, expected: str) -
 
 @pytest.mark.parametrize("name, argv, expected", CASES, ids=[case[0] for case in CASES])
 def test_bad_input_is_one_clear_line_and_leaves_no_output(files, name, argv, expected):
-    if name == "cut .gguf" and not GGUF.is_file():
+    if name.startswith("cut .gguf") and not GGUF.is_file():
         pytest.skip(f"{GGUF} missing: run scripts/fetch_test_models.sh")
     module, *args = (arg.format(**files) for arg in argv)
     inputs = sorted(Path(files["a_file"]).parent.iterdir())
