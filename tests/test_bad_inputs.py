@@ -183,6 +183,11 @@ CASES = [
     ("mine without index", ("train.mine", "--output", "{out}/mined.jsonl"), "--index and --output are required"),
     ("filter input is output", ("train.filter", "--input", "{labelled}", "--output", "{labelled}"),
      "--output must differ from --input"),
+    ("data info misspelt", ("data", "info", "brigt-biology"), "Did you mean: bright-biology"),
+    ("index misspelt", ("index", "--index", "brigt-biology"), "Did you mean: bright-biology"),
+    ("sft unknown config", ("train.sft", "--config", "sfft"), "Did you mean: sft?"),
+    ("grpo missing config file", ("train.grpo", "--config", "{out}/grpo.yaml"), "Config file not found"),
+    ("reasonrank command", ("cli", "search", "--index", "cranfield", "--hits", "0"), "--hits must be at least 1"),
     ("label without teacher", ("train.label", "--input", "{mined}", "--output", "{out}/labelled.jsonl"),
      "needs --model and --base-url"),
 ]

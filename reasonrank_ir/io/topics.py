@@ -34,6 +34,7 @@ def read_topics(path: str | os.PathLike) -> dict[str, Query]:
 
 
 def _add(topics: dict[str, Query], lines: dict[str, str], query: Query, where: str) -> None:
+    """Add ``query`` (read at ``where``), refusing an empty id or text and an id seen before."""
     if not query.query_id or not query.text:
         raise ReasonRankError(f"{where}: topic {query.query_id!r} has an empty {'text' if query.query_id else 'id'}")
     if query.query_id in topics:
