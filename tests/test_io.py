@@ -2,6 +2,8 @@
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.topics import read_topics
@@ -164,3 +166,22 @@ def test_requests_follow_the_run_rules(tmp_path, candidates, expected):
     with pytest.raises(ReasonRankError, match=r"requests\.jsonl:1: ") as error:
         read_requests(path)
     assert expected in str(error.value)
+
+
+_LINE_PARTS = st.sampled_from(["1", "Q0", "d1", "d 2", "0.5", "nan", "-inf", "1e400", "\t", " ", "\ufeff", "\r",
+                               "\xe9", "<top>", "<num>", "</top>", '{"qid": 1, "query": "a"}', '{"qid": 1}', "[]"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.binary(max_size=200), st.lists(st.lists(_LINE_PARTS, max_size=7).map(" ".join), max_size=5)
+                 .map(lambda lines: "\n".join(lines).encode("utf-8"))),
+       st.sampled_from(["run.trec", "qrels.txt", "t.tsv", "t.jsonl"]))
+def test_any_bytes_read_or_fail_with_one_clear_error(tmp_path, data, name):
+    """No file content makes a reader raise anything but the one user-facing error."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    reader = {"run.trec": read_run, "qrels.txt": read_qrels, "t.tsv": read_topics, "t.jsonl": read_topics}[name]
+    try:
+        reader(path)
+    except ReasonRankError as error:
+        assert "\n" not in str(error)

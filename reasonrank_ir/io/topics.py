@@ -45,6 +45,8 @@ def _add(topics: dict[str, Query], lines: dict[str, str], query: Query, where: s
 
 def _jsonl_topics(path):
     for where, record in read_jsonl(path):
+        if not isinstance(record, dict):
+            raise ReasonRankError(f"{where}: expected a JSON object (one topic), found {type(record).__name__}")
         query_id = next((record[k] for k in _ID_KEYS if k in record), None)
         text = next((record[k] for k in _TEXT_KEYS if k in record), None)
         if query_id is None or text is None:
