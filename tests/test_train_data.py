@@ -228,3 +228,17 @@ def test_config_overrides_keep_types():
     assert config["training"]["learning_rate"] == 1e-6  # the original is left alone
     with pytest.raises(ReasonRankError):
         apply_overrides(config, ["no-equals-sign"])
+
+
+@pytest.mark.parametrize("record, expected", [
+    ('[1, 2]', "expected a JSON object"),
+    ('{"qid": "1", "query": "q", "initial_list": 5}', "a field has the wrong type"),
+    ('{"qid": "1", "query": "q", "initial_list": ["a"], "docs": ["a"]}', "a field has the wrong type"),
+    ('{"query": "q", "initial_list": ["a"]}', "lacks the field 'qid'"),
+])
+def test_malformed_training_lists_name_the_line(tmp_path, record, expected):
+    path = tmp_path / "lists.jsonl"
+    path.write_text(json.dumps(_labelled("math", "1", ["a"], list("abcdefghijkl")).to_json()) + "\n" + record + "\n")
+    with pytest.raises(ReasonRankError, match=r"lists\.jsonl:2: ") as error:
+        list(read_samples(path))
+    assert expected in str(error.value)

@@ -22,7 +22,7 @@ from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io import numbered_lines, read_text
 from reasonrank_ir.io.jsonl import read_jsonl
 from reasonrank_ir.rerank.prompts import PassageFormatter, answer_format, build_messages, render
-from reasonrank_ir.train.sample import Sample
+from reasonrank_ir.train.sample import Sample, sample_at
 
 _ID_KEYS = ("id", "_id", "docid", "doc_id", "qid", "query_id", "pid")
 _TEXT_KEYS = ("text", "contents", "query", "passage", "body", "segment", "content")
@@ -116,8 +116,8 @@ def read_released(path: str | Path, queries: str | Path | None = None, docs: str
         raise ReasonRankError(f"Released data file not found: {path}.")
     query_table = {k: _as_text(v) for k, v in read_id_table(queries or path.parent / "id_query").items()}
     doc_table = {k: _as_doc(v) for k, v in read_id_table(docs or path.parent / "id_doc").items()}
-    for _, record in read_jsonl(path):
-        yield Sample.from_json(record, query_table, doc_table)
+    for where, record in read_jsonl(path):
+        yield sample_at(where, record, query_table, doc_table)
 
 
 def read_samples_any(path: str | Path) -> Iterator[Sample]:
