@@ -35,13 +35,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _report(experiment, output_dir: Path, require_scores: bool = False) -> str:
-    from reasonrank_ir.experiments.report import build_report, write_chart
+    from reasonrank_ir.experiments.report import build_report, write_chart, write_inspections
 
     report = build_report(experiment, output_dir)
     if require_scores and len(report.missing()) == len(report.rows) * len(report.datasets):
         raise ReasonRankError(f"{output_dir} holds no scores of {experiment.name}: run it first "
                               f"(python -m reasonrank_ir.experiments run {experiment.name}), or pass its --output-dir")
     text = report.markdown()
+    try:
+        text += "".join(f"\n{line}\n" for line in write_inspections(experiment, output_dir))
+    except ReasonRankError as error:
+        print(f"no inspection pages: {error}", file=sys.stderr)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "report.md").write_text(text, encoding="utf-8")
     try:

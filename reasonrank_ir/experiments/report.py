@@ -243,6 +243,29 @@ def write_chart(report: Report, path: str | Path) -> Path:
     return path
 
 
+def write_inspections(experiment: Experiment, output_dir: str | Path) -> list[str]:
+    """A ``reasonrank_ir.inspect`` page beside each reranked run with traces (rewritten when the run is
+    newer), against the first stage; one markdown line linking them all."""
+    from reasonrank_ir.experiments.runner import run_path
+    from reasonrank_ir.inspect import write_report
+
+    links = []
+    for system in experiment.systems:
+        for dataset in experiment.datasets:
+            run = run_path(Path(output_dir), dataset.name, system.name)
+            if not (run.is_file() and run.with_name(run.stem + ".traces.jsonl").is_file()):
+                continue
+            page = run.with_suffix(".html")
+            if not page.is_file() or page.stat().st_mtime < run.stat().st_mtime:
+                first = experiment.first_stage.run_file(dataset) or run_path(Path(output_dir), dataset.name,
+                                                                              experiment.first_stage.name)
+                write_report(run, page, qrels=dataset.qrels or dataset.dataset,
+                             topics=dataset.topics or dataset.dataset,
+                             baseline=first if first.is_file() else None, metric=experiment.metric)
+            links.append(f"[{dataset.name} × {system.label}]({page.name})")
+    return ["What each reranker did, query by query: " + " · ".join(links)] if links else []
+
+
 def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
