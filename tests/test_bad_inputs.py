@@ -29,15 +29,16 @@ def labelled_line(qid: str) -> str:
     return json.dumps(sample.to_json()) + "\n"
 
 
+def mined_line(qid: str) -> str:
+    return json.dumps(Sample("toy", Query(qid, "q"), (Candidate("a", 1.0, {"text": "p"}),)).to_json()) + "\n"
+
+
 def _head(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of ``path``: a download cut short."""
     if not path.is_file():
         return b"GGUF"
     with path.open("rb") as handle:
         return handle.read(size)
-
-
-def mined_line(qid: str) -> str:
-    return json.dumps(Sample("toy", Query(qid, "q"), (Candidate("a", 1.0, {"text": "p"}),)).to_json()) + "\n"
 
 
 @pytest.fixture
@@ -63,12 +64,12 @@ def files(tmp_path) -> dict[str, str]:
         "mined": mined_line("1").encode(),
         "labelled_latin1": labelled_line("1").encode() + LATIN1 + b"\n",
         "a_file": b"not a folder\n",
-        "gguf_cut": _head(GGUF, 5000),  # a download cut short
+        "gguf_cut": _head(GGUF, 5000),
     }
     paths = {}
     for name, data in contents.items():
-        path = inputs / (name + (".gguf" if name.startswith("gguf") else ".jsonl" if name in (
-            "labelled", "mined", "labelled_latin1") else ".txt"))
+        suffix = ".gguf" if name.startswith("gguf") else ".jsonl" if name.startswith(("labelled", "mined")) else ".txt"
+        path = inputs / (name + suffix)
         path.write_bytes(data)
         paths[name] = str(path)
     (tmp_path / "out").mkdir()
