@@ -43,6 +43,8 @@ class FirstStage:
     expansion: ExpansionSettings | None = None
 
     def __post_init__(self):
+        if self.hits < 1:
+            raise ReasonRankError(f"--hits must be at least 1, found {self.hits}")
         if self.run_file and self.fuse_runs:
             raise ReasonRankError("--run reranks one run and --fuse-runs fuses several: pick one")
         if self.expansion and (self.run_file or self.fuse_runs):
@@ -93,7 +95,23 @@ def _read_topic_run(path: str, dataset: Dataset, topics: dict[str, Query]) -> Ru
     if len(unknown) == len(run):
         raise ReasonRankError(f"{path}: its query ids ({', '.join(unknown[:3])}...) match no "
                               f"topic of {dataset.name}; pass the matching --topics")
-    return filter_excluded(Run({q: run[q] for q in topics if q in run}, run.name), dataset)
+    run = filter_excluded(Run({q: run[q] for q in topics if q in run}, run.name), dataset)
+    _check_judged(run, dataset, path)
+    return run
+
+
+def _check_judged(run: Run, dataset: Dataset, path: str) -> None:
+    """Refuse a run none of whose docs is judged: its doc ids belong to another corpus.
+
+    Rerankers that read passages find such ids missing from the index; the oracle reads only the
+    judgments (BRIGHT's runs rerank offline without the corpus), so this is its check.
+    """
+    qrels = dataset.qrels()
+    judged = [r for r in run if qrels and qrels.get(r.query_id)]
+    if judged and not any(c.doc_id in qrels[r.query_id] for r in judged for c in r.candidates):
+        example = next((c.doc_id for r in judged for c in r.candidates), "")
+        raise ReasonRankError(f"{path}: none of its docs is judged in the qrels of {dataset.name} (e.g. "
+                              f"{example!r}): does the run belong to another corpus? pass the matching --index")
 
 
 def retrieve(dataset: Dataset, topics: dict[str, Query], first_stage: FirstStage, progress: bool = False) -> Run:

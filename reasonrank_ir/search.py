@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from reasonrank_ir.errors import ReasonRankError, cli_main
+from reasonrank_ir.io import check_output_file
 
 RERANKERS = ("none", "reasonrank", "rankgpt", "qwen3", "oracle")
 DEFAULT_MODELS = {"reasonrank": "liuwenhan/reasonrank-7B", "rankgpt": "Qwen/Qwen2.5-7B-Instruct",
@@ -165,15 +166,22 @@ def backend_options(args) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def make_reranker(args, dataset):
+def rerank_config(args, dataset):
+    """The sliding-window settings the flags describe (checked when built)."""
     from reasonrank_ir.backends.base import Sampling
-    from reasonrank_ir.rerank import Reranker
     from reasonrank_ir.rerank.listwise import RerankConfig
 
-    config = RerankConfig(depth=args.depth, window=args.window, step=args.step, passes=args.passes,
-                          max_passage_tokens=args.passage_tokens or dataset.max_passage_tokens,
-                          style=args.rerank if args.rerank != "oracle" else "reasonrank",
-                          sampling=Sampling(max_tokens=args.max_tokens))
+    passage_tokens = dataset.max_passage_tokens if args.passage_tokens is None else args.passage_tokens
+    return RerankConfig(depth=args.depth, window=args.window, step=args.step, passes=args.passes,
+                        max_passage_tokens=passage_tokens,
+                        style=args.rerank if args.rerank != "oracle" else "reasonrank",
+                        sampling=Sampling(max_tokens=args.max_tokens))
+
+
+def make_reranker(args, dataset):
+    from reasonrank_ir.rerank import Reranker
+
+    config = rerank_config(args, dataset)
     if args.rerank == "oracle":
         qrels = dataset.qrels()
         if not qrels:
@@ -203,16 +211,24 @@ def run(args) -> int:
     from reasonrank_ir.io.trec import write_run
 
     parse_measures(args.metrics)  # fail on a typo before any work
+    if args.limit_queries is not None and args.limit_queries < 1:  # 0 would mean all, -1 all but the last
+        raise ReasonRankError(f"--limit-queries must be a positive integer, found {args.limit_queries}")
+    first_stage = make_first_stage(args)
     dataset = load(args.index, topics=args.topics, qrels=args.qrels)
+    if args.rerank != "none":
+        rerank_config(args, dataset)  # bad window settings fail before topics and model load
+    output = Path(args.output) if args.output else default_output(args)
+    check_output_file(output, "--output")
+    if args.traces:
+        check_output_file(args.traces, "--traces")
     if args.run and pipeline.is_requests_file(args.run) and not args.topics:
         topics = {r.query_id: r.query for r in pipeline.read_candidates(args.run)}  # queries travel with them
     else:
         topics = dataset.topics()
     if args.limit_queries:
         topics = dict(list(topics.items())[:args.limit_queries])
-    first_stage = make_first_stage(args)
+    dataset.qrels()  # read now: a bad judgments file must fail before the run, not after it
     reranker = make_reranker(args, dataset) if args.rerank != "none" else None
-    output = Path(args.output) if args.output else default_output(args)
     started = time.perf_counter()
     candidates = pipeline.retrieve(dataset, topics, first_stage, progress=True)
     candidates.name = output.stem.removeprefix("run.")[:60]

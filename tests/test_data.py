@@ -49,6 +49,16 @@ def test_unknown_name_lists_close_matches():
         load("cranfeld")
 
 
+def test_prebuilt_index_names_read_without_the_jvm_are_pyserinis_own(isolated_caches):
+    # The fast reader lets a typo be refused without starting Java; it must never drift from the table
+    # Pyserini builds when it runs.
+    from reasonrank_ir.data import prebuilt
+
+    declared = prebuilt._declared_index_names()
+    assert declared is not None and "msmarco-v1-passage" in declared and "bright-biology" in declared
+    assert declared == set(prebuilt.prebuilt_indexes())
+
+
 def test_prebuilt_index_offline_says_where_to_put_it(bright_imported):
     with pytest.raises(ReasonRankError, match=r"cannot download the prebuilt index 'bright-pony'.*unpack it so that"):
         load("bright-pony").index_path()

@@ -2,6 +2,8 @@
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.topics import read_topics
@@ -72,3 +74,114 @@ def test_bad_topics_lines_are_reported(tmp_path):
 def test_missing_file_is_one_clear_error(tmp_path):
     with pytest.raises(ReasonRankError, match="no such file"):
         read_run(tmp_path / "absent.trec")
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_bom_and_crlf_are_read_as_plain_utf8(tmp_path):
+    # A BOM used to glue itself to the first query id ('\ufeff1'), so query 1 vanished.
+    (tmp_path / "run.trec").write_bytes(BOM + b"1 Q0 d1 1 0.9 t\r\n1 Q0 d2 2 0.5 t\r\n2 Q0 d3 1 0.1 t\r\n")
+    (tmp_path / "qrels.txt").write_bytes(BOM + b"1 0 d1 1\r\n2 0 d3 0\r\n")
+    (tmp_path / "t.tsv").write_bytes(BOM + "1\tcaf\u00e9 au lait\r\n2\tsecond\r\n".encode())
+    (tmp_path / "t.jsonl").write_bytes(BOM + b'{"qid": "1", "query": "first"}\r\n')
+    run = read_run(tmp_path / "run.trec")
+    assert list(run.rankings) == ["1", "2"] and [c.doc_id for c in run["1"].candidates] == ["d1", "d2"]
+    assert read_qrels(tmp_path / "qrels.txt") == {"1": {"d1": 1}, "2": {"d3": 0}}
+    assert read_topics(tmp_path / "t.tsv") == {"1": Query("1", "caf\u00e9 au lait"), "2": Query("2", "second")}
+    assert read_topics(tmp_path / "t.jsonl") == {"1": Query("1", "first")}
+
+
+@pytest.mark.parametrize("name, content, reader", [
+    ("run.trec", b"1 Q0 d1 1 0.9 t\n1 Q0 caf\xe9 2 0.5 t\n", read_run),
+    ("qrels.txt", b"1 0 d1 1\n1 0 caf\xe9 1\n", read_qrels),
+    ("t.tsv", b"1\tfirst\n2\tcaf\xe9\n", read_topics),
+    ("t.jsonl", b'{"qid": "1", "query": "a"}\n{"qid": "2", "query": "caf\xe9"}\n', read_topics),
+])
+def test_latin1_byte_names_file_line_and_offset(tmp_path, name, content, reader):
+    (tmp_path / name).write_bytes(content)
+    offset = content.index(b"\xe9")  # counted from the start of the file
+    with pytest.raises(ReasonRankError, match=rf"{name}:2: not UTF-8 text \(byte 0xe9 at offset {offset}\)"):
+        reader(tmp_path / name)
+
+
+def test_utf16_and_cut_gzip_are_clear_errors(tmp_path):
+    (tmp_path / "t.tsv").write_bytes("1\tquery\n".encode("utf-16"))
+    with pytest.raises(ReasonRankError, match=r"t\.tsv:1: not UTF-8 text \(byte 0xff at offset 0\)"):
+        read_topics(tmp_path / "t.tsv")
+    import gzip
+
+    whole = gzip.compress(b"1 Q0 d1 1 0.9 t\n" * 100)
+    (tmp_path / "run.trec.gz").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ReasonRankError, match=r"run\.trec\.gz: not a readable gzip file"):
+        read_run(tmp_path / "run.trec.gz")
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("1 Q0 d2 2 0.5", "expected 6 columns"),            # tag missing: 'd2' would have become Q0
+    ("1 d2 2 0.5 t", "expected 6 columns"),             # Q0 missing: the doc id was read as empty
+    ("1 Q0 d2 2 nan t", "score must be a finite number, found 'nan'"),
+    ("1 Q0 d2 2 -inf t", "score must be a finite number, found '-inf'"),
+    ("1 Q0 d1 2 0.5 t", "doc 'd1' is ranked twice for query 1 (also on line 1)"),
+])
+def test_run_lines_trec_eval_would_refuse_are_errors(tmp_path, line, expected):
+    path = tmp_path / "bad.trec"
+    path.write_text(f"1 Q0 d1 1 0.9 t\n{line}\n")
+    with pytest.raises(ReasonRankError, match=r"bad\.trec:2: ") as error:
+        read_run(path)
+    assert expected in str(error.value)
+
+
+def test_same_doc_under_two_queries_is_fine(tmp_path):
+    (tmp_path / "run.trec").write_text("1 Q0 d1 1 0.9 t\n2 Q0 d1 1 0.9 t\n")
+    assert len(read_run(tmp_path / "run.trec")) == 2
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("t.tsv", "", r"t\.tsv: no topics in the file"),
+    ("t.tsv", "\n\n", r"t\.tsv: no topics in the file"),
+    ("t.tsv", "1\tfirst\n2\t  \n", r"t\.tsv:2: topic '2' has an empty text"),
+    ("t.tsv", "\tno id\n", r"t\.tsv:1: topic '' has an empty id"),
+    ("t.tsv", "1\tfirst\n2\tsecond\n1\tagain\n", r"t\.tsv:3: topic id 1 is given twice \(first at .*t\.tsv:1\)"),
+    ("t.jsonl", '{"qid": 1, "query": ""}\n', r"t\.jsonl:1: topic '1' has an empty text"),
+    ("t.jsonl", '{"qid": 1, "query": "a"}\n{"qid": "1", "query": "b"}\n', r"t\.jsonl:2: topic id 1 is given twice"),
+    ("t.trec", "<top><num> 1 <title> a </top>\n<top><num> 1 <title> b </top>\n",
+     r"t\.trec, <top> block 2: topic id 1 is given twice"),
+])
+def test_topics_that_would_run_the_wrong_queries_are_errors(tmp_path, name, content, expected):
+    (tmp_path / name).write_text(content)
+    with pytest.raises(ReasonRankError, match=expected):
+        read_topics(tmp_path / name)
+
+
+@pytest.mark.parametrize("candidates, expected", [
+    ([{"docid": "a", "score": 1.0}, {"docid": "a", "score": 0.5}], "doc 'a' is listed twice for query 1"),
+    ([{"docid": "a", "score": float("nan")}], "score must be a finite number, found nan for 'a'"),
+])
+def test_requests_follow_the_run_rules(tmp_path, candidates, expected):
+    from reasonrank_ir.io.requests import read_requests
+
+    path = tmp_path / "requests.jsonl"
+    path.write_text(json.dumps({"query": {"qid": "1", "text": "q"}, "candidates": candidates}) + "\n")
+    with pytest.raises(ReasonRankError, match=r"requests\.jsonl:1: ") as error:
+        read_requests(path)
+    assert expected in str(error.value)
+
+
+_LINE_PARTS = st.sampled_from(["1", "Q0", "d1", "d 2", "0.5", "nan", "-inf", "1e400", "\t", " ", "\ufeff", "\r",
+                               "\xe9", "<top>", "<num>", "</top>", '{"qid": 1, "query": "a"}', '{"qid": 1}', "[]"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.binary(max_size=200), st.lists(st.lists(_LINE_PARTS, max_size=7).map(" ".join), max_size=5)
+                 .map(lambda lines: "\n".join(lines).encode("utf-8"))),
+       st.sampled_from(["run.trec", "qrels.txt", "t.tsv", "t.jsonl"]))
+def test_any_bytes_read_or_fail_with_one_clear_error(tmp_path, data, name):
+    """No file content makes a reader raise anything but the one user-facing error."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    reader = {"run.trec": read_run, "qrels.txt": read_qrels, "t.tsv": read_topics, "t.jsonl": read_topics}[name]
+    try:
+        reader(path)
+    except ReasonRankError as error:
+        assert "\n" not in str(error)

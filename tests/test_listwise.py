@@ -285,8 +285,14 @@ def test_from_name(tokenizer):
 
 
 def test_bad_config():
-    with pytest.raises(ReasonRankError, match="rerank step must be a positive integer"):
+    with pytest.raises(ReasonRankError, match=r"rerank step \(--step\) must be a positive integer"):
         RerankConfig(step=0)
+    with pytest.raises(ReasonRankError, match=r"rerank max_passage_tokens \(--passage-tokens\) must be"):
+        RerankConfig(max_passage_tokens=0)
+    # windows of 10 moved by 15 would never show ranks 10-14 (of 100) to the model
+    with pytest.raises(ReasonRankError, match="step 15 is larger than window 10"):
+        RerankConfig(window=10, step=15)
+    assert RerankConfig(window=10, step=10).step == 10  # adjacent windows, no gap
     with pytest.raises(ReasonRankError, match="unknown prompt style"):
         RerankConfig(style="rank1")
     with pytest.raises(ReasonRankError, match="sampling n must be 1"):

@@ -157,9 +157,11 @@ def test_filter_keeps_self_consistent_lists_and_reports_per_domain(tmp_path, cap
     unlabelled = Sample("code", Query("6", "q"), keep_top.candidates)
     assert consistency(at_four) == pytest.approx(0.4307, abs=1e-4)
     report = FilterReport(0.4)
-    kept = list(self_consistent([keep_top, at_three, at_four, at_five, beyond, unlabelled], 0.4, report))
+    kept = list(self_consistent([keep_top, at_three, at_four, at_five, beyond], 0.4, report))
     assert [s.query_id for s in kept] == ["1", "2", "3"]
-    assert report.kept == {"math": 2, "code": 1} and report.seen == {"math": 2, "code": 4}
+    assert report.kept == {"math": 2, "code": 1} and report.seen == {"math": 2, "code": 3}
+    with pytest.raises(ReasonRankError, match="list code/6 is not labelled"):  # no teacher list to judge
+        list(self_consistent([keep_top, unlabelled]))
 
     from reasonrank_ir.train.filter import main
 
@@ -226,3 +228,17 @@ def test_config_overrides_keep_types():
     assert config["training"]["learning_rate"] == 1e-6  # the original is left alone
     with pytest.raises(ReasonRankError):
         apply_overrides(config, ["no-equals-sign"])
+
+
+@pytest.mark.parametrize("record, expected", [
+    ('[1, 2]', "expected a JSON object"),
+    ('{"qid": "1", "query": "q", "initial_list": 5}', "a field has the wrong type"),
+    ('{"qid": "1", "query": "q", "initial_list": ["a"], "docs": ["a"]}', "a field has the wrong type"),
+    ('{"query": "q", "initial_list": ["a"]}', "lacks the field 'qid'"),
+])
+def test_malformed_training_lists_name_the_line(tmp_path, record, expected):
+    path = tmp_path / "lists.jsonl"
+    path.write_text(json.dumps(_labelled("math", "1", ["a"], list("abcdefghijkl")).to_json()) + "\n" + record + "\n")
+    with pytest.raises(ReasonRankError, match=r"lists\.jsonl:2: ") as error:
+        list(read_samples(path))
+    assert expected in str(error.value)

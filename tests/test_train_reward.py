@@ -5,6 +5,8 @@ import itertools
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.train.reward import (
@@ -76,6 +78,48 @@ def test_format_failures_score_minus_one(completion):
 @pytest.mark.parametrize("ids", [(1, 2), (1, 2, 3, 3), (1, 1, 3), (1, 2, 4), (0, 1, 2), ()])
 def test_wrong_counts_duplicates_and_unknown_ids_score_zero(ids):
     assert ranking_reward(answer(*ids), INITIAL, {"a"}, TEACHER) == 0.0
+
+
+def test_ids_are_the_numbers_they_denote():
+    # [01] is passage 1, so this is the perfect list written with a leading zero.
+    assert ranking_reward("<think>x</think><answer>[01] > [002] > [3]</answer>", INITIAL, {"a"}, TEACHER) == \
+        pytest.approx(1.0 + 0.2 + 0.1)
+
+
+def test_one_passage_under_many_spellings_scores_zero():
+    # The issue's exploit: ten spellings of the relevant passage 1 used to pass the count checks as ten
+    # distinct ids and score 4.78 (NDCG summed ten times); it names one passage ten times.
+    initial = [f"d{i}" for i in range(1, 11)]
+    aliases = " > ".join(f"[{'0' * z}1]" for z in range(10))
+    assert ranking_reward(f"<think>x</think><answer>{aliases}</answer>", initial, {"d1"}, initial) == 0.0
+    assert ranking_reward(answer(1, 2, 3).replace("[3]", "[001]"), INITIAL, {"a"}, TEACHER) == 0.0
+
+
+@pytest.mark.parametrize("huge", [
+    "1" * 5000,        # past int()'s 4,300-digit limit: no passage
+    "9" * 20,          # no passage
+    "0" * 5000 + "2",  # passage 2, which the list already names
+])
+def test_huge_ids_score_zero_without_raising(huge):
+    completion = f"<think>x</think><answer>[1] > [2] > [{huge}]</answer>"
+    assert ranking_reward(completion, INITIAL, {"a"}, TEACHER) == 0.0
+
+
+def test_leading_zeros_of_any_length_still_name_the_passage():
+    completion = f"<think>x</think><answer>[1] > [2] > [{'0' * 5000}3]</answer>"
+    assert ranking_reward(completion, INITIAL, {"a"}, TEACHER) == pytest.approx(1.0 + 0.2 + 0.1)
+
+
+_ANSWER_TOKENS = st.sampled_from(["[1]", "[2]", "[3]", "[01]", "[0]", "[4]", "[" + "7" * 4400 + "]", " > ", ">", "x", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), st.lists(_ANSWER_TOKENS, max_size=8).map(
+    lambda parts: "<think>r</think> <answer>" + "".join(parts) + "</answer>")))
+def test_reward_is_bounded_for_any_completion(completion):
+    config = RewardConfig()
+    reward = ranking_reward(completion, INITIAL, {"a", "b"}, TEACHER, config)
+    assert -1.0 <= reward <= 1.0 + config.phi + config.gamma
 
 
 def test_no_relevant_passage_leaves_only_rbo():

@@ -36,11 +36,11 @@ def load(name: str, topics: str | None = None, qrels: str | None = None) -> Data
     if name.startswith((".", "/", "~")) or "/" in name:  # a path, not a Pyserini name
         raise ReasonRankError(f"unknown index or dataset {name!r}: no such folder, and not an ir_datasets id."
                               f"{close_matches(name, irds_ids())}")
-    from reasonrank_ir.data.prebuilt import PrebuiltDataset, is_prebuilt_index, prebuilt_indexes
+    from reasonrank_ir.data.prebuilt import PrebuiltDataset, is_prebuilt_index, prebuilt_index_names
 
     if is_prebuilt_index(name):
         return PrebuiltDataset(name, topics, qrels)
-    known = list(BRIGHT_NAMES) + irds_ids() + list(prebuilt_indexes())
+    known = dict.fromkeys([*BRIGHT_NAMES, *irds_ids(), *prebuilt_index_names()])
     raise ReasonRankError(
         f"unknown index or dataset {name!r}: not a BRIGHT name, an ir_datasets id, a Pyserini prebuilt index, "
         f"or a folder.{close_matches(name, known)}")

@@ -7,6 +7,9 @@ and qrels names only by asking for them (no public function lists them), so the 
 """
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
 from reasonrank_ir import pyserini_compat
 from reasonrank_ir.data.base import Dataset
 from reasonrank_ir.errors import ReasonRankError, close_matches
@@ -20,13 +23,48 @@ def prebuilt_indexes():
     return import_pyserini("pyserini.prebuilt_index_info").TF_INDEX_INFO
 
 
+@cache
+def _declared_index_names() -> frozenset[str] | None:
+    """The prebuilt index names as written in Pyserini's source, read without running it.
+
+    Running it starts the JVM (seconds), far too slow to refuse a typo. None when the file is not
+    laid out as expected (``TF_INDEX_INFO = {**PART, ...}`` of literal-keyed dicts): then ask Pyserini.
+    """
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyserini")
+    source = Path(spec.submodule_search_locations[0], "prebuilt_index_info.py") if spec else None
+    if source is None or not source.is_file():
+        return None
+    dicts = {node.targets[0].id: node.value for node in ast.parse(source.read_bytes()).body
+             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
+             and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)}
+    whole = dicts.get("TF_INDEX_INFO")
+    if whole is None:
+        return None
+    names: set[str] = set()
+    for key, value in zip(whole.keys, whole.values):
+        part = dicts.get(value.id) if key is None and isinstance(value, ast.Name) else None
+        if part is None or not all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in part.keys):
+            return None
+        names.update(k.value for k in part.keys)
+    return frozenset(names)
+
+
+def prebuilt_index_names():
+    """The prebuilt index names, read from Pyserini's source where possible (no JVM, no network)."""
+    declared = _declared_index_names()
+    return declared if declared is not None else prebuilt_indexes()
+
+
 def is_prebuilt_index(name: str) -> bool:
-    return name in prebuilt_indexes()
+    return name in prebuilt_index_names()
 
 
 def check_prebuilt_index(name: str) -> None:
     if not is_prebuilt_index(name):
-        raise ReasonRankError(f"unknown Pyserini prebuilt index {name!r}.{close_matches(name, prebuilt_indexes())}")
+        raise ReasonRankError(f"unknown Pyserini prebuilt index {name!r}.{close_matches(name, prebuilt_index_names())}")
 
 
 _FUNCTIONS = {"topics": "get_topics", "qrels": "get_qrels_file"}

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.io import check_output_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,10 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _report(experiment, output_dir: Path) -> str:
+def _report(experiment, output_dir: Path, require_scores: bool = False) -> str:
     from reasonrank_ir.experiments.report import build_report, write_chart, write_inspections
 
     report = build_report(experiment, output_dir)
+    if require_scores and len(report.missing()) == len(report.rows) * len(report.datasets):
+        raise ReasonRankError(f"{output_dir} holds no scores of {experiment.name}: run it first "
+                              f"(python -m reasonrank_ir.experiments run {experiment.name}), or pass its --output-dir")
     text = report.markdown()
     try:
         text += "".join(f"\n{line}\n" for line in write_inspections(experiment, output_dir))
@@ -72,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "only", None):
             experiment = experiment.only(args.only)
         output_dir = Path(args.output_dir) if args.output_dir else experiment.default_output_dir()
+        check_output_dir(output_dir, "--output-dir")
         if args.command == "run":
             from reasonrank_ir.experiments.runner import run_experiment
 
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"- {where}: {reason}", file=sys.stderr)
             print(_report(experiment, output_dir))
             return 1 if result.missing else 0
-        print(_report(experiment, output_dir))
+        print(_report(experiment, output_dir, require_scores=True))
     except ReasonRankError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -162,9 +162,11 @@ def load_experiment(name_or_path: str | os.PathLike) -> Experiment:
     """Read and validate an experiment YAML; raises ReasonRankError naming the bad key or value."""
     import yaml
 
+    from reasonrank_ir.io import read_text
+
     path = find_experiment(name_or_path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(path))
     except yaml.YAMLError as error:
         raise ReasonRankError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     return parse_experiment(data, path)

@@ -1,12 +1,21 @@
-"""Readers and writers for the formats users already have: TREC runs and qrels, topics, JSONL."""
+"""Readers and writers for the formats users already have: TREC runs and qrels, topics, JSONL.
+
+Every file is read as UTF-8, with or without a byte-order mark, LF or CRLF line ends; anything else
+(latin-1, UTF-16, a cut gzip stream) is one error naming the file, line and byte offset, never a
+``UnicodeDecodeError`` or a BOM glued to the first query id.
+"""
 from __future__ import annotations
 
 import gzip
 import os
+import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 from reasonrank_ir.errors import ReasonRankError
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
@@ -15,7 +24,67 @@ def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
     if not path.is_file():
         raise ReasonRankError(f"{path}: no such file")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if line.strip():
-                yield number, line.rstrip("\n")
+    offset = 0
+    try:
+        with opener(path, "rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                start = len(_BOM) if number == 1 and raw.startswith(_BOM) else 0
+                line = _decode(raw[start:], path, number, offset + start)
+                offset += len(raw)
+                if line.strip():
+                    yield number, line.rstrip("\r\n")
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise ReasonRankError(f"{path}: not a readable gzip file ({error or 'cut short'})") from None
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A whole file (YAML, JSON) under the same encoding rules as :func:`numbered_lines`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ReasonRankError(f"{path}: no such file")
+    data = path.read_bytes()
+    start = len(_BOM) if data.startswith(_BOM) else 0
+    return _decode(data[start:], path, None, start).replace("\r\n", "\n")
+
+
+def _decode(raw: bytes, path: Path, number: int | None, offset: int) -> str:
+    """``raw`` (starting at byte ``offset`` of the file) as UTF-8, or an error saying where it is not."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if number is None:
+            number = raw.count(b"\n", 0, error.start) + 1
+        byte = raw[error.start]
+        raise ReasonRankError(f"{path}:{number}: not UTF-8 text (byte 0x{byte:02x} at offset {offset + error.start}); "
+                              "save the file as UTF-8") from None
+
+
+def check_output_file(path: str | os.PathLike, flag: str) -> None:
+    """Refuse an output file that cannot be written, before any work is done for it."""
+    path = Path(path)
+    if path.is_dir():
+        raise ReasonRankError(f"{flag} {path} is a folder; give a file name (e.g. {path / 'run.txt'})")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ReasonRankError(f"{flag} {path}: the file is read-only")
+    _check_can_create(path.parent, flag, path)
+
+
+def check_output_dir(path: str | os.PathLike, flag: str) -> None:
+    """Refuse an output folder that is a file or cannot be written, before any work is done for it."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ReasonRankError(f"{flag} {path} is a file, not a folder")
+    _check_can_create(path, flag, path)
+
+
+def _check_can_create(folder: Path, flag: str, target: Path) -> None:
+    """Files can be made in ``folder``: its nearest existing ancestor is a folder we may write in."""
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ReasonRankError(f"{flag} {target}: {existing} is a file, not a folder")
+    try:
+        tempfile.TemporaryFile(dir=existing).close()  # os.access says yes to root on read-only mounts
+    except OSError as error:
+        raise ReasonRankError(f"{flag} {target}: cannot write in {existing} ({error.strerror})") from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,6 +38,13 @@ def _ranking(record: dict, where: str) -> Ranking:
             f"{where}: expected {{'query': {{'text', 'qid'}}, 'candidates': [{{'docid', 'score', 'doc'}}]}} "
             f"({type(error).__name__}: {error})"
         ) from None
+    seen: set[str] = set()
+    for candidate in candidates:  # the rules of a TREC run (io.trec)
+        if not math.isfinite(candidate.score):
+            raise ReasonRankError(f"{where}: score must be a finite number, found {candidate.score} for {candidate.doc_id!r}")
+        if candidate.doc_id in seen:
+            raise ReasonRankError(f"{where}: doc {candidate.doc_id!r} is listed twice for query {query.query_id}")
+        seen.add(candidate.doc_id)
     return Ranking(query, candidates)
 
 

@@ -14,20 +14,39 @@ _TEXT_KEYS = ("query", "text", "title")
 
 
 def read_topics(path: str | os.PathLike) -> dict[str, Query]:
-    """Queries keyed by id, in file order: JSONL (by extension), TREC SGML (``<top>``) or TSV."""
+    """Queries keyed by id, in file order: JSONL (by extension), TREC SGML (``<top>``) or TSV.
+
+    An empty file, a topic without text or an id given twice is an error: each would otherwise run
+    and score a different set of queries than the file seems to hold.
+    """
     name = Path(path).name
     jsonl = ".jsonl" in name or ".json" in name
     first = next((line for _, line in numbered_lines(path)), "")
     if not jsonl and first.lstrip().lower().startswith("<top>"):
         return read_trec_topics(path)
     topics: dict[str, Query] = {}
+    lines: dict[str, str] = {}
     for where, query_id, text in (_jsonl_topics(path) if jsonl else _tsv_topics(path)):
-        topics[str(query_id).strip()] = Query(str(query_id).strip(), str(text).strip())
+        _add(topics, lines, Query(str(query_id).strip(), str(text).strip()), where)
+    if not topics:
+        raise ReasonRankError(f"{path}: no topics in the file; expected 'qid<TAB>query' lines, JSONL or TREC <top> blocks")
     return topics
+
+
+def _add(topics: dict[str, Query], lines: dict[str, str], query: Query, where: str) -> None:
+    """Add ``query`` (read at ``where``), refusing an empty id or text and an id seen before."""
+    if not query.query_id or not query.text:
+        raise ReasonRankError(f"{where}: topic {query.query_id!r} has an empty {'text' if query.query_id else 'id'}")
+    if query.query_id in topics:
+        raise ReasonRankError(f"{where}: topic id {query.query_id} is given twice (first at {lines[query.query_id]})")
+    topics[query.query_id] = query
+    lines[query.query_id] = where
 
 
 def _jsonl_topics(path):
     for where, record in read_jsonl(path):
+        if not isinstance(record, dict):
+            raise ReasonRankError(f"{where}: expected a JSON object (one topic), found {type(record).__name__}")
         query_id = next((record[k] for k in _ID_KEYS if k in record), None)
         text = next((record[k] for k in _TEXT_KEYS if k in record), None)
         if query_id is None or text is None:
@@ -56,12 +75,13 @@ def read_trec_topics(path: str | os.PathLike) -> dict[str, Query]:
 
     text = "".join(line + "\n" for _, line in numbered_lines(path))
     topics: dict[str, Query] = {}
-    for block in re.findall(r"<top>(.*?)</top>", text, flags=re.S | re.I):
+    lines: dict[str, str] = {}
+    for count, block in enumerate(re.findall(r"<top>(.*?)</top>", text, flags=re.S | re.I), 1):
         num = re.search(r"<num>\s*(?:Number:)?\s*([^<\s]+)", block, flags=re.I)
         title = re.search(r"<title>\s*(.*?)\s*(?:</title>|<desc>|<narr>|$)", block, flags=re.S | re.I)
         if not num or not title:
             raise ReasonRankError(f"{path}: a <top> block lacks <num> or <title>: {block[:80]!r}")
-        topics[num.group(1)] = Query(num.group(1), " ".join(title.group(1).split()))
+        _add(topics, lines, Query(num.group(1), " ".join(title.group(1).split())), f"{path}, <top> block {count}")
     if not topics:
         raise ReasonRankError(f"{path}: no <top> blocks found; expected TREC SGML topics")
     return topics

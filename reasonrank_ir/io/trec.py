@@ -1,10 +1,12 @@
 """TREC run and qrels files.
 
 Doc ids may contain spaces (BRIGHT stackoverflow), so run lines are parsed from the right:
-``qid Q0 docid... rank score tag``.
+``qid Q0 docid... rank score tag``. A run trec_eval would refuse or misread (a missing column, a
+``nan`` score, a doc twice in one query) is an error naming the line.
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -18,14 +20,17 @@ def parse_run_line(line: str, where: str) -> tuple[str, str, int, float, str]:
     """(query_id, doc_id, rank, score, tag) of one ``qid Q0 docid rank score tag`` line."""
     head, _, tail = line.strip().partition(" ")
     parts = tail.rsplit(None, 3) if tail else []
-    if len(parts) != 4:
-        raise ReasonRankError(f"{where}: expected 'qid Q0 docid rank score tag', found {line.strip()!r}")
-    middle, rank, score, tag = parts
-    q0, _, doc_id = middle.partition(" ")
+    q0, _, doc_id = parts[0].partition(" ") if len(parts) == 4 else ("", "", "")
+    if not doc_id.strip():
+        raise ReasonRankError(f"{where}: expected 6 columns 'qid Q0 docid rank score tag', found {line.strip()!r}")
+    _, rank, score, tag = parts
     try:
-        return head, doc_id.strip(), int(rank), float(score), tag
+        rank_number, score_number = int(rank), float(score)
     except ValueError:
         raise ReasonRankError(f"{where}: rank and score must be numbers, found {line.strip()!r}") from None
+    if not math.isfinite(score_number):
+        raise ReasonRankError(f"{where}: score must be a finite number, found {score!r}")
+    return head, doc_id.strip(), rank_number, score_number, tag
 
 
 def read_run(path: str | os.PathLike, topics: Mapping[str, Query] | None = None) -> Run:
@@ -34,9 +39,14 @@ def read_run(path: str | os.PathLike, topics: Mapping[str, Query] | None = None)
     Query text comes from ``topics`` where given; otherwise it is empty (enough for evaluation).
     """
     grouped: dict[str, list[tuple[float, int, str]]] = {}
+    lines: dict[tuple[str, str], int] = {}
     tag = "run"
     for number, line in numbered_lines(path):
         query_id, doc_id, _rank, score, tag = parse_run_line(line, f"{path}:{number}")
+        first = lines.setdefault((query_id, doc_id), number)
+        if first != number:
+            raise ReasonRankError(f"{path}:{number}: doc {doc_id!r} is ranked twice for query {query_id} "
+                                  f"(also on line {first}); a run lists each doc once per query")
         grouped.setdefault(query_id, []).append((score, number, doc_id))
     run = Run(name=tag)
     for query_id, rows in grouped.items():

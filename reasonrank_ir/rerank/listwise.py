@@ -39,10 +39,14 @@ class RerankConfig:
     sampling: Sampling = Sampling()
 
     def __post_init__(self) -> None:
-        for name in ("depth", "window", "step", "passes", "max_passage_tokens"):
+        for name, flag in (("depth", "--depth"), ("window", "--window"), ("step", "--step"), ("passes", "--passes"),
+                           ("max_passage_tokens", "--passage-tokens")):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise ReasonRankError(f"rerank {name} must be a positive integer, found {value!r}")
+                raise ReasonRankError(f"rerank {name} ({flag}) must be a positive integer, found {value!r}")
+        if self.step > self.window:
+            raise ReasonRankError(f"rerank step {self.step} is larger than window {self.window} (--step, --window): "
+                                  "the ranks between windows would never be reranked; use a step of at most the window")
         check_style(self.style)
         if self.sampling.n != 1:
             raise ReasonRankError(f"reranking takes one generation per window: sampling n must be 1, found {self.sampling.n}")

@@ -57,14 +57,22 @@ def parse_answer(text: str, num: int, *, tagged: bool = True) -> ParsedAnswer:
     return ParsedAnswer(order, "ok" if exact else "repaired", reasoning)
 
 
+def passage_number(token: str) -> int:
+    """The number a run of digits denotes (``01`` is 1), or 0 (no passage) past 9 digits.
+
+    ``int()`` refuses more than 4,300 digits; no window holds a billion passages.
+    """
+    digits = token.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 9 else 0
+
+
 def _ids(answer: str, num: int) -> tuple[list[int], bool]:
     """Distinct in-range 0-based ids in order of first mention, and whether none was dropped."""
     ids: list[int] = []
     seen: set[int] = set()
     clean = True
     for token in _NUMBER.findall(answer):
-        digits = token.lstrip("0") or "0"
-        index = int(digits) - 1 if len(digits) <= 9 else -1  # int() refuses >4300 digits
+        index = passage_number(token) - 1
         if 0 <= index < num and index not in seen:
             seen.add(index)
             ids.append(index)

@@ -179,8 +179,13 @@ def load_tokenizer(name_or_path: str | os.PathLike) -> Any:
         if importlib.util.find_spec("gguf") is None:
             raise ReasonRankError("reading the tokenizer inside a .gguf file needs the gguf package: "
                                   "pip install 'reasonrank-ir[llamacpp]' (or pass --tokenizer)")
+        import struct
+
         try:
             return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        except struct.error:  # the header's lengths point past the end of the file
+            raise ReasonRankError(f"cannot read a tokenizer from {path}: the file is cut short (an interrupted "
+                                  "download?); fetch it again, or pass --tokenizer") from None
         except (OSError, ValueError) as error:
             raise ReasonRankError(f"cannot read a tokenizer from {path} ({type(error).__name__}); "
                                   "pass --tokenizer with the model's tokenizer folder") from error

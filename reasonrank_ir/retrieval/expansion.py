@@ -16,6 +16,7 @@ from pathlib import Path
 
 from reasonrank_ir.backends.base import Message, Prompt, Sampling
 from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.io import numbered_lines
 from reasonrank_ir.types import Query
 
 INSTRUCTIONS = (
@@ -101,16 +102,13 @@ class QueryExpander:
         cache: dict[tuple[str, str, str], str] = {}
         if not self.cache_path.is_file():
             return cache
-        with open(self.cache_path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    cache[(record["model"], record["query_id"], record["query"])] = record["reasoning"]
-                except (json.JSONDecodeError, KeyError):
-                    raise ReasonRankError(f"{self.cache_path}:{number}: not an expansion record "
-                                          "(model, query_id, query, reasoning); delete the line or the file") from None
+        for number, line in numbered_lines(self.cache_path):
+            try:
+                record = json.loads(line)
+                cache[(record["model"], record["query_id"], record["query"])] = record["reasoning"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise ReasonRankError(f"{self.cache_path}:{number}: not an expansion record "
+                                      "(model, query_id, query, reasoning); delete the line or the file") from None
         return cache
 
     def reasoning(self, query: Query) -> str | None:

@@ -33,9 +33,13 @@ def find_config(name_or_path: str | Path) -> Path:
 def read_config(name_or_path: str | Path) -> dict[str, Any]:
     import yaml
 
+    from reasonrank_ir.io import read_text
+
     path = find_config(name_or_path)
-    with path.open(encoding="utf-8") as f:
-        data = yaml.safe_load(f) or {}
+    try:
+        data = yaml.safe_load(read_text(path)) or {}
+    except yaml.YAMLError as error:
+        raise ReasonRankError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise ReasonRankError(f"{path} must hold a YAML mapping of settings.")
     return data

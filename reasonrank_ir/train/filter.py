@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reasonrank_ir.errors import ReasonRankError, cli_main
+from reasonrank_ir.io import check_output_file
+from reasonrank_ir.io.jsonl import read_jsonl
 from reasonrank_ir.train.reward import ndcg_at
 from reasonrank_ir.train.sample import Sample, append_samples, read_samples
 
@@ -47,9 +49,15 @@ class FilterReport:
 
 def self_consistent(samples: Iterable[Sample], alpha: float = 0.4, report: FilterReport | None = None,
                     k: int = 10) -> Iterator[Sample]:
-    """The labelled samples whose :func:`consistency` is at least ``alpha``; unlabelled ones are dropped."""
+    """The samples whose :func:`consistency` is at least ``alpha``.
+
+    An unlabelled sample is an error: it has no teacher list to judge (a mined file, not a labelled one).
+    """
     for sample in samples:
-        keep = sample.labelled and consistency(sample, k) >= alpha
+        if not sample.labelled:
+            raise ReasonRankError(f"list {sample.dataset}/{sample.query_id} is not labelled (no final_list); "
+                                  "the filter reads the output of reasonrank_ir.train.label")
+        keep = consistency(sample, k) >= alpha
         if report is not None:
             report.count(sample.dataset, keep)
         if keep:
@@ -63,12 +71,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True, help="JSONL of the samples kept (overwritten)")
     parser.add_argument("--alpha", type=float, default=0.4, help="minimum NDCG@10 of the teacher list (default 0.4)")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.alpha <= 1.0:  # also refuses nan
+        raise ReasonRankError(f"--alpha is an NDCG@10 threshold between 0 and 1, found {args.alpha}")
     output = Path(args.output)
     if output.resolve() == Path(args.input).resolve():
         raise ReasonRankError("--output must differ from --input.")
+    check_output_file(output, "--output")
+    first = next(read_jsonl(args.input), None)
+    if first is not None and isinstance(first[1], dict) and not first[1].get("final_list"):
+        raise ReasonRankError(f"{first[0]}: this list is not labelled (no final_list); the filter reads the output "
+                              "of reasonrank_ir.train.label, not of train.mine")
     output.unlink(missing_ok=True)
     report = FilterReport(args.alpha)
-    append_samples(output, self_consistent(read_samples(args.input), args.alpha, report))
+    try:
+        append_samples(output, self_consistent(read_samples(args.input), args.alpha, report))
+    except BaseException:
+        output.unlink(missing_ok=True)  # a partial output would pass for a filtered file
+        raise
     print(f"self-consistency filter, alpha={args.alpha}")
     print(report.table())
     return 0

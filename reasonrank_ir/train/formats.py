@@ -19,9 +19,10 @@ from typing import Any
 
 from reasonrank_ir.backends.base import Message
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.io import numbered_lines, read_text
 from reasonrank_ir.io.jsonl import read_jsonl
 from reasonrank_ir.rerank.prompts import PassageFormatter, answer_format, build_messages, render
-from reasonrank_ir.train.sample import Sample
+from reasonrank_ir.train.sample import Sample, sample_at
 
 _ID_KEYS = ("id", "_id", "docid", "doc_id", "qid", "query_id", "pid")
 _TEXT_KEYS = ("text", "contents", "query", "passage", "body", "segment", "content")
@@ -115,8 +116,8 @@ def read_released(path: str | Path, queries: str | Path | None = None, docs: str
         raise ReasonRankError(f"Released data file not found: {path}.")
     query_table = {k: _as_text(v) for k, v in read_id_table(queries or path.parent / "id_query").items()}
     doc_table = {k: _as_doc(v) for k, v in read_id_table(docs or path.parent / "id_doc").items()}
-    for _, record in read_jsonl(path):
-        yield Sample.from_json(record, query_table, doc_table)
+    for where, record in read_jsonl(path):
+        yield sample_at(where, record, query_table, doc_table)
 
 
 def read_samples_any(path: str | Path) -> Iterator[Sample]:
@@ -124,9 +125,8 @@ def read_samples_any(path: str | Path) -> Iterator[Sample]:
     from reasonrank_ir.train.sample import read_samples
 
     path = Path(path)
-    with path.open(encoding="utf-8") as f:
-        first = next((line for line in f if line.strip()), "{}")
-    if "docs" in json.loads(first):
+    first = next(read_jsonl(path), (None, {}))[1]
+    if "docs" in first:
         return read_samples(path)
     return read_released(path)
 
@@ -150,28 +150,30 @@ def read_id_table(source: str | Path) -> dict[str, Any]:
 
 def _read_table_file(path: Path) -> dict[str, Any]:
     if path.suffix == ".tsv":
-        with path.open(encoding="utf-8", newline="") as f:
-            return {row[0]: row[1] for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if len(row) >= 2}
-    with path.open(encoding="utf-8") as f:
-        if path.suffix == ".json":
-            data = json.load(f)
-            records = data.items() if isinstance(data, dict) else ((None, r) for r in data)
-        else:
-            records = ((None, record) for _, record in read_jsonl(path))
-        table = {}
-        for key, value in records:
-            if key is not None:
-                table[str(key)] = value
-            elif isinstance(value, dict):
-                id_key = next((k for k in _ID_KEYS if k in value), None)
-                if id_key is not None:
-                    table[str(value[id_key])] = value
-                elif len(value) == 1:
-                    (k, v), = value.items()
-                    table[str(k)] = v
-                else:
-                    raise ReasonRankError(f"{path}: a record has no id field ({', '.join(_ID_KEYS)}).")
-        return table
+        lines = (line for _, line in numbered_lines(path))
+        return {row[0]: row[1] for row in csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE) if len(row) >= 2}
+    if path.suffix == ".json":
+        try:
+            data = json.loads(read_text(path))
+        except json.JSONDecodeError as error:
+            raise ReasonRankError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
+        records = data.items() if isinstance(data, dict) else ((None, r) for r in data)
+    else:
+        records = ((None, record) for _, record in read_jsonl(path))
+    table = {}
+    for key, value in records:
+        if key is not None:
+            table[str(key)] = value
+        elif isinstance(value, dict):
+            id_key = next((k for k in _ID_KEYS if k in value), None)
+            if id_key is not None:
+                table[str(value[id_key])] = value
+            elif len(value) == 1:
+                (k, v), = value.items()
+                table[str(k)] = v
+            else:
+                raise ReasonRankError(f"{path}: a record has no id field ({', '.join(_ID_KEYS)}).")
+    return table
 
 
 def _as_text(value: Any) -> str:

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from reasonrank_ir.backends.base import Backend, Generation, Message, Prompt, Sampling
 from reasonrank_ir.errors import ReasonRankError, cli_main
+from reasonrank_ir.io import check_output_file
 from reasonrank_ir.rerank.parse import parse_answer
 from reasonrank_ir.rerank.prompts import PassageFormatter, clean_query, passage_text, replace_number
 from reasonrank_ir.train.sample import Sample, append_samples, done_keys, read_samples
@@ -199,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_with_config(parser, argv)
     if not args.input or not args.output:
         raise ReasonRankError("--input and --output are required (on the command line or in --config).")
+    check_output_file(args.output, "--output")
     backend = teacher_backend(args)
     tokenizer = None
     if args.tokenizer:

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from reasonrank_ir.backends.base import Backend, Message, Prompt, Sampling
 from reasonrank_ir.errors import ReasonRankError, close_matches, cli_main
+from reasonrank_ir.io import check_output_file
 from reasonrank_ir.train.sample import Sample, append_samples, done_keys
 from reasonrank_ir.types import Candidate, Query, Qrels
 
@@ -225,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_with_config(parser, argv)
     if not args.index or not args.output:
         raise ReasonRankError("--index and --output are required (on the command line or in --config).")
+    if args.num_queries is not None and args.num_queries < 1:
+        raise ReasonRankError(f"--num-queries must be at least 1, found {args.num_queries}")
+    check_output_file(args.output, "--output")
     from reasonrank_ir.data import load
 
     dataset = load(args.index, args.topics, args.qrels)

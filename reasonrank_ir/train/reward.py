@@ -6,6 +6,9 @@ One rollout is scored against one training list:
 * the answer's id count, or its distinct-id count, differs from the teacher list's: ``0``;
 * an id outside ``1..len(list)`` (it names no passage): ``0`` (upstream silently drops such ids from
   NDCG/Recall and still compares them in RBO; a list with a made-up passage is not a ranking);
+* a passage named twice, under any spelling (``[1] > [01]``): ``0``. Ids are compared as the
+  integers they denote; upstream compares the strings for the counts, so ``[1] > [01] > [001]``
+  passed as distinct ids while naming one relevant passage three times;
 * otherwise ``NDCG@10 + phi * Recall@10 + gamma * RBO(predicted, teacher, p)``, where NDCG@10 and
   Recall@10 use the relevant ids as binary qrels on the predicted order (trec_eval's definitions).
 
@@ -15,11 +18,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass
 
 from reasonrank_ir.errors import ReasonRankError
-from reasonrank_ir.rerank.parse import ANSWER_PATTERN
+from reasonrank_ir.rerank.parse import ANSWER_PATTERN, passage_number
 
 _NON_DIGIT = re.compile(r"\D+")
 
@@ -29,12 +32,24 @@ def ids_in(text: str) -> list[str]:
     return [t for t in _NON_DIGIT.split(text) if t]
 
 
+def positions_in(text: str, n: int) -> list[int] | None:
+    """The 1-based passage numbers ``text`` names, or None when one names no passage of ``1..n``."""
+    numbers = [passage_number(t) for t in ids_in(text)]
+    return numbers if all(1 <= i <= n for i in numbers) else None
+
+
 def ndcg_at(ranked: Sequence[str], relevant: Collection[str], k: int = 10) -> float:
-    """Binary-gain nDCG@k as trec_eval's ``ndcg_cut.k`` (0 when nothing is relevant)."""
+    """Binary-gain nDCG@k as trec_eval's ``ndcg_cut.k`` (0 when nothing is relevant).
+
+    A doc listed twice gains once, so the score never exceeds 1.
+    """
     relevant = set(relevant)
     if not relevant:
         return 0.0
-    dcg = sum(1.0 / math.log2(r + 2) for r, d in enumerate(ranked[:k]) if d in relevant)
+    first: dict[str, int] = {}
+    for r, d in enumerate(ranked[:k]):
+        first.setdefault(d, r)
+    dcg = sum(1.0 / math.log2(r + 2) for d, r in first.items() if d in relevant)
     ideal = sum(1.0 / math.log2(r + 2) for r in range(min(len(relevant), k)))
     return dcg / ideal
 
@@ -47,7 +62,7 @@ def recall_at(ranked: Sequence[str], relevant: Collection[str], k: int = 10) -> 
     return len(relevant.intersection(ranked[:k])) / len(relevant)
 
 
-def rbo(a: Sequence[str], b: Sequence[str], p: float = 1.0) -> float:
+def rbo(a: Sequence[Hashable], b: Sequence[Hashable], p: float = 1.0) -> float:
     """Rank-biased overlap of two rankings without duplicates, truncated at the shorter length k.
 
     With agreement ``A_d = |a[:d] & b[:d]| / d``: ``p == 1`` gives the average overlap
@@ -60,8 +75,8 @@ def rbo(a: Sequence[str], b: Sequence[str], p: float = 1.0) -> float:
     k = min(len(a), len(b))
     if k == 0:
         return 1.0 if not a and not b else 0.0
-    seen_a: set[str] = set()
-    seen_b: set[str] = set()
+    seen_a: set[Hashable] = set()
+    seen_b: set[Hashable] = set()
     overlap = 0
     total = 0.0
     for d in range(k):
@@ -102,15 +117,13 @@ def ranking_reward(
     match = ANSWER_PATTERN.search(completion)
     if match is None:
         return -1.0
-    predicted = ids_in(match.group(1))
-    position = {doc_id: str(i + 1) for i, doc_id in enumerate(initial_list)}
+    predicted = positions_in(match.group(1), len(initial_list))
+    position = {doc_id: i + 1 for i, doc_id in enumerate(initial_list)}
     teacher = [position[d] for d in teacher_list if d in position]
-    if len(predicted) != len(teacher) or len(set(predicted)) != len(set(teacher)):
+    if (predicted is None or len(predicted) != len(teacher) or len(set(predicted)) != len(predicted)
+            or len(set(predicted)) != len(set(teacher))):
         return 0.0
-    n = len(initial_list)
-    if any(not 1 <= int(i) <= n for i in predicted):
-        return 0.0
-    ranked = [initial_list[int(i) - 1] for i in predicted]
+    ranked = [initial_list[i - 1] for i in predicted]
     return (
         ndcg_at(ranked, relevant, config.k)
         + config.phi * recall_at(ranked, relevant, config.k)

@@ -132,8 +132,22 @@ class Sample:
 
 def read_samples(path: str | Path) -> Iterator[Sample]:
     """Samples from a JSONL file written by :func:`append_samples` (mine, label or filter output)."""
-    for _, record in read_jsonl(path):
-        yield Sample.from_json(record)
+    for where, record in read_jsonl(path):
+        yield sample_at(where, record)
+
+
+def sample_at(where: str, record: Any, queries: Mapping[str, str] | None = None,
+              docs: Mapping[str, Mapping[str, Any]] | None = None) -> Sample:
+    """:meth:`Sample.from_json` of the record read at ``where`` (``path:line``), its errors naming that line."""
+    if not isinstance(record, dict):
+        raise ReasonRankError(f"{where}: expected a JSON object (one training list), found {type(record).__name__}")
+    try:
+        return Sample.from_json(record, queries, docs)
+    except ReasonRankError as error:
+        raise ReasonRankError(f"{where}: {error}") from None
+    except (TypeError, AttributeError, ValueError) as error:  # a field of the wrong JSON type
+        raise ReasonRankError(f"{where}: a field has the wrong type ({type(error).__name__}: {error}); expected "
+                              "qid, query text, initial_list and final_list as lists of ids, docs as {id: fields}") from None
 
 
 def append_samples(path: str | Path, samples: Iterable[Sample]) -> int:
