@@ -207,10 +207,12 @@ def _reranker(system: SystemSpec, dataset, engine: dict):
 
 
 def _complete(files, candidates) -> bool:
-    """A finished run file (no ``.progress`` left) answering exactly the first stage's queries."""
-    if not files.run.is_file() or files.progress.exists():
-        return False
+    """A finished run file (whole, as its job wrote it) answering exactly the first stage's queries."""
     from reasonrank_ir.io.trec import read_run
+    from reasonrank_ir.job import is_finished
+
+    if not is_finished(files):
+        return False
 
     return set(read_run(files.run).rankings) == set(candidates.rankings)
 
@@ -243,5 +245,5 @@ def _score(run, dataset, topics: dict, experiment: Experiment, path: Path, reuse
 
 def _write_summary(path: Path, outcome) -> None:
     record = outcome.summary.as_dict() if hasattr(outcome.summary, "as_dict") else dict(vars(outcome.summary))
-    record["resumed_queries"] = outcome.resumed_queries
+    record["replayed_windows"] = outcome.replayed_windows
     path.write_text(json.dumps(record, indent=1), encoding="utf-8")

@@ -4,7 +4,9 @@ from __future__ import annotations
 import gzip
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from reasonrank_ir.errors import ReasonRankError
 
@@ -19,3 +21,22 @@ def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
         for number, line in enumerate(handle, 1):
             if line.strip():
                 yield number, line.rstrip("\n")
+
+
+@contextmanager
+def replaced_atomically(path: str | os.PathLike) -> Iterator[TextIO]:
+    """Write ``path`` through a temporary file renamed over it once complete.
+
+    Readers, and a job killed mid-write, see the old file or the new one, never part of one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
