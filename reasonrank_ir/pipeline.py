@@ -178,12 +178,12 @@ def rerank(reranker, run: Run, dataset: Dataset, files: OutputFiles | None = Non
             bar.update(len(batch.rankings))
     finally:
         bar.close()
-        if journal:
+        if journal is not None:
             journal.close()
     final = Run({q: done[q] for q in run.rankings}, tag)
     if files:
         finish(files, final, tag)
-    return RerankOutcome(final, journal.replayed if journal else 0, getattr(reranker, "summary", None), files)
+    return RerankOutcome(final, journal.replayed if journal is not None else 0, getattr(reranker, "summary", None), files)
 
 
 def score(run: Run, dataset: Dataset, metrics: Sequence[str], topics: dict[str, Query] | None = None

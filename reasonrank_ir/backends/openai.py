@@ -189,7 +189,7 @@ class OpenAIBackend:
         with self._lock:
             self._skip_until[slot] = time.monotonic() + seconds
         if len(self.base_urls) > 1:
-            logger.warning("%s gave no answer in %.0f s: skipping it for %.0f s while another URL answers",
+            logger.warning("%s gave no answer in %g s: skipping it for %g s while another URL answers",
                            self.base_urls[slot], timeout, seconds)
 
     def _call(self, client: Any, prompt: Prompt, sampling: Sampling, sample: int,

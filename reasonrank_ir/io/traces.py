@@ -68,10 +68,6 @@ class TraceJournal:
             journaled[(trace.query_id, trace.pass_index, trace.start, trace.end)] = trace
         return journaled
 
-    def __len__(self) -> int:
-        """Windows journaled before this job started."""
-        return len(self._journaled)
-
     def replay(self, request: Any) -> Any | None:
         """The journaled trace of a ``WindowRequest``'s window, or None when it has to run."""
         query_id = request.query.query_id

@@ -220,13 +220,13 @@ class SlidingWindowReranker(ABC):
 
         def rank(requests: list[WindowRequest]) -> list[WindowTrace]:
             """Journaled windows replayed, the others generated (and journaled as soon as parsed)."""
-            replayed = [journal.replay(r) if journal else None for r in requests]
+            replayed = [journal.replay(r) if journal is not None else None for r in requests]
             todo = [r for r, trace in zip(requests, replayed) if trace is None]
             fresh = self.rank_windows(todo) if todo else []
             if len(fresh) != len(todo):
                 raise ReasonRankError(f"{type(self).__name__} returned {len(fresh)} windows for {len(todo)}")
             for trace in fresh:
-                if journal:
+                if journal is not None:
                     journal.record(trace)
                 generated.append(trace)
             fresh_traces = iter(fresh)
