@@ -183,7 +183,8 @@ def rerank(reranker, run: Run, dataset: Dataset, files: OutputFiles | None = Non
     final = Run({q: done[q] for q in run.rankings}, tag)
     if files:
         finish(files, final, tag)
-    return RerankOutcome(final, journal.replayed if journal is not None else 0, getattr(reranker, "summary", None), files)
+    replayed = journal.replayed if journal is not None else 0
+    return RerankOutcome(final, replayed, getattr(reranker, "summary", None), files)
 
 
 def score(run: Run, dataset: Dataset, metrics: Sequence[str], topics: dict[str, Query] | None = None

@@ -131,20 +131,23 @@ def default_output(args) -> Path:
     return Path("runs") / (".".join(parts) + ".txt")
 
 
-def _source(value: str | None) -> str | None:
-    """A file as its name and content digest (moving it changes nothing, editing it does); a name as is."""
+def _file(path: str) -> str:
+    """A file as its name and content digest (moving it changes nothing, editing it does)."""
     from reasonrank_ir.job import file_digest
 
-    if value is None or not Path(value).is_file():
-        return value
-    return f"{Path(value).name} sha256:{file_digest(value)[:12]}"
+    return f"{Path(path).name} sha256:{file_digest(path)[:12]}"
+
+
+def _source(value: str | None) -> str | None:
+    """A name, or a file (see ``_file``), as ``--topics`` and ``--qrels`` take them."""
+    return _file(value) if value is not None and Path(value).is_file() else value
 
 
 def job_settings(args, dataset) -> dict:
     """What decides the run's content, keyed by flag: a resumed or repeated job must have the same."""
     settings = {"--index": args.index, "--topics": _source(args.topics), "--hits": args.hits,
-                "first stage": make_first_stage(args).name, "--run": _source(args.run),
-                "--fuse-runs": [_source(path) for path in args.fuse_runs or ()], "--k1": args.k1, "--b": args.b,
+                "first stage": make_first_stage(args).name, "--run": _file(args.run) if args.run else None,
+                "--fuse-runs": [_file(path) for path in args.fuse_runs or ()], "--k1": args.k1, "--b": args.b,
                 "--remove-query": args.remove_query, "--rerank": args.rerank}
     if args.rerank == "oracle":
         settings["--qrels"] = _source(args.qrels)

@@ -121,6 +121,7 @@ def test_oracle_on_published_run_via_cli(bright_imported, tmp_path, capsys):
     (["--index", "msmarco-v1-pasage"], "Did you mean: msmarco-v1-passage"),
     (["--index", "cranfield", "--topics", "dl19-pasage"], "unknown Pyserini topics 'dl19-pasage'. Did you mean: dl19-passage"),
     (["--index", "cranfield", "--qrels", "missing-qrels.txt"], "missing-qrels.txt: no such file"),
+    (["--index", "cranfield", "--rerank", "oracle", "--run", "missing.trec"], "missing.trec: no such file"),
     (["--index", "cranfield", "--rerank", "reasonrank", "--max-tokens", "0"], "--max-tokens must be at least 1"),
 ])
 def test_bad_input_is_one_line_exit_2(cranfield, argv, message, capsys):
