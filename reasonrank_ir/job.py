@@ -87,8 +87,8 @@ def start(files: OutputFiles, settings: Settings, *, resume: bool = False, overw
     """Check the job at ``files`` against ``settings`` before any work; True when it is already complete.
 
     Refuses (one line naming the differing setting) to resume another job's work, and to replace a
-    finished run or a journal without ``overwrite``. Runs once the model and data are ready to be used
-    and nothing has been generated, so it writes the settings of a job about to start.
+    finished run or a journal without ``overwrite``; then records ``settings`` for the job about to
+    run. Settings whose job never finished a window bind nothing (a typo fixed is not a new job).
     """
     from reasonrank_ir import __version__
 
