@@ -149,6 +149,8 @@ def job_settings(args, dataset) -> dict:
                 "first stage": make_first_stage(args).name, "--run": _file(args.run) if args.run else None,
                 "--fuse-runs": [_file(path) for path in args.fuse_runs or ()], "--k1": args.k1, "--b": args.b,
                 "--remove-query": args.remove_query, "--rerank": args.rerank}
+    if args.fusion:
+        settings.update({"--alpha": args.alpha, "--rrf-k": args.rrf_k})
     if args.rerank == "oracle":
         settings["--qrels"] = _source(args.qrels)
     if args.rerank not in ("none", "oracle"):
