@@ -21,10 +21,11 @@ import pytest
 
 from conftest import QWEN_TOKENIZER
 from replay_server import ReplayServer
-from reasonrank_ir import __version__, pipeline
+from reasonrank_ir import ReasonRankError, __version__, pipeline
+from reasonrank_ir.io import replaced_atomically
 from reasonrank_ir.io.requests import write_requests
 from reasonrank_ir.io.topics import write_topics
-from reasonrank_ir.io.traces import read_traces
+from reasonrank_ir.io.traces import TraceJournal, read_traces
 from reasonrank_ir.search import build_parser, default_output
 from reasonrank_ir.search import main as search
 
@@ -214,3 +215,30 @@ def test_ctrl_c_with_java_loaded_says_and_keeps_what_is_saved(cranfield, tmp_pat
         assert len(server.requests) - asked == 9 - saved
     finally:
         server.close()
+
+
+def test_the_journal_replays_only_windows_of_the_same_documents(tmp_path):
+    from reasonrank_ir.rerank.listwise import WindowRequest, WindowTrace
+    from reasonrank_ir.types import Query
+
+    path = tmp_path / "run.traces.jsonl"
+    trace = WindowTrace("q", 0, 0, 2, 10, 5, 0.1, "ok", (1, 0), "<answer>[2] > [1]</answer>", ("a", "b"))
+    with TraceJournal(path) as journal:
+        journal.record(trace)
+    path.write_text(path.read_text() + '{"query_id": "q", "pass_ind')  # a line cut by kill -9
+    with TraceJournal(path, resume=True) as journal:
+        assert journal.replay(WindowRequest(Query("q", "x"), 0, 0, 2, ("a", "b"))) == trace
+        assert journal.replay(WindowRequest(Query("q", "x"), 0, 1, 3, ("b", "c"))) is None
+        with pytest.raises(ReasonRankError, match=r"window \[0, 2\) of query q holds other documents"):
+            journal.replay(WindowRequest(Query("q", "x"), 0, 0, 2, ("b", "a")))
+        assert journal.replayed == 1
+    assert read_traces(path) == [trace]  # the cut line is gone
+
+
+def test_files_are_replaced_whole(tmp_path):
+    path = tmp_path / "run.txt"
+    path.write_text("old\n")
+    with pytest.raises(RuntimeError), replaced_atomically(path) as handle:
+        handle.write("half of the new")
+        raise RuntimeError("killed")
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["run.txt"]
