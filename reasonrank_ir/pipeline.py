@@ -1,8 +1,8 @@
 """First stage -> reranker -> evaluation: the library call behind the CLIs and experiments.
 
-Long reranking jobs write each finished batch of queries as they go (run lines, traces, and a
-``.progress`` list of finished query ids); ``resume=True`` continues such a job and ends with the
-same run file an uninterrupted job writes.
+Long reranking jobs journal every window to the traces file as soon as it is parsed; ``resume=True``
+replays the journaled windows (no model call) and generates the rest, ending with the same run file
+an uninterrupted job writes. The run file is written once, whole, at the end (see ``job``).
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from tqdm.auto import tqdm
 from reasonrank_ir.data import Dataset
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.evaluate import Evaluation, evaluate, filter_excluded
-from reasonrank_ir.io.trec import read_run, write_run
+from reasonrank_ir.io.trec import read_run
+from reasonrank_ir.job import OutputFiles, finish
 from reasonrank_ir.retrieval.bm25 import BM25, BM25Settings
 from reasonrank_ir.retrieval.dense import DenseSettings
 from reasonrank_ir.retrieval.expansion import ExpansionSettings
@@ -165,84 +166,43 @@ def attach_passages(dataset: Dataset, ranking: Ranking, depth: int) -> Ranking:
 
 
 @dataclass
-class OutputFiles:
-    run: Path
-    traces: Path
-
-    @property
-    def progress(self) -> Path:
-        return self.run.with_name(self.run.name + ".progress")
-
-    @classmethod
-    def beside(cls, run_path: str | os.PathLike) -> OutputFiles:
-        run_path = Path(run_path)
-        stem = run_path.name.removesuffix(".txt").removesuffix(".trec")
-        return cls(run_path, run_path.with_name(stem + ".traces.jsonl"))
-
-
-@dataclass
 class RerankOutcome:
     run: Run
-    resumed_queries: int = 0
+    replayed_windows: int = 0
+    """Windows taken from the journal of an earlier, interrupted attempt instead of the model."""
     summary: object | None = None
     files: OutputFiles | None = None
 
 
 def rerank(reranker, run: Run, dataset: Dataset, files: OutputFiles | None = None, resume: bool = False,
            batch_size: int = 128, tag: str | None = None, progress: bool = True) -> RerankOutcome:
-    """Rerank ``run`` batch by batch, writing (and on ``resume`` reusing) finished queries."""
-    from reasonrank_ir.io.traces import TraceWriter
+    """Rerank ``run``, journaling each window to ``files.traces`` as it is parsed (see the module doc).
+
+    With ``resume``, windows journaled by an earlier attempt are replayed instead of generated.
+    """
+    from reasonrank_ir.io.traces import TraceJournal
 
     tag = tag or run.name
-    done: dict[str, Ranking] = {}
-    if files and resume and files.progress.is_file() and files.run.is_file():
-        finished = set(files.progress.read_text().split())
-        previous = read_run(files.run)
-        done = {q: previous[q] for q in previous.rankings if q in finished}
-    elif files:
-        for path in (files.run, files.traces, files.progress):
-            path.unlink(missing_ok=True)
-    todo = [r for r in run if r.query_id not in done]
     depth = reranker.config.depth
     needs_passages = getattr(reranker, "needs_passages", True)
-    if files:
-        files.run.parent.mkdir(parents=True, exist_ok=True)
-        if done:  # keep only the complete queries, dropping any half-written batch
-            write_run([done[q] for q in run.rankings if q in done], files.run, tag)
-            _keep_traces(files.traces, set(done))
-    traces = TraceWriter(files.traces, append=bool(done)) if files else None
-    bar = tqdm(total=len(todo), desc="reranking", unit="query", disable=not progress)
-    prepared = (attach_passages(dataset, r, depth) if needs_passages else r for r in todo)
+    journal = TraceJournal(files.traces, resume=resume) if files else None
+    done: dict[str, Ranking] = {}
+    bar = tqdm(total=len(run), desc="reranking", unit="query", disable=not progress)
+    prepared = (attach_passages(dataset, r, depth) if needs_passages else r for r in run)
     try:
-        for batch in reranker.rerank_batches(prepared, batch_size=batch_size):
+        for batch in reranker.rerank_batches(prepared, batch_size=batch_size, journal=journal):
             for ranking in batch.rankings:
                 done[ranking.query_id] = ranking
-            if files:
-                write_run(batch.rankings, files.run, tag, append=True)
-                for trace in batch.traces:
-                    traces.write(trace)
-                with open(files.progress, "a", encoding="utf-8") as handle:
-                    handle.writelines(r.query_id + "\n" for r in batch.rankings)
             bar.update(len(batch.rankings))
     finally:
         bar.close()
-        if traces:
-            traces.close()
-    final = Run({q: done[q] for q in run.rankings if q in done}, tag)
-    if files:  # the finished file in topic order, identical whether or not the job was resumed
-        write_run(final, files.run, tag)
-        files.progress.unlink(missing_ok=True)
-    return RerankOutcome(final, len(run) - len(todo), getattr(reranker, "summary", None), files)
-
-
-def _keep_traces(path: Path, query_ids: set[str]) -> None:
-    if not path.is_file():
-        return
-    import json
-
-    with open(path, encoding="utf-8") as handle:
-        kept = [line for line in handle if line.strip() and json.loads(line).get("query_id") in query_ids]
-    path.write_text("".join(kept), encoding="utf-8")
+        if journal is not None:
+            journal.close()
+    final = Run({q: done[q] for q in run.rankings}, tag)
+    if files:
+        finish(files, final, tag)
+    replayed = journal.replayed if journal is not None else 0
+    return RerankOutcome(final, replayed, getattr(reranker, "summary", None), files)
 
 
 def score(run: Run, dataset: Dataset, metrics: Sequence[str], topics: dict[str, Query] | None = None

@@ -30,7 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     first.add_argument("--topics", metavar="NAME_OR_FILE", help="topics (TSV, JSONL, TREC); default: the dataset's own")
     first.add_argument("--limit-queries", type=int, metavar="N", help="only the first N topics (a quick try)")
     first.add_argument("--qrels", metavar="NAME_OR_FILE", help="judgments for scoring; default: the dataset's own")
-    first.add_argument("--output", metavar="FILE", help="run file (default: runs/run.<index>.<stages>.txt)")
+    first.add_argument("--output", metavar="FILE",
+                       help="run file (default: runs/run.<index>[.<topics>].<first stage>.top<hits>[.<reranker>].txt)")
+    first.add_argument("--overwrite", action="store_true",
+                       help="replace a finished run (or an unfinished job) of other settings at --output")
     first.add_argument("--output-format", choices=("trec",), default="trec", help="run format (default: trec)")
     first.add_argument("--hits", type=int, default=100, help="candidates per query (default: 100)")
     first.add_argument("--bm25", action="store_true", default=True, help="BM25 ranking (the default)")
@@ -40,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     first.add_argument("--threads", type=int, default=1, help="search threads (default: 1)")
     first.add_argument("--batch-size", type=int, default=128,
                        help="queries per search batch and per reranking batch (default: 128): a reranking batch "
-                            "is what the engine sees at once and what --resume keeps when interrupted")
+                            "is what a batch engine (vllm, hf) sees at once")
     first.add_argument("--remove-query", action="store_true", help="drop hits whose id is the query id")
     first.add_argument("--run", metavar="FILE", help="rerank this TREC run (or rank_llm requests .jsonl, passages "
                                                      "included) instead of retrieving")
@@ -86,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     rerank.add_argument("--passage-tokens", type=int,
                         help="passage truncation in tokens (default: 512 for BRIGHT, 100 otherwise)")
     rerank.add_argument("--max-tokens", type=int, default=3172, help="generation budget per window (default: 3172)")
-    rerank.add_argument("--resume", action="store_true", help="continue an interrupted run with the same --output")
+    rerank.add_argument("--resume", action="store_true",
+                        help="continue an interrupted job (same flags): windows in its traces are not generated again")
     rerank.add_argument("--traces", metavar="FILE", help="reasoning traces JSONL (default: beside the run)")
 
     engine = parser.add_argument_group("backend options")
@@ -115,15 +119,53 @@ def _slug(text: str) -> str:
 
 
 def default_output(args) -> Path:
+    """A name that says what selects the work (index, topics, first stage, hits) and the reranker."""
     from reasonrank_ir.homes import runs_home
+    from reasonrank_ir.job import file_digest
 
-    parts = ["run", _slug(args.index), _slug(make_first_stage(args).name)]
+    parts = ["run", _slug(args.index)]
+    if args.topics:
+        parts.append(f"{_slug(Path(args.topics).stem)}-{file_digest(args.topics)[:6]}" if Path(args.topics).is_file()
+                     else _slug(args.topics))
+    parts += [_slug(make_first_stage(args).name), f"top{args.hits}"]
     if args.limit_queries:
         parts.append(f"first{args.limit_queries}")
     if args.rerank != "none":
         model = _slug(Path(args.model).name) if args.model else ""
         parts.append("-".join(p for p in (args.rerank, model, f"w{args.window}s{args.step}") if p))
     return runs_home() / (".".join(parts) + ".txt")
+
+
+def _file(path: str) -> str:
+    """A file as its name and content digest (moving it changes nothing, editing it does)."""
+    from reasonrank_ir.job import file_digest
+
+    return f"{Path(path).name} sha256:{file_digest(path)[:12]}"
+
+
+def _source(value: str | None) -> str | None:
+    """A name, or a file (see ``_file``), as ``--topics`` and ``--qrels`` take them."""
+    return _file(value) if value is not None and Path(value).is_file() else value
+
+
+def job_settings(args, dataset) -> dict:
+    """What decides the run's content, keyed by flag: a resumed or repeated job must have the same."""
+    settings = {"--index": args.index, "--topics": _source(args.topics), "--limit-queries": args.limit_queries,
+                "--hits": args.hits,
+                "first stage": make_first_stage(args).name, "--run": _file(args.run) if args.run else None,
+                "--fuse-runs": [_file(path) for path in args.fuse_runs or ()], "--k1": args.k1, "--b": args.b,
+                "--remove-query": args.remove_query, "--rerank": args.rerank}
+    if args.fusion:
+        settings.update({"--alpha": args.alpha, "--rrf-k": args.rrf_k})
+    if args.rerank == "oracle":
+        settings["--qrels"] = _source(args.qrels)
+    if args.rerank not in ("none", "oracle"):
+        settings.update({"--model": args.model or DEFAULT_MODELS[args.rerank], "--tokenizer": args.tokenizer,
+                         "--max-tokens": args.max_tokens})
+    if args.rerank != "none":
+        settings.update({"--depth": args.depth, "--window": args.window, "--step": args.step, "--passes": args.passes,
+                         "--passage-tokens": args.passage_tokens or dataset.max_passage_tokens})
+    return settings
 
 
 def make_first_stage(args):
@@ -205,11 +247,15 @@ def describe(summary) -> str:
 
 
 def run(args) -> int:
-    from reasonrank_ir import pipeline
+    """Everything a user can get wrong (measures, topics, qrels, files, settings, model) is resolved
+    before the first model call; a finished run of the same settings is reported, not redone."""
+    from reasonrank_ir import job, pipeline
     from reasonrank_ir.data import load
     from reasonrank_ir.evaluate import format_lines, parse_measures
-    from reasonrank_ir.io.trec import write_run
+    from reasonrank_ir.io.trec import read_run
 
+    if args.max_tokens < 1:
+        raise ReasonRankError(f"--max-tokens must be at least 1 (engines read 0 as no limit), found {args.max_tokens}")
     parse_measures(args.metrics)  # fail on a typo before any work
     if args.limit_queries is not None and args.limit_queries < 1:  # 0 would mean all, -1 all but the last
         raise ReasonRankError(f"--limit-queries must be a positive integer, found {args.limit_queries}")
@@ -228,6 +274,14 @@ def run(args) -> int:
     if args.limit_queries:
         topics = dict(list(topics.items())[:args.limit_queries])
     dataset.qrels()  # read now: a bad judgments file must fail before the run, not after it
+    files = job.OutputFiles.beside(output, args.traces)
+    if job.start(files, job_settings(args, dataset), resume=args.resume, overwrite=args.overwrite):
+        print(f"already complete: {output} (same settings; --overwrite runs it again)", file=sys.stderr)
+        final = read_run(output, topics)
+        scores = pipeline.score(final, dataset, args.metrics, topics)
+        if scores is not None:
+            print("\n".join(format_lines(scores)))
+        return 0
     reranker = make_reranker(args, dataset) if args.rerank != "none" else None
     started = time.perf_counter()
     candidates = pipeline.retrieve(dataset, topics, first_stage, progress=True)
@@ -235,16 +289,13 @@ def run(args) -> int:
     print(f"first stage: {len(candidates)} queries from {first_stage.name} in {time.perf_counter() - started:.1f}s",
           file=sys.stderr)
     if reranker is None:
-        write_run(candidates, output)
+        job.finish(files, candidates)
         final = candidates
     else:
-        files = pipeline.OutputFiles.beside(output)
-        if args.traces:
-            files.traces = Path(args.traces)
         outcome = pipeline.rerank(reranker, candidates, dataset, files, resume=args.resume,
                                   batch_size=args.batch_size)
-        if outcome.resumed_queries:
-            print(f"resumed: {outcome.resumed_queries} queries were already done", file=sys.stderr)
+        if outcome.replayed_windows:
+            print(f"resumed: {outcome.replayed_windows} windows replayed from {files.traces}", file=sys.stderr)
         if outcome.summary is not None:
             print(describe(outcome.summary), file=sys.stderr)
         print(f"traces: {files.traces}", file=sys.stderr)

@@ -7,7 +7,9 @@ check what needs control over the answers: retries, failover, reasoning folding,
 from __future__ import annotations
 
 import json
+import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +21,7 @@ from conftest import free_port
 from reasonrank_ir import ReasonRankError
 from reasonrank_ir.backends import Message, Prompt, Sampling, create_backend
 from reasonrank_ir.backends.openai import (OpenAIBackend, backoff_delay, fold_reasoning,
-                                           normalise_base_url)
+                                           normalise_base_url, request_timeout)
 
 
 MESSAGES = (Message("system", "You are a helpful assistant."),
@@ -55,11 +57,11 @@ def test_concurrent_requests_over_two_base_urls_keep_prompt_order(llama_server):
     assert len(set(g.prompt_tokens for g in together)) == len(prompts)
 
 
-Reply = tuple[int, dict, dict]
+Reply = tuple[int, dict | bytes, dict]
 
 
 class ScriptedServer:
-    """An HTTP server on 127.0.0.1 answering each POST with ``reply(path, body)``."""
+    """An HTTP server on 127.0.0.1 answering each POST with ``reply(path, body)`` (bytes are sent as they are)."""
 
     def __init__(self, reply: Callable[[str, dict], Reply]) -> None:
         self.requests: list[tuple[str, dict]] = []
@@ -72,7 +74,7 @@ class ScriptedServer:
                 with lock:
                     outer.requests.append((self.path, body))
                     status, payload, headers = reply(self.path, body)
-                data = json.dumps(payload).encode()
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
                 for key, value in {"Content-Type": "application/json", **headers}.items():
                     self.send_header(key, value)
@@ -227,3 +229,48 @@ def test_base_urls_and_options_are_checked():
 def test_a_server_address_is_required():
     with pytest.raises(ReasonRankError, match=r"The openai backend needs base_urls \(--base-url URL\)"):
         create_backend("openai", "m")
+
+
+HTML = (200, b"<html><body>502 Bad Gateway</body></html>", {"Content-Type": "text/html"})
+FAULTS = {"malformed JSON": (200, b'{"id": "x", "choices": [{"ind', {}), "a text/html page": HTML,
+          "no choices": (200, {**completion("x"), "choices": []}, {})}
+
+
+@pytest.mark.parametrize("problem", FAULTS)
+def test_answers_that_are_no_completion_are_retried_then_named(scripted, problem):
+    script = iter([FAULTS[problem], FAULTS[problem], (200, completion("ok"), {})])
+    server = scripted(lambda path, body: next(script))
+    [generation] = OpenAIBackend("m", server.url, backoff=0.001).generate([Prompt(MESSAGES)], Sampling())
+    assert generation.text == "ok" and len(server.requests) == 3
+    failing = scripted(lambda path, body: FAULTS[problem])
+    with pytest.raises(ReasonRankError) as raised:
+        OpenAIBackend("m", failing.url, backoff=0.001, max_retries=2).generate([Prompt(MESSAGES)], Sampling())
+    assert str(raised.value).startswith(f"{failing.url} kept failing after 3 attempts (ServerFault: HTTP 200 "
+                                        f"with {problem}: ")
+    assert len(failing.requests) == 3
+
+
+def test_default_timeout_follows_max_tokens():
+    assert request_timeout(3172) == pytest.approx(60 + 317.2)
+    assert request_timeout(8) < request_timeout(100) < request_timeout(3172)
+
+
+def test_a_hung_url_is_skipped_after_one_timeout(scripted, caplog):
+    """A server that accepts connections and never answers costs one timeout, not one per request."""
+    healthy = scripted(echo)
+    hung = socket.create_server(("127.0.0.1", 0))  # the kernel accepts, nobody answers
+    hung_url = f"http://127.0.0.1:{hung.getsockname()[1]}/v1"
+    accepted = []
+    threading.Thread(target=lambda: [accepted.append(hung.accept()) for _ in range(50)], daemon=True).start()
+    backend = OpenAIBackend("m", [hung_url, healthy.url], timeout=0.5, concurrency=1, backoff=0.001)
+    prompts = [Prompt((Message("user", f"prompt {i}"),)) for i in range(12)]
+    start = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="reasonrank_ir.backends.openai"):
+        answers = backend.generate(prompts, Sampling(max_tokens=8))
+    assert [g.text for g in answers] == [f"prompt {i}" for i in range(12)]
+    assert len(accepted) == 1 and len(healthy.requests) == 12  # round robin alone would send 6 there
+    assert time.monotonic() - start < 10
+    assert f"{hung_url} gave no answer in 0.5 s: skipping it for 30 s" in caplog.text
+    for connection, _ in accepted:
+        connection.close()
+    hung.close()

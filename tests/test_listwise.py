@@ -15,7 +15,7 @@ from conftest import QWEN_TOKENIZER
 from reasonrank_ir.backends.base import Generation, Sampling
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.requests import read_requests, write_requests
-from reasonrank_ir.io.traces import TraceWriter, read_traces
+from reasonrank_ir.io.traces import TraceJournal, read_traces
 from reasonrank_ir.rerank import ListwiseReranker, OracleReranker, RerankConfig, Reranker
 from reasonrank_ir.types import Candidate, Query, Ranking
 
@@ -202,12 +202,12 @@ def test_traces_and_summary(tokenizer, tmp_path):
     assert summary.as_dict()["statuses"]["no_answer"] == 3
 
     path = tmp_path / "traces.jsonl"
-    with TraceWriter(path) as writer:
+    with TraceJournal(path) as writer:
         for trace in traces[:4]:
-            writer.write(trace)
-    with TraceWriter(path, append=True) as writer:
+            writer.record(trace)
+    with TraceJournal(path, resume=True) as writer:
         for trace in traces[4:]:
-            writer.write(trace)
+            writer.record(trace)
     assert read_traces(path) == traces
 
 

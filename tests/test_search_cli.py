@@ -30,7 +30,7 @@ def subset_topics(cranfield, tmp_path, count):
 def test_default_output_and_score(cranfield, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert search(["--index", "cranfield"]) == 0
-    output = tmp_path / "runs" / "run.cranfield.bm25.txt"
+    output = tmp_path / "runs" / "run.cranfield.bm25.top100.txt"
     assert len(read_run(output)) == 225 and all(len(r.candidates) == 100 for r in read_run(output))
     assert capsys.readouterr().out.strip() == "nDCG@10\t0.3220"
 
@@ -62,12 +62,14 @@ class ReverseBackend:
 
     def __init__(self, die_after=None):
         self.calls = 0
+        self.prompts = 0
         self.die_after = die_after
 
     def generate(self, prompts, sampling):
         self.calls += 1
         if self.die_after is not None and self.calls > self.die_after:
             raise KeyboardInterrupt
+        self.prompts += len(prompts)
         answers = []
         for prompt in prompts:
             num = int(NUM.search(prompt.text).group(1))
@@ -85,18 +87,19 @@ def test_resume_after_interruption_gives_the_same_run(cranfield, qwen_tokenizer,
                     batch_size=2, progress=False)
 
     files = pipeline.OutputFiles.beside(tmp_path / "cut" / "run.txt")
-    dying = ReverseBackend(die_after=4)  # 3 rounds per batch: dies inside the second batch
+    dying = ReverseBackend(die_after=4)  # 3 rounds of 2 windows per batch: dies after round 1 of batch 2
     with pytest.raises(KeyboardInterrupt):
         pipeline.rerank(ListwiseReranker(dying, qwen_tokenizer, config), first, cranfield, files,
                         batch_size=2, progress=False)
-    assert files.progress.read_text().split() == list(topics)[:2]
+    assert len(read_traces(files.traces)) == dying.prompts == 8 and not files.run.exists()
+    with open(files.traces, "a", encoding="utf-8") as journal:  # killed while writing the 9th line
+        journal.write('{"query_id": "' + list(topics)[2])
     again = ReverseBackend()
     outcome = pipeline.rerank(ListwiseReranker(again, qwen_tokenizer, config), first, cranfield, files,
                               resume=True, batch_size=2, progress=False)
-    assert outcome.resumed_queries == 2 and again.calls == 2 * 3  # only the 3 remaining queries' batches
+    assert outcome.replayed_windows == 8 and again.prompts == 15 - 8  # the model sees only the other windows
     assert files.run.read_text() == whole.run.read_text()
     assert [t.query_id for t in read_traces(files.traces)] == [t.query_id for t in read_traces(whole.traces)]
-    assert not files.progress.exists()
     order = [c.doc_id for c in read_run(files.run)[list(topics)[0]].candidates]
     assert order != [c.doc_id for c in first[list(topics)[0]].candidates]
 
@@ -119,6 +122,9 @@ def test_oracle_on_published_run_via_cli(bright_imported, tmp_path, capsys):
     (["--index", "cranfield", "--rerank", "oracle", "--qrels", "/nonexistent/qrels"], "/nonexistent/qrels: no such file"),
     (["--index", "msmarco-v1-pasage"], "Did you mean: msmarco-v1-passage"),
     (["--index", "cranfield", "--topics", "dl19-pasage"], "unknown Pyserini topics 'dl19-pasage': Pyserini has no topics of that name"),
+    (["--index", "cranfield", "--qrels", "missing-qrels.txt"], "missing-qrels.txt: no such file"),
+    (["--index", "cranfield", "--rerank", "oracle", "--run", "missing.trec"], "missing.trec: no such file"),
+    (["--index", "cranfield", "--rerank", "reasonrank", "--max-tokens", "0"], "--max-tokens must be at least 1"),
 ])
 def test_bad_input_is_one_line_exit_2(cranfield, argv, message, capsys):
     assert search(argv) == 2

@@ -39,6 +39,9 @@ class LlamaCppBackend:
     """
 
     name = "llamacpp"
+    concurrent_requests = 1
+    """Prompts run one by one anyway: the reranker sends one window per call (so each is journaled
+    as soon as it is parsed, and a query's windows follow each other in llama.cpp's prefix cache)."""
 
     def __init__(self, model_path: str, *, n_ctx: int = 0, n_threads: int | None = None,
                  n_gpu_layers: int = 0, chat_format: str | None = None, n_batch: int | None = None,

@@ -2,7 +2,10 @@
 
 Requests run concurrently in threads, spread round-robin over one or more base URLs (a retry
 moves on to the next URL), and are retried with exponential backoff and jitter on timeouts,
-connection errors, 429 and 5xx; other 4xx answers are the caller's mistake and fail at once.
+connection errors, 429, 5xx and answers that are no completion (malformed JSON, an HTML page, no
+choices: proxies and overloaded servers send them); other 4xx answers are the caller's mistake and
+fail at once. A request may take as long as its ``max_tokens`` at a slow pace (``request_timeout``);
+a URL that let one time out is skipped for a while where another URL answers (a circuit breaker).
 Servers that return the reasoning apart from the answer (``reasoning_content``, DeepSeek-R1 and
 vLLM's reasoning parsers) get it folded back into ``<think>...</think>``, so the output reads as
 if the model had written it inline, which is what the answer parser expects.
@@ -10,8 +13,10 @@ if the model had written it inline, which is what the answer parser expects.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -22,6 +27,23 @@ from reasonrank_ir.backends.base import Generation, Prompt, Sampling
 from reasonrank_ir.errors import ReasonRankError, close_matches
 
 ENDPOINTS = ("chat", "completions")
+SECONDS_PER_TOKEN = 0.1
+"""A server slower than 10 tokens/s per request (after ``TIMEOUT_FLOOR``) is taken for hung."""
+TIMEOUT_FLOOR = 60.0
+"""Seconds for queueing and reading the prompt, on top of the generation's own time."""
+MIN_SKIP = 30.0
+"""A URL that let a request time out is skipped for at least this long (or the timeout, if longer)."""
+
+logger = logging.getLogger(__name__)
+
+
+def request_timeout(max_tokens: int) -> float:
+    """The default seconds one request may take: reasoning time is bounded by ``max_tokens``."""
+    return TIMEOUT_FLOOR + SECONDS_PER_TOKEN * max_tokens
+
+
+class ServerFault(Exception):
+    """A 200 answer that holds no completion; transient, retried like a 5xx."""
 
 
 def normalise_base_url(url: str) -> str:
@@ -56,14 +78,15 @@ class OpenAIBackend:
     ``endpoint='chat'`` sends the messages (the server applies its chat template);
     ``endpoint='completions'`` sends :attr:`Prompt.text` exactly, so the prompt reaches the model
     byte for byte as the reranker rendered it. With ``sampling.n > 1`` each sample is its own
-    request (seeded ``seed + j``), since not every server supports ``n``.
+    request (seeded ``seed + j``), since not every server supports ``n``. ``timeout`` (seconds per
+    request) defaults to :func:`request_timeout` of the sampling's ``max_tokens``.
     """
 
     name = "openai"
 
     def __init__(self, model: str, base_urls: Sequence[str] | str, *, api_key: str | None = None,
                  endpoint: str = "chat", concurrency: int = 8, max_retries: int = 5,
-                 timeout: float = 600.0, backoff: float = 1.0, max_backoff: float = 60.0,
+                 timeout: float | None = None, backoff: float = 1.0, max_backoff: float = 60.0,
                  progress: bool = False) -> None:
         try:
             import openai
@@ -88,10 +111,13 @@ class OpenAIBackend:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.progress = progress
+        self.timeout = timeout
+        self._skip_until = [0.0] * len(self.base_urls)
+        self._lock = threading.Lock()
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         self._openai = openai
         self._turns = itertools.count()
-        self._clients = [openai.OpenAI(base_url=url, api_key=key, timeout=timeout, max_retries=0)
+        self._clients = [openai.OpenAI(base_url=url, api_key=key, max_retries=0)
                          for url in self.base_urls]
 
     @property
@@ -125,13 +151,16 @@ class OpenAIBackend:
         """One request, retried on transient failures; the ``turn``-th request of this backend
         goes to base URL ``turn`` modulo their number, and each retry to the next one."""
         openai = self._openai
+        timeout = self.timeout or request_timeout(sampling.max_tokens)
         attempt = 0
         while True:
-            slot = (turn + attempt) % len(self._clients)
+            slot = self._healthy((turn + attempt) % len(self._clients))
             try:
-                return self._call(self._clients[slot], prompt, sampling, sample)
+                return self._call(self._clients[slot], prompt, sampling, sample, timeout)
             except (openai.APIConnectionError, openai.RateLimitError,
-                    openai.InternalServerError) as error:
+                    openai.InternalServerError, ServerFault) as error:
+                if isinstance(error, openai.APITimeoutError):
+                    self._skip(slot, timeout)
                 if attempt == self.max_retries:
                     raise ReasonRankError(
                         f"{self.base_urls[slot]} kept failing after {attempt + 1} attempts "
@@ -146,24 +175,43 @@ class OpenAIBackend:
                                       f"{error.status_code}: {body.get('message') or error.message}"
                                       ) from error
 
-    def _call(self, client: Any, prompt: Prompt, sampling: Sampling, sample: int) -> Generation:
+    def _healthy(self, slot: int) -> int:
+        """``slot``, or the next URL that has not timed out lately when ``slot``'s has."""
+        now = time.monotonic()
+        count = len(self._skip_until)
+        healthy = [s for s in range(count) if self._skip_until[s] <= now]
+        if self._skip_until[slot] <= now or not healthy:
+            return slot
+        return min(healthy, key=lambda s: (s - slot) % count)
+
+    def _skip(self, slot: int, timeout: float) -> None:
+        seconds = max(timeout, MIN_SKIP)
+        with self._lock:
+            self._skip_until[slot] = time.monotonic() + seconds
+        if len(self.base_urls) > 1:
+            logger.warning("%s gave no answer in %g s: skipping it for %g s while another URL answers",
+                           self.base_urls[slot], timeout, seconds)
+
+    def _call(self, client: Any, prompt: Prompt, sampling: Sampling, sample: int,
+              timeout: float) -> Generation:
         options: dict[str, Any] = {
             "model": self.model,
             "max_tokens": sampling.max_tokens,
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
+            "timeout": timeout,
         }
         if sampling.seed is not None:
             options["seed"] = sampling.seed + sample
         if sampling.top_k > 0:
             options["extra_body"] = {"top_k": sampling.top_k}
         if self.endpoint == "completions":
-            response = client.completions.create(prompt=prompt.text, **options)
+            response = _completion(client.completions.with_raw_response.create(prompt=prompt.text, **options))
             choice = response.choices[0]
             text = choice.text or ""
         else:
             messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
-            response = client.chat.completions.create(messages=messages, **options)
+            response = _completion(client.chat.completions.with_raw_response.create(messages=messages, **options))
             choice = response.choices[0]
             message = choice.message
             reasoning = (getattr(message, "reasoning_content", None)
@@ -176,6 +224,24 @@ class OpenAIBackend:
             output_tokens=usage.completion_tokens if usage else 0,
             finish_reason="length" if choice.finish_reason == "length" else "stop",
         )
+
+
+def _completion(raw: Any) -> Any:
+    """The parsed completion of a raw answer, or :class:`ServerFault` saying what came back instead."""
+    http = raw.http_response
+    try:
+        response = raw.parse()
+    except ValueError:
+        problem = "malformed JSON"
+    else:
+        choices = getattr(response, "choices", None)
+        if isinstance(response, str):
+            problem = f"a {http.headers.get('content-type') or 'non-JSON'} page"
+        elif not choices or getattr(choices[0], "message", "") is None:
+            problem = "no choices"
+        else:
+            return response
+    raise ServerFault(f"HTTP {http.status_code} with {problem}: {http.text[:80]!r}")
 
 
 def _retry_after(error: Exception) -> float | None:

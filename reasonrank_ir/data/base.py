@@ -99,12 +99,18 @@ def resolve_qrels(source: str) -> Qrels:
     return qrels
 
 
+def looks_like_path(name: str) -> bool:
+    """A name meant as a file (``./x``, ``/x``, ``~/x``, ``qrels.txt``), never a dataset or Pyserini name."""
+    return name.startswith((".", "/", "~")) or Path(name).suffix.lower() in (
+        ".txt", ".tsv", ".trec", ".qrels", ".jsonl", ".json", ".gz", ".csv", ".xml")
+
+
 def dataset_or_none(name: str) -> Dataset | None:
     """The registry's dataset for ``name`` when it is one with its own topics (not a bare index)."""
     from reasonrank_ir.data import load
     from reasonrank_ir.data.prebuilt import PrebuiltDataset
 
-    if name.startswith((".", "/", "~")) and not Path(name).exists():
+    if looks_like_path(name) and not Path(name).exists():
         raise ReasonRankError(f"{name}: no such file or folder")
     try:
         dataset = load(name)

@@ -137,7 +137,7 @@ def _first_stage(experiment: Experiment, spec: DatasetSpec, dataset, topics: dic
 
 def _run_system(system: SystemSpec, experiment: Experiment, prepared: dict, output_dir: Path,
                 result: ExperimentRun, progress: bool, echo: Callable[[str], None]) -> None:
-    from reasonrank_ir import pipeline
+    from reasonrank_ir import job, pipeline
     from reasonrank_ir.io.trec import read_run
 
     engine: dict[str, Any] = {}
@@ -160,6 +160,7 @@ def _run_system(system: SystemSpec, experiment: Experiment, prepared: dict, outp
             else:
                 if system.reranker != "oracle":
                     dataset.index_path()  # passages: an index that cannot be fetched is reported before a model loads
+                job.start(files, _job_settings(system, experiment, dataset, candidates), resume=True)
                 reranker = _reranker(system, dataset, engine)
                 outcome = pipeline.rerank(reranker, candidates, dataset, files, resume=True,
                                           batch_size=system.batch_size, tag=f"{experiment.name}.{system.name}",
@@ -176,6 +177,17 @@ def _run_system(system: SystemSpec, experiment: Experiment, prepared: dict, outp
         echo(f"done     {spec.name} {system.name}: {files.run}")
     engine.clear()
     gc.collect()
+
+
+def _job_settings(system: SystemSpec, experiment: Experiment, dataset, candidates) -> dict:
+    """What decides a system's run on a dataset: resuming it with anything else would mix two jobs."""
+    import hashlib
+
+    queries = hashlib.sha256("\n".join(candidates.rankings).encode()).hexdigest()[:12]
+    return {"first stage": experiment.first_stage.name, "hits": experiment.first_stage.hits, "queries": queries,
+            "reranker": system.reranker, "model": system.model, "tokenizer": system.tokenizer,
+            "depth": system.depth, "window": system.window, "step": system.step, "passes": system.passes,
+            "passage_tokens": system.passage_tokens or dataset.max_passage_tokens, "max_tokens": system.max_tokens}
 
 
 def _reranker(system: SystemSpec, dataset, engine: dict):
@@ -207,10 +219,12 @@ def _reranker(system: SystemSpec, dataset, engine: dict):
 
 
 def _complete(files, candidates) -> bool:
-    """A finished run file (no ``.progress`` left) answering exactly the first stage's queries."""
-    if not files.run.is_file() or files.progress.exists():
-        return False
+    """A finished run file (whole, as its job wrote it) answering exactly the first stage's queries."""
     from reasonrank_ir.io.trec import read_run
+    from reasonrank_ir.job import is_finished
+
+    if not is_finished(files):
+        return False
 
     return set(read_run(files.run).rankings) == set(candidates.rankings)
 
@@ -243,5 +257,5 @@ def _score(run, dataset, topics: dict, experiment: Experiment, path: Path, reuse
 
 def _write_summary(path: Path, outcome) -> None:
     record = outcome.summary.as_dict() if hasattr(outcome.summary, "as_dict") else dict(vars(outcome.summary))
-    record["resumed_queries"] = outcome.resumed_queries
+    record["replayed_windows"] = outcome.replayed_windows
     path.write_text(json.dumps(record, indent=1), encoding="utf-8")

@@ -11,7 +11,9 @@ import os
 import tempfile
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from reasonrank_ir.errors import ReasonRankError
 
@@ -88,3 +90,22 @@ def _check_can_create(folder: Path, flag: str, target: Path) -> None:
         tempfile.TemporaryFile(dir=existing).close()  # os.access says yes to root on read-only mounts
     except OSError as error:
         raise ReasonRankError(f"{flag} {target}: cannot write in {existing} ({error.strerror})") from None
+
+
+@contextmanager
+def replaced_atomically(path: str | os.PathLike) -> Iterator[TextIO]:
+    """Write ``path`` through a temporary file renamed over it once complete.
+
+    Readers, and a job killed mid-write, see the old file or the new one, never part of one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -1,8 +1,14 @@
-"""Window traces as JSONL: one line per reranked window (prompt size, tokens, time, status, response)."""
+"""Window traces as JSONL: one line per reranked window (prompt size, tokens, time, status, response).
+
+The traces file is also a reranking job's journal: each window's line is written and flushed as soon
+as the window is parsed, and a resumed job replays the windows that have a complete line instead of
+asking the model again, so a killed job loses only the windows it had in flight.
+"""
 from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -11,39 +17,86 @@ from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.jsonl import read_jsonl
 
 
-class TraceWriter:
-    """Appends traces as they come; each ``write`` is flushed so a killed job keeps what it wrote."""
+def _trace(record: dict, where: str):
+    from reasonrank_ir.rerank.listwise import WindowTrace
 
-    def __init__(self, path: str | os.PathLike, append: bool = False) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self.path, "a" if append else "w", encoding="utf-8")
-
-    def write(self, trace: Any) -> None:
-        """One trace (a dataclass such as ``WindowTrace``) as one JSON line."""
-        self._handle.write(json.dumps(asdict(trace), ensure_ascii=False) + "\n")
-        self._handle.flush()
-
-    def close(self) -> None:
-        self._handle.close()
-
-    def __enter__(self) -> TraceWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    try:
+        return WindowTrace(**{**record, "order": tuple(record["order"]), "doc_ids": tuple(record.get("doc_ids", ()))})
+    except (KeyError, TypeError) as error:
+        raise ReasonRankError(f"{where}: not a window trace ({type(error).__name__}: {error})") from None
 
 
 def read_traces(path: str | os.PathLike) -> list:
     """The ``WindowTrace`` records of a trace file, in file order."""
-    from reasonrank_ir.rerank.listwise import WindowTrace
+    return [_trace(record, where) for where, record in read_jsonl(path)]
 
-    traces = []
-    for where, record in read_jsonl(path):
-        try:
-            record["order"] = tuple(record["order"])
-            record["doc_ids"] = tuple(record.get("doc_ids", ()))
-            traces.append(WindowTrace(**record))
-        except (KeyError, TypeError) as error:
-            raise ReasonRankError(f"{where}: not a window trace ({type(error).__name__}: {error})") from None
-    return traces
+
+class TraceJournal:
+    """Writes a job's window traces as they come and, on ``resume``, hands back the ones already written.
+
+    A line cut short by a kill is removed on resume (its window runs again); every complete line is
+    kept and replayed in place of its window, provided the window holds the same documents.
+    ``record`` may be called from several threads.
+    """
+
+    def __init__(self, path: str | os.PathLike, resume: bool = False) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._journaled: dict[tuple, Any] = self._load() if resume and self.path.is_file() else {}
+        self.replayed = 0
+        """Windows handed back by ``replay`` (not generated again)."""
+        self._lock = threading.Lock()
+        self._handle = open(self.path, "a" if resume else "w", encoding="utf-8")
+
+    def _load(self) -> dict[tuple, Any]:
+        data = self.path.read_bytes()
+        complete = data[:data.rfind(b"\n") + 1]
+        if len(complete) < len(data):
+            with open(self.path, "r+b") as handle:
+                handle.truncate(len(complete))
+        journaled = {}
+        for number, line in enumerate(complete.decode("utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            where = f"{self.path}:{number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ReasonRankError(f"{where}: not valid JSON ({error.msg}); the traces were edited: "
+                                      "start the job again with --overwrite") from None
+            trace = _trace(record, where)
+            journaled[(trace.query_id, trace.pass_index, trace.start, trace.end)] = trace
+        return journaled
+
+    def replay(self, request: Any) -> Any | None:
+        """The journaled trace of a ``WindowRequest``'s window, or None when it has to run."""
+        query_id = request.query.query_id
+        trace = self._journaled.get((query_id, request.pass_index, request.start, request.end))
+        if trace is None:
+            return None
+        if trace.doc_ids != request.doc_ids:
+            raise ReasonRankError(
+                f"{self.path}: the journaled window [{request.start}, {request.end}) of query {query_id} "
+                "holds other documents than this job's: the traces belong to another job; start again "
+                "with --overwrite")
+        with self._lock:
+            self.replayed += 1
+        return trace
+
+    def record(self, trace: Any) -> None:
+        """One trace (a ``WindowTrace``) as one flushed JSON line; dropped once the journal is closed."""
+        line = json.dumps(asdict(trace), ensure_ascii=False) + "\n"
+        with self._lock:
+            if not self._handle.closed:
+                self._handle.write(line)
+                self._handle.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._handle.close()
+
+    def __enter__(self) -> TraceJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

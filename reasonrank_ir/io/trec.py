@@ -9,10 +9,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 
 from reasonrank_ir.errors import ReasonRankError
-from reasonrank_ir.io import numbered_lines
+from reasonrank_ir.io import numbered_lines, replaced_atomically
 from reasonrank_ir.types import Candidate, Qrels, Query, Ranking, Run
 
 
@@ -62,15 +61,11 @@ def format_run(rankings: Iterable[Ranking], tag: str) -> Iterator[str]:
             yield f"{ranking.query_id} Q0 {candidate.doc_id} {rank} {candidate.score:.6f} {tag}\n"
 
 
-def write_run(run: Run | Iterable[Ranking], path: str | os.PathLike, tag: str | None = None,
-              append: bool = False) -> None:
-    """Write rankings in TREC format; ``append`` lets long jobs add queries as they finish."""
+def write_run(run: Run | Iterable[Ranking], path: str | os.PathLike, tag: str | None = None) -> None:
+    """Write rankings in TREC format, replacing ``path`` whole (never a half-written run)."""
     tag = tag or getattr(run, "name", None) or "reasonrank_ir"
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a" if append else "w", encoding="utf-8") as handle:
+    with replaced_atomically(path) as handle:
         handle.writelines(format_run(run, tag))
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def read_qrels(path: str | os.PathLike) -> Qrels:

@@ -5,16 +5,19 @@ k-th windows go to the backend in one ``generate`` call (9 rounds for any number
 depth 100, window 20, step 10). Engines that serve concurrent requests (an OpenAI-compatible
 server) skip the rounds: each query walks its own windows, so no query waits for the slowest window
 of a round. Both ways give the same rankings and traces. Passages are formatted once per query,
-before the first window.
+before the first window. A :class:`WindowJournal` (the traces file of a job) records each window as
+it is parsed and hands back windows already recorded, so a resumed job asks the model only for the
+windows that were never finished.
 """
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from time import perf_counter
-from typing import Any
+from typing import Any, Protocol
 
 from reasonrank_ir.backends.base import Backend, Sampling
 from reasonrank_ir.errors import ReasonRankError
@@ -128,12 +131,23 @@ class RerankSummary:
                 "queries_per_second": self.queries_per_second}
 
 
+class WindowJournal(Protocol):
+    """Where windows are recorded as they finish, and found again when a job resumes."""
+
+    def replay(self, request: WindowRequest) -> WindowTrace | None:
+        """The recorded trace of this window, or None when it must be generated."""
+
+    def record(self, trace: WindowTrace) -> None:
+        """Keep one generated window (called as soon as it is parsed, possibly from several threads)."""
+
+
 @dataclass(frozen=True)
 class RerankedBatch:
     rankings: list[Ranking]
     """Reranked top-``depth`` (strictly decreasing scores) above the untouched tail."""
     traces: list[WindowTrace]
     summary: RerankSummary
+    """Of the windows generated in this call (replayed ones are not counted)."""
 
 
 class SlidingWindowReranker(ABC):
@@ -156,18 +170,19 @@ class SlidingWindowReranker(ABC):
     def rank_windows(self, requests: Sequence[WindowRequest]) -> list[WindowTrace]:
         """One trace (with the new ``order``) per request, in order; called once per round."""
 
-    def rerank_batches(self, rankings: Iterable[Ranking], batch_size: int = 128) -> Iterator[RerankedBatch]:
-        """Rerank ``batch_size`` queries at a time, yielding each batch as it finishes (write as you go)."""
+    def rerank_batches(self, rankings: Iterable[Ranking], batch_size: int = 128,
+                       journal: WindowJournal | None = None) -> Iterator[RerankedBatch]:
+        """Rerank ``batch_size`` queries at a time, yielding each batch as it finishes."""
         if batch_size < 1:
             raise ReasonRankError(f"batch size must be at least 1, found {batch_size}")
         batch: list[Ranking] = []
         for ranking in rankings:
             batch.append(ranking)
             if len(batch) == batch_size:
-                yield self.rerank_batch(batch)
+                yield self.rerank_batch(batch, journal)
                 batch = []
         if batch:
-            yield self.rerank_batch(batch)
+            yield self.rerank_batch(batch, journal)
 
     def rerank(self, rankings: Iterable[Ranking], batch_size: int = 128, progress: bool = False) -> Run:
         """All rankings reranked into one run (see ``rerank_batches`` to stream)."""
@@ -181,10 +196,11 @@ class SlidingWindowReranker(ABC):
                 bar.update(len(batch.rankings))
         return run
 
-    concurrency: int = 1
-    """Queries whose windows may be in flight at once (>1 walks each query's windows on its own)."""
+    concurrency: int = 0
+    """Queries whose windows may be in flight at once; 0 sends each round in one call (batch engines),
+    1 or more walks each query's windows on its own."""
 
-    def rerank_batch(self, rankings: Sequence[Ranking]) -> RerankedBatch:
+    def rerank_batch(self, rankings: Sequence[Ranking], journal: WindowJournal | None = None) -> RerankedBatch:
         started = perf_counter()
         config = self.config
         heads = [min(config.depth, len(r.candidates)) for r in rankings]
@@ -204,45 +220,68 @@ class SlidingWindowReranker(ABC):
             window = orders[q][trace.start:trace.end]
             orders[q][trace.start:trace.end] = [window[j] for j in trace.order]
 
-        per_query = (self._chains if self.concurrency > 1 else self._rounds)(schedules, request, apply)
+        generated: list[WindowTrace] = []
+
+        def rank(requests: list[WindowRequest]) -> list[WindowTrace]:
+            """Journaled windows replayed, the others generated (and journaled as soon as parsed)."""
+            replayed = [journal.replay(r) if journal is not None else None for r in requests]
+            todo = [r for r, trace in zip(requests, replayed) if trace is None]
+            fresh = self.rank_windows(todo) if todo else []
+            if len(fresh) != len(todo):
+                raise ReasonRankError(f"{type(self).__name__} returned {len(fresh)} windows for {len(todo)}")
+            for trace in fresh:
+                if journal is not None:
+                    journal.record(trace)
+                generated.append(trace)
+            fresh_traces = iter(fresh)
+            return [trace if trace is not None else next(fresh_traces) for trace in replayed]
+
+        per_query = (self._chains if self.concurrency else self._rounds)(schedules, request, apply, rank)
         # Round-major order (every query's k-th window, then the (k+1)-th), whichever way they ran.
         rounds = max(map(len, per_query), default=0)
         traces = [chain[k] for k in range(rounds) for chain in per_query if k < len(chain)]
         reranked = [ranking.reordered(order + list(range(len(order), len(ranking.candidates))))
                     for ranking, order in zip(rankings, orders)]
-        summary = RerankSummary.of(traces, len(reranked), perf_counter() - started)
+        summary = RerankSummary.of(generated, len({t.query_id for t in generated}), perf_counter() - started)
         self.summary = self.summary + summary
         return RerankedBatch(reranked, traces, summary)
 
-    def _ranked(self, requests: list[WindowRequest]) -> list[WindowTrace]:
-        results = self.rank_windows(requests)
-        if len(results) != len(requests):
-            raise ReasonRankError(f"{type(self).__name__} returned {len(results)} windows for {len(requests)}")
-        return results
-
-    def _rounds(self, schedules, request: Callable, apply: Callable) -> list[list[WindowTrace]]:
+    def _rounds(self, schedules, request: Callable, apply: Callable, rank: Callable) -> list[list[WindowTrace]]:
         """All queries' k-th windows in one call per round: what batch engines (vLLM, hf) want."""
         per_query: list[list[WindowTrace]] = [[] for _ in schedules]
         for k in range(max(map(len, schedules), default=0)):
             owners = [q for q, schedule in enumerate(schedules) if k < len(schedule)]
-            for q, trace in zip(owners, self._ranked([request(q, k) for q in owners])):
+            for q, trace in zip(owners, rank([request(q, k) for q in owners])):
                 apply(q, trace)
                 per_query[q].append(trace)
         return per_query
 
-    def _chains(self, schedules, request: Callable, apply: Callable) -> list[list[WindowTrace]]:
-        """Each query walks its own windows, ``concurrency`` queries at a time (no round barrier)."""
+    def _chains(self, schedules, request: Callable, apply: Callable, rank: Callable) -> list[list[WindowTrace]]:
+        """Each query walks its own windows, ``concurrency`` queries at a time (no round barrier).
+
+        When the walk is interrupted (Ctrl-C, a failed request), windows in flight finish in the
+        background but no further window starts, and nobody waits for them.
+        """
+        stop = threading.Event()
 
         def walk(q: int) -> list[WindowTrace]:
             chain = []
             for k in range(len(schedules[q])):
-                (trace,) = self._ranked([request(q, k)])
+                if stop.is_set():
+                    break
+                (trace,) = rank([request(q, k)])
                 apply(q, trace)
                 chain.append(trace)
             return chain
 
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+        if self.concurrency == 1:
+            return [walk(q) for q in range(len(schedules))]
+        pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        try:
             return list(pool.map(walk, range(len(schedules))))
+        finally:
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _passages(self, rankings: Sequence[Ranking], heads: Sequence[int]) -> list[list[str]]:
         """Every reranked passage of the batch formatted in one go: once per query, not per window."""
@@ -273,8 +312,9 @@ class ListwiseReranker(SlidingWindowReranker):
         super().__init__(config, PassageFormatter(tokenizer, config.max_passage_tokens))
         self.backend = backend
         self.tokenizer = tokenizer
-        # Servers take concurrent requests: let each query run ahead instead of waiting for rounds.
-        self.concurrency = getattr(backend, "concurrent_requests", 0) or 1
+        # Servers take concurrent requests and engines that run prompts one by one gain nothing from
+        # rounds: each query runs ahead on its own (and each window is journaled as it finishes).
+        self.concurrency = getattr(backend, "concurrent_requests", 0)
 
     def rank_windows(self, requests: Sequence[WindowRequest]) -> list[WindowTrace]:
         style = self.config.style

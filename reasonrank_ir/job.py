@@ -1,0 +1,136 @@
+"""A job's files beside its run, and the rules that keep long jobs from clobbering or mixing work.
+
+Beside ``run.txt`` sit ``run.traces.jsonl`` (the windows, which are also the job's journal: see
+``io.traces.TraceJournal``) and ``run.settings.json``: the settings that decide the run's content
+and the package version, written when the job starts, and the run file's digest once it is finished.
+The run file itself is only ever replaced whole. So a job is either finished (its run file matches
+the digest), unfinished (resumable from its journal), or absent; a resumed or repeated job must have
+the recorded settings, and nothing finished is replaced without ``overwrite``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.io import replaced_atomically
+
+Settings = Mapping[str, Any]
+"""Flag (``--window``) -> value (JSON scalars), in the order a user reads them."""
+
+
+@dataclass
+class OutputFiles:
+    run: Path
+    traces: Path
+
+    @property
+    def settings(self) -> Path:
+        return self.run.with_name(_stem(self.run) + ".settings.json")
+
+    @classmethod
+    def beside(cls, run_path: str | os.PathLike, traces: str | os.PathLike | None = None) -> OutputFiles:
+        run_path = Path(run_path)
+        return cls(run_path, Path(traces) if traces else run_path.with_name(_stem(run_path) + ".traces.jsonl"))
+
+
+def _stem(run_path: Path) -> str:
+    return run_path.name.removesuffix(".txt").removesuffix(".trec")
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes (hex); a path that is not a file is a one-line error."""
+    if not Path(path).is_file():
+        raise ReasonRankError(f"{path}: no such file")
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _record(files: OutputFiles) -> dict | None:
+    try:
+        return json.loads(files.settings.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (ValueError, UnicodeDecodeError):
+        raise ReasonRankError(f"{files.settings}: not the settings of a job (not JSON): "
+                              "pass --overwrite to start the job again") from None
+
+
+def _write_record(files: OutputFiles, record: dict) -> None:
+    with replaced_atomically(files.settings) as handle:
+        handle.write(json.dumps(record, indent=1) + "\n")
+
+
+def is_finished(files: OutputFiles) -> bool:
+    """The run file is there, whole, as the job wrote it when it finished."""
+    record = _record(files)
+    return bool(record and record.get("finished") and files.run.is_file()
+                and file_digest(files.run) == record["finished"]["sha256"])
+
+
+def _journaled_windows(files: OutputFiles) -> int:
+    if not files.traces.is_file():
+        return 0
+    with open(files.traces, "rb") as handle:
+        return sum(1 for line in handle if line.endswith(b"\n") and line.strip())
+
+
+def start(files: OutputFiles, settings: Settings, *, resume: bool = False, overwrite: bool = False) -> bool:
+    """Check the job at ``files`` against ``settings`` before any work; True when it is already complete.
+
+    Refuses (one line naming the differing setting) to resume another job's work, and to replace a
+    finished run or a journal without ``overwrite``; then records ``settings`` for the job about to
+    run. Settings whose job never finished a window bind nothing (a typo fixed is not a new job).
+    """
+    from reasonrank_ir import __version__
+
+    settings = dict(settings)
+    if overwrite:
+        for path in (files.run, files.traces, files.settings):
+            path.unlink(missing_ok=True)
+    record = _record(files)
+    journaled = _journaled_windows(files)
+    if record is None:
+        if files.run.exists() or journaled:
+            raise ReasonRankError(f"{files.run if files.run.exists() else files.traces} exists but was not "
+                                  "written by this job (no settings beside it): pass --overwrite to replace "
+                                  "it, or choose another --output")
+    else:
+        finished = is_finished(files)
+        changed = next((key for key in {**record["settings"], **settings}
+                        if record["settings"].get(key) != settings.get(key)), None)
+        if changed is not None and (finished or journaled):
+            was, now = record["settings"].get(changed), settings.get(changed)
+            if resume:
+                raise ReasonRankError(f"cannot --resume {files.run}: it was started with {changed} {was}, now "
+                                      f"{now}; rerun with its settings, or pass --overwrite to start again")
+            kind = "a finished run" if finished else f"an unfinished job ({journaled} windows)"
+            raise ReasonRankError(f"{files.run} holds {kind} made with {changed} {was}, now {now}: pass "
+                                  "--overwrite to replace it, or choose another --output")
+        if changed is None and finished:
+            return True
+        if changed is None and journaled and not resume:
+            raise ReasonRankError(f"{files.run} is an unfinished job with these settings ({journaled} windows "
+                                  "done): add --resume to continue it, or --overwrite to start again")
+        if changed is None:
+            return False
+    _write_record(files, {"reasonrank_ir": __version__, "settings": settings})
+    return False
+
+
+def finish(files: OutputFiles, run, tag: str | None = None) -> None:
+    """Replace the run file whole, then record its digest: the job is finished."""
+    from reasonrank_ir.io.trec import write_run
+
+    write_run(run, files.run, tag)
+    record = _record(files) or {"settings": {}}
+    record["finished"] = {"queries": len(run), "sha256": file_digest(files.run)}
+    _write_record(files, record)
