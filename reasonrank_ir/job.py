@@ -126,6 +126,14 @@ def start(files: OutputFiles, settings: Settings, *, resume: bool = False, overw
     return False
 
 
+def abandon(files: OutputFiles) -> None:
+    """Remove what :func:`start` recorded when the job stopped before any window or run was written."""
+    if not files.run.exists() and not _journaled_windows(files):
+        files.settings.unlink(missing_ok=True)
+        if files.traces.exists() and files.traces.stat().st_size == 0:
+            files.traces.unlink()
+
+
 def finish(files: OutputFiles, run, tag: str | None = None) -> None:
     """Replace the run file whole, then record its digest: the job is finished."""
     from reasonrank_ir.io.trec import write_run

@@ -282,24 +282,28 @@ def run(args) -> int:
         if scores is not None:
             print("\n".join(format_lines(scores)))
         return 0
-    reranker = make_reranker(args, dataset) if args.rerank != "none" else None
-    started = time.perf_counter()
-    candidates = pipeline.retrieve(dataset, topics, first_stage, progress=True)
-    candidates.name = output.stem.removeprefix("run.")[:60]
-    print(f"first stage: {len(candidates)} queries from {first_stage.name} in {time.perf_counter() - started:.1f}s",
-          file=sys.stderr)
-    if reranker is None:
-        job.finish(files, candidates)
-        final = candidates
-    else:
-        outcome = pipeline.rerank(reranker, candidates, dataset, files, resume=args.resume,
-                                  batch_size=args.batch_size)
-        if outcome.replayed_windows:
-            print(f"resumed: {outcome.replayed_windows} windows replayed from {files.traces}", file=sys.stderr)
-        if outcome.summary is not None:
-            print(describe(outcome.summary), file=sys.stderr)
-        print(f"traces: {files.traces}", file=sys.stderr)
-        final = outcome.run
+    try:
+        reranker = make_reranker(args, dataset) if args.rerank != "none" else None
+        started = time.perf_counter()
+        candidates = pipeline.retrieve(dataset, topics, first_stage, progress=True)
+        candidates.name = output.stem.removeprefix("run.")[:60]
+        print(f"first stage: {len(candidates)} queries from {first_stage.name} in {time.perf_counter() - started:.1f}s",
+              file=sys.stderr)
+        if reranker is None:
+            job.finish(files, candidates)
+            final = candidates
+        else:
+            outcome = pipeline.rerank(reranker, candidates, dataset, files, resume=args.resume,
+                                      batch_size=args.batch_size)
+            if outcome.replayed_windows:
+                print(f"resumed: {outcome.replayed_windows} windows replayed from {files.traces}", file=sys.stderr)
+            if outcome.summary is not None:
+                print(describe(outcome.summary), file=sys.stderr)
+            print(f"traces: {files.traces}", file=sys.stderr)
+            final = outcome.run
+    except BaseException:
+        job.abandon(files)  # a job that failed before its first window leaves nothing behind
+        raise
     print(f"run: {output}", file=sys.stderr)
     scores = pipeline.score(final, dataset, args.metrics, topics)
     if scores is not None:
