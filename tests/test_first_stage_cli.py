@@ -30,7 +30,7 @@ def test_run_names_say_what_produced_them(flags, name):
     stage = first_stage(*flags)
     assert stage.name == name
     args = search.build_parser().parse_args(["--index", "cranfield", *flags])
-    assert search.default_output(args).name == f"run.cranfield.{name}.txt"
+    assert search.default_output(args).name == f"run.cranfield.{name}.top100.txt"  # hits always in the name
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -316,17 +316,17 @@ def test_experiments_report_links_a_page_per_reranked_run(bright_imported, tmp_p
 
 def test_reasoning_mentions_and_sorting_in_the_browser(browser, tmp_path):
     """Hand-made traces: the ids a reasoning mentions are coloured by their label; columns sort."""
-    from reasonrank_ir.io.traces import TraceWriter
+    from reasonrank_ir.io.traces import TraceJournal
     from reasonrank_ir.io.trec import write_qrels, write_run
 
     run = make_run({"q10": list("ebacd"), "q9": list("vw")})
     write_run(run, tmp_path / "run.txt")
     write_qrels({"q10": {"e": 2, "c": 0}, "q9": {"w": 1}}, tmp_path / "qrels.txt")
     thought = "<think>Passage [3] answers the query; [1] is off topic and [9] does not exist.</think>"
-    with TraceWriter(tmp_path / "run.traces.jsonl") as traces:
-        traces.write(trace("q10", 2, 5, "cde", (2, 0, 1), thought + "<answer>[3] > [1] > [2]</answer>",
+    with TraceJournal(tmp_path / "run.traces.jsonl") as traces:
+        traces.record(trace("q10", 2, 5, "cde", (2, 0, 1), thought + "<answer>[3] > [1] > [2]</answer>",
                            prompt_tokens=900, output_tokens=40, seconds=1.5))
-        traces.write(trace("q10", 0, 3, "abe", (2, 1, 0), "<think>[3] first</think><answer>[3] > [2]</answer>",
+        traces.record(trace("q10", 0, 3, "abe", (2, 1, 0), "<think>[3] first</think><answer>[3] > [2]</answer>",
                            status="repaired", prompt_tokens=800, output_tokens=20, seconds=0.5))
     path = write_report(tmp_path / "run.txt", qrels=str(tmp_path / "qrels.txt"))
     open_report(browser, path)

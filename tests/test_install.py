@@ -49,7 +49,7 @@ def test_a_run_from_an_empty_folder_writes_only_there_and_in_the_home(tmp_path):
     assert out.returncode == 0, out.stderr
     assert re.fullmatch(r"nDCG@10\t0\.\d{4}", out.stdout.strip())  # the value: test_search_cli (same run)
 
-    assert files_under(work) == {"runs/run.cranfield.bm25.txt"}
+    assert files_under(work) == {"runs/run.cranfield.bm25.top100.txt", "runs/run.cranfield.bm25.top100.settings.json"}
     assert files_under(home / "reasonrank") and all(
         f.startswith("indexes/cranfield/") for f in files_under(home / "reasonrank"))
     assert not files_under(home / "user", THIRD_PARTY)  # no ~/.ir_datasets, ~/.cache/pyserini, ...

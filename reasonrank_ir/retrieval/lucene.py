@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,8 @@ def build_index(documents: Iterable[Mapping[str, Any]], index_dir: str | os.Path
     import_pyserini("pyserini.search.lucene")
     from pyserini.index.lucene import LuceneIndexer
 
-    with tempfile.TemporaryDirectory(dir=index_dir.parent, prefix=f".{index_dir.name}-") as scratch:
+    with tempfile.TemporaryDirectory(dir=index_dir.parent, prefix=f".{index_dir.name}-") as scratch, \
+            _java_output_on_stderr():
         staging = Path(scratch) / "index"
         indexer = LuceneIndexer(args=["-index", str(staging), "-storePositions", "-storeDocvectors",
                                       "-storeRaw"], threads=1)
@@ -58,6 +61,19 @@ def build_index(documents: Iterable[Mapping[str, Any]], index_dir: str | os.Path
             shutil.rmtree(index_dir)
         staging.rename(index_dir)
     return index_dir
+
+
+@contextmanager
+def _java_output_on_stderr() -> Iterator[None]:
+    """Anserini's indexer logs to the process's stdout, which carries the CLIs' results: send it to stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _batches(documents: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[str]]:
