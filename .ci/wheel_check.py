@@ -68,7 +68,7 @@ def main() -> int:
     env.update(HOME=str(home / "user"), REASONRANK_HOME=str(home / "reasonrank"))
     reasonrank = str(venv / "bin" / "reasonrank")
     search = step("BM25 search", [reasonrank, "search", "--index", "cranfield"], cwd=work, env=env)
-    evaluate = step("evaluate", [reasonrank, "evaluate", "runs/run.cranfield.bm25.txt", "--qrels", "cranfield",
+    evaluate = step("evaluate", [reasonrank, "evaluate", "runs/run.cranfield.bm25.top100.txt", "--qrels", "cranfield",
                                  "--metrics", "nDCG@10", "MAP"], cwd=work, env=env)
     rerank = step("llama.cpp rerank", [reasonrank, "search", "--index", "cranfield", "--rerank", "reasonrank",
                                        "--backend", "llamacpp", "--model", str(GGUF), "--limit-queries", "2",
