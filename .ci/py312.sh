@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 start=$SECONDS
 trap 'echo "py312 leg: $((SECONDS - start)) s"' EXIT
 
-PYTHON312=$(ls -d "$(pyenv root)"/versions/3.12.*/bin/python | sort -V | tail -n 1)
+PYENV_HOME=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+PYTHON312=$(ls -d "$PYENV_HOME"/versions/3.12.*/bin/python | sort -V | tail -n 1)
 VENV="${VENV:-.venv-py312}"
 OFFLINE_SPEC="${PYSERINI_OFFLINE:-pyserini>=2,<2.4}"
 rm -rf "$VENV"
