@@ -164,7 +164,7 @@ def job_settings(args, dataset) -> dict:
                          "--max-tokens": args.max_tokens})
     if args.rerank != "none":
         settings.update({"--depth": args.depth, "--window": args.window, "--step": args.step, "--passes": args.passes,
-                         "--passage-tokens": args.passage_tokens or dataset.max_passage_tokens})
+                         "--passage-tokens": rerank_config(args, dataset).max_passage_tokens})
     return settings
 
 

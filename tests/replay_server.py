@@ -14,7 +14,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 PROMPT_TOKENS, OUTPUT_TOKENS = 100, 10
 
 
-class ReplayServer:
+class LoopbackServer:
+    """An HTTP server on a free port of 127.0.0.1, serving ``handler`` from a background thread."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class ReplayServer(LoopbackServer):
     def __init__(self, reply: Callable[[dict], tuple[str, str | None]]):
         self.reply = reply
         self.requests: list[dict] = []
@@ -34,9 +47,7 @@ class ReplayServer:
                 self.end_headers()
                 self.wfile.write(answer)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.serve(Handler)
 
     def completion(self, body: dict) -> dict:
         content, reasoning = self.reply(body)
@@ -49,7 +60,3 @@ class ReplayServer:
             "usage": {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": OUTPUT_TOKENS,
                       "total_tokens": PROMPT_TOKENS + OUTPUT_TOKENS},
         }
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()

@@ -13,11 +13,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from conftest import free_port
+from replay_server import LoopbackServer
 from reasonrank_ir import ReasonRankError
 from reasonrank_ir.backends import Message, Prompt, Sampling, create_backend
 from reasonrank_ir.backends.openai import (OpenAIBackend, backoff_delay, fold_reasoning,
@@ -60,7 +61,7 @@ def test_concurrent_requests_over_two_base_urls_keep_prompt_order(llama_server):
 Reply = tuple[int, dict | bytes, dict]
 
 
-class ScriptedServer:
+class ScriptedServer(LoopbackServer):
     """An HTTP server on 127.0.0.1 answering each POST with ``reply(path, body)`` (bytes are sent as they are)."""
 
     def __init__(self, reply: Callable[[str, dict], Reply]) -> None:
@@ -85,13 +86,7 @@ class ScriptedServer:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
 
 @pytest.fixture

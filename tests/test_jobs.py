@@ -14,13 +14,13 @@ import sys
 import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from conftest import QWEN_TOKENIZER
-from replay_server import ReplayServer
+from replay_server import LoopbackServer, ReplayServer
 from reasonrank_ir import ReasonRankError, __version__, pipeline
 from reasonrank_ir.io import replaced_atomically
 from reasonrank_ir.io.requests import write_requests
@@ -95,7 +95,7 @@ def test_default_names_say_what_selects_the_work(tmp_path):
     assert name("--rerank", "oracle").name == "run.cranfield.bm25.top100.oracle-w20s10.txt"
 
 
-class CountingProxy:
+class CountingProxy(LoopbackServer):
     """Forwards POSTs on 127.0.0.1 to a model server and counts them: what the model was asked."""
 
     def __init__(self, target: str) -> None:
@@ -124,13 +124,7 @@ class CountingProxy:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
 
 def complete_lines(path: Path) -> int:
