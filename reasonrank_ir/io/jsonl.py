@@ -1,13 +1,13 @@
-"""JSON Lines reading with errors that name the file and line (one reader for every JSONL format)."""
+"""JSON Lines: one reader (errors name the file and line) and one writer for every JSONL format."""
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from reasonrank_ir.errors import ReasonRankError
-from reasonrank_ir.io import numbered_lines
+from reasonrank_ir.io import numbered_lines, replaced_atomically
 
 
 def read_jsonl(path: str | os.PathLike, skip_broken: bool = False) -> Iterator[tuple[str, Any]]:
@@ -24,3 +24,18 @@ def read_jsonl(path: str | os.PathLike, skip_broken: bool = False) -> Iterator[t
                 continue
             raise ReasonRankError(f"{path}:{number}: not valid JSON ({error.msg})") from None
         yield f"{path}:{number}", record
+
+
+def jsonl_line(record: Any) -> str:
+    """One record as one line, non-ASCII text kept readable."""
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def write_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:
+    """Write ``records`` to ``path`` all at once (see ``replaced_atomically``); returns how many."""
+    count = 0
+    with replaced_atomically(path) as handle:
+        for record in records:
+            handle.write(jsonl_line(record))
+            count += 1
+    return count
