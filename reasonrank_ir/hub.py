@@ -14,8 +14,13 @@ from urllib.parse import urlparse
 from reasonrank_ir.errors import ReasonRankError
 
 
+def hf_offline() -> bool:
+    """Whether ``HF_HUB_OFFLINE`` is set, read with huggingface_hub's own truthy values."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
+
+
 def hub_reachable(timeout: float = 3.0) -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+    if hf_offline():
         return False
     host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
     try:
