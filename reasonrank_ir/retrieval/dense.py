@@ -349,20 +349,13 @@ def _faiss_device() -> str:
 def _prebuilt_dir(name: str) -> str:
     """The unpacked prebuilt FAISS index, downloaded where the network allows."""
     from reasonrank_ir.java import import_pyserini
+    from reasonrank_ir.storage.prebuilt import download_prebuilt
 
     import_pyserini("pyserini.search.lucene")
     from pyserini.prebuilt_index_info import FAISS_INDEX_INFO
-    from pyserini.util import download_prebuilt_index, get_cache_home
 
-    info = FAISS_INDEX_INFO[name]
-    try:
-        return download_prebuilt_index(name, verbose=False)
-    except Exception:  # Pyserini raises bare ValueError/URLError/HTTPError offline
-        stem = info["filename"].removesuffix(".tar.gz")
-        target = Path(get_cache_home()) / "indexes" / f"{stem}.{info['md5']}"
-        raise ReasonRankError(
-            f"cannot download the prebuilt dense index {name!r}: fetch {info['urls'][0]} on a machine with "
-            f"internet and unpack it so that {target} holds its 'index' and 'docid' files") from None
+    return download_prebuilt(name, FAISS_INDEX_INFO[name], "dense index", "its 'index' and 'docid' files",
+                             "--dense-index")
 
 
 def _prebuilt_query_encoder(family: str, subset: str, device: str, local_copy: str | None = None):

@@ -92,20 +92,10 @@ def _batches(documents: Iterable[Mapping[str, Any]], size: int) -> Iterator[list
 def prebuilt_index_path(name: str) -> str:
     """The local folder of a Pyserini prebuilt index, downloading it where the network allows."""
     from reasonrank_ir.data.prebuilt import check_prebuilt_index, prebuilt_indexes
-    from reasonrank_ir.pyserini_compat import cache_home
+    from reasonrank_ir.storage.prebuilt import download_prebuilt
 
     check_prebuilt_index(name)
-    info = prebuilt_indexes()[name]
-    util = import_pyserini("pyserini.util")
-    try:
-        return util.download_prebuilt_index(name, verbose=False)
-    except Exception:  # Pyserini raises bare ValueError/URLError/HTTPError when offline
-        stem = info.get("filename", info["urls"][0].rsplit("/", 1)[-1]).removesuffix(".tar.gz")
-        target = cache_home() / "indexes" / f"{stem}.{info['md5']}"
-        raise ReasonRankError(
-            f"cannot download the prebuilt index {name!r}: fetch {info['urls'][0]} on a machine with "
-            f"internet and unpack it so that {target} holds the index (or pass --index with a local path)"
-        ) from None
+    return download_prebuilt(name, prebuilt_indexes()[name])
 
 
 class LuceneIndex:
