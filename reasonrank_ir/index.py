@@ -41,7 +41,8 @@ def run(args) -> int:
         return 0
     if not args.encoder:
         raise ReasonRankError("--dense needs --encoder MODEL (a sentence-transformers model)")
-    from reasonrank_ir.retrieval.dense import build_for_dataset, is_dense_index, local_dense_index_path
+    from reasonrank_ir.retrieval.dense_index import build_for_dataset, local_dense_index_path
+    from reasonrank_ir.storage.faiss import is_dense_index
 
     target = local_dense_index_path(dataset, args.encoder)
     if is_dense_index(target) and not args.force:

@@ -16,7 +16,8 @@ pytest.importorskip("faiss")
 
 def minilm_index(dataset):
     """The Cranfield MiniLM index, built once per session (documents cut at 128 tokens to stay fast)."""
-    from reasonrank_ir.retrieval.dense import build_for_dataset, is_dense_index, local_dense_index_path
+    from reasonrank_ir.retrieval.dense_index import build_for_dataset, local_dense_index_path
+    from reasonrank_ir.storage.faiss import is_dense_index
 
     path = local_dense_index_path(dataset, MINILM)
     if not is_dense_index(path):
@@ -36,7 +37,7 @@ def dense_run(cranfield):
 def test_index_has_pyserini_layout(cranfield):
     import faiss
 
-    from reasonrank_ir.retrieval.dense import read_info
+    from reasonrank_ir.storage.faiss import read_info
 
     path = minilm_index(cranfield)
     assert path.name == "cranfield.all-minilm-l6-v2"
@@ -107,7 +108,8 @@ def test_bm25_dense_fusion_is_scored(cranfield, dense_run):
 
 
 def test_unknown_names_give_one_line(cranfield):
-    from reasonrank_ir.retrieval.dense import DenseSettings, resolve_dense_index
+    from reasonrank_ir.retrieval.dense import DenseSettings
+    from reasonrank_ir.retrieval.dense_index import resolve_dense_index
 
     with pytest.raises(ReasonRankError) as error:
         resolve_dense_index(cranfield, DenseSettings(encoder="no-such-org/no-such-model"))
@@ -123,7 +125,8 @@ def test_unknown_names_give_one_line(cranfield):
 def test_prebuilt_bright_names_and_offline_error(bright_imported):
     from reasonrank_ir.data import load
     from reasonrank_ir.java import import_pyserini
-    from reasonrank_ir.retrieval.dense import DenseSettings, prebuilt_dense_names, resolve_dense_index
+    from reasonrank_ir.retrieval.dense import DenseSettings
+    from reasonrank_ir.retrieval.dense_index import prebuilt_dense_names, resolve_dense_index
 
     import_pyserini("pyserini.search.lucene")
     from pyserini.prebuilt_index_info import FAISS_INDEX_INFO
@@ -139,13 +142,15 @@ def test_prebuilt_bright_names_and_offline_error(bright_imported):
 
 def test_which_prebuilt_indexes_encode_the_original_bright_queries(bright_imported):
     from reasonrank_ir.data import load
-    from reasonrank_ir.retrieval.dense import PREBUILT_ENCODERS, DenseSettings, _prebuilt_name
+    from reasonrank_ir.retrieval.dense import DenseSettings
+    from reasonrank_ir.retrieval.dense_index import prebuilt_name
+    from reasonrank_ir.retrieval.encoders import PREBUILT_ENCODERS
 
     biology = load("bright-biology")
-    assert _prebuilt_name(biology, DenseSettings(index="diver-retriever-4b")) == "bright-biology.diver-retriever-4b"
-    assert _prebuilt_name(biology, DenseSettings(index="bright-biology.bge-large-en-v1.5")) == \
+    assert prebuilt_name(biology, DenseSettings(index="diver-retriever-4b")) == "bright-biology.diver-retriever-4b"
+    assert prebuilt_name(biology, DenseSettings(index="bright-biology.bge-large-en-v1.5")) == \
         "bright-biology.bge-large-en-v1.5"
-    assert _prebuilt_name(biology, DenseSettings(encoder="x")) is None
+    assert prebuilt_name(biology, DenseSettings(encoder="x")) is None
     # pyserini/2cr/bright.yaml: --topics bright-{name}-original for these two, the TSV topics for BGE
     assert {f for f, e in PREBUILT_ENCODERS.items() if e.original_queries} == \
         {"diver-retriever-4b", "reason-embed-qwen3-4b-0928"}

@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reasonrank_ir.backends.base import Message, Prompt, Sampling
+from reasonrank_ir.batching import batched
 from reasonrank_ir.errors import ReasonRankError, close_matches
 from reasonrank_ir.io import numbered_lines
+from reasonrank_ir.io.jsonl import jsonl_line
+from reasonrank_ir.io.names import slug
 from reasonrank_ir.types import Query
 
 INSTRUCTIONS = (
@@ -55,10 +58,7 @@ class ExpansionSettings:
 
     @property
     def model_slug(self) -> str:
-        import re
-
-        name = self.model.rstrip("/").rsplit("/", 1)[-1]
-        return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-").lower()
+        return slug(self.model.rstrip("/").rsplit("/", 1)[-1]).lower()
 
     @property
     def name(self) -> str:
@@ -122,16 +122,14 @@ class QueryExpander:
         missing = [q for q in queries if self.reasoning(q) is None]
         bar = tqdm(total=len(missing), desc="reasoning queries", unit="query", disable=not progress or not missing)
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        for start in range(0, len(missing), self.batch_size):
-            batch = missing[start:start + self.batch_size]
+        for batch in batched(missing, self.batch_size):
             generations = self.backend.generate([reasoning_prompt(q.text) for q in batch], self.sampling)
             with open(self.cache_path, "a", encoding="utf-8") as handle:
                 for query, generation in zip(batch, generations):
                     text = generation.text.strip()
                     self._cache[(self.model, query.query_id, query.text)] = text
-                    handle.write(json.dumps({"model": self.model, "query_id": query.query_id, "query": query.text,
-                                             "reasoning": text, "finish_reason": generation.finish_reason},
-                                            ensure_ascii=False) + "\n")
+                    handle.write(jsonl_line({"model": self.model, "query_id": query.query_id, "query": query.text,
+                                             "reasoning": text, "finish_reason": generation.finish_reason}))
             bar.update(len(batch))
         bar.close()
         return {q.query_id: Query(q.query_id, self._expanded(q)) for q in queries}
