@@ -1,44 +1,19 @@
-"""Dense first stage: ``--dense`` settings, and searching a FAISS index with Pyserini's ``FaissSearcher``.
+"""Dense first stage: searching a FAISS index with Pyserini's ``FaissSearcher``.
 
-Which index and query encoder the settings mean is ``dense_index``'s job; the index files are
+The ``--dense`` settings, and which index and query encoder they mean, are ``dense_index``'s job; the index files are
 ``storage.faiss``'s and the models ``encoders``'. faiss and torch are imported only when searching.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from reasonrank_ir.batching import batched
 from reasonrank_ir.data import Dataset
-from reasonrank_ir.io.names import slug
-from reasonrank_ir.retrieval.dense_index import prebuilt_name, resolve_dense_index
-from reasonrank_ir.retrieval.encoders import PREBUILT_ENCODERS, encoder_slug
+from reasonrank_ir.retrieval.dense_index import DenseSettings, prebuilt_name, resolve_dense_index
+from reasonrank_ir.retrieval.encoders import PREBUILT_ENCODERS
 from reasonrank_ir.storage.faiss import faiss_device, require_faiss
 from reasonrank_ir.types import Candidate, Query, Ranking, Run
-
-
-@dataclass(frozen=True)
-class DenseSettings:
-    """``--dense``: which FAISS index and which query encoder."""
-
-    index: str | None = None
-    """A Pyserini prebuilt name (``bright-biology.bge-large-en-v1.5`` or just ``bge-large-en-v1.5``),
-    a local dense index folder, or None for the local index of ``encoder``."""
-    encoder: str | None = None
-    batch_size: int = 32
-    device: str | None = None
-    threads: int = 1
-
-    @property
-    def name(self) -> str:
-        family = next((f for f in PREBUILT_ENCODERS if self.index and self.index.endswith(f)), None)
-        if family:
-            return f"dense-{family}"
-        if self.index:
-            return f"dense-{slug(Path(self.index).resolve().name).lower()}"
-        return f"dense-{encoder_slug(self.encoder)}" if self.encoder else "dense"
 
 
 class DenseRetriever:

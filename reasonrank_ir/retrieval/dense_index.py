@@ -1,4 +1,4 @@
-"""Which dense index a dataset and ``--dense`` settings mean, with its query encoder; builds a missing local one.
+"""``--dense`` settings and the dense index (with its query encoder) they mean for a dataset.
 
 Two kinds of index:
 
@@ -10,20 +10,41 @@ Two kinds of index:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reasonrank_ir.data import Dataset
 from reasonrank_ir.errors import ReasonRankError, close_matches
 from reasonrank_ir.homes import indexes_home
+from reasonrank_ir.io.names import slug
 from reasonrank_ir.retrieval.encoders import (PREBUILT_ENCODERS, SentenceTransformerDocumentEncoder,
                                               SentenceTransformerQueryEncoder, encoder_slug, prebuilt_query_encoder,
                                               resolve_encoder)
 from reasonrank_ir.storage.faiss import (METADATA, build_dense_index, dense_index_names, is_dense_index,
                                          prebuilt_dense_dir, read_info, require_faiss)
 
-if TYPE_CHECKING:  # annotations only: dense.py imports this module
-    from reasonrank_ir.retrieval.dense import DenseSettings
+
+@dataclass(frozen=True)
+class DenseSettings:
+    """``--dense``: which FAISS index and which query encoder."""
+
+    index: str | None = None
+    """A Pyserini prebuilt name (``bright-biology.bge-large-en-v1.5`` or just ``bge-large-en-v1.5``),
+    a local dense index folder, or None for the local index of ``encoder``."""
+    encoder: str | None = None
+    batch_size: int = 32
+    device: str | None = None
+    threads: int = 1
+
+    @property
+    def name(self) -> str:
+        family = next((f for f in PREBUILT_ENCODERS if self.index and self.index.endswith(f)), None)
+        if family:
+            return f"dense-{family}"
+        if self.index:
+            return f"dense-{slug(Path(self.index).resolve().name).lower()}"
+        return f"dense-{encoder_slug(self.encoder)}" if self.encoder else "dense"
 
 
 def prebuilt_dense_names() -> list[str]:
