@@ -82,9 +82,9 @@ class DatasetSpec(Settings):
 class FirstStageSpec(Settings):
     """Pyserini BM25 on each dataset's index, or a folder of published runs (``runs`` + ``pattern``)."""
 
-    name: str = "bm25"
-    """``first-stage`` by default when ``runs`` is given."""
-    label: str = "BM25"
+    name: str
+    """Default: ``bm25``, or ``first-stage`` when ``runs`` is given."""
+    label: str
     """Default: the name."""
     hits: PositiveInt = 100
     k1: float = 0.9

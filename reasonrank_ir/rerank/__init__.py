@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 from reasonrank_ir.backends.base import Backend
+from reasonrank_ir.rerank.defaults import DEFAULT_MODELS, RERANKERS
 from reasonrank_ir.rerank.listwise import (
     ListwiseReranker, RerankConfig, RerankedBatch, RerankSummary, SlidingWindowReranker, WindowRequest,
     WindowTrace,
@@ -16,7 +17,6 @@ from reasonrank_ir.rerank.listwise import (
 from reasonrank_ir.rerank.oracle import OracleReranker
 from reasonrank_ir.rerank.parse import ParsedAnswer, parse_answer
 from reasonrank_ir.rerank.prompts import PROMPT_STYLES
-from reasonrank_ir.rerank.defaults import DEFAULT_MODELS, RERANKERS
 from reasonrank_ir.rerank.window import windows
 from reasonrank_ir.types import Qrels
 
@@ -43,7 +43,7 @@ class Reranker:
         loaded_backend = None if isinstance(backend, str) else backend
         loaded_tokenizer = None if tokenizer is None or isinstance(tokenizer, str | os.PathLike) else tokenizer
         spec = validate(RerankerSpec, {
-            "reranker": name, "model": model, "tokenizer": None if loaded_tokenizer else tokenizer,
+            "reranker": name, "model": model, "tokenizer": tokenizer if loaded_tokenizer is None else None,
             "backend": backend if loaded_backend is None else "auto", "options": backend_options,
             "depth": config.depth, "window": config.window, "step": config.step, "passes": config.passes,
             "passage_tokens": config.max_passage_tokens, "max_tokens": config.sampling.max_tokens})
