@@ -38,7 +38,7 @@ _EXPECTED = {  # pydantic's error types, as what the value must be
 }
 
 
-def dotted(loc: tuple) -> str:
+def _dotted(loc: tuple) -> str:
     """``("systems", 1, "window")`` as ``systems[1].window``."""
     path = ""
     for part in loc:
@@ -46,7 +46,7 @@ def dotted(loc: tuple) -> str:
     return path
 
 
-def validate(model: type[Model], data: Any, *, where: str = "", place: Callable[[tuple], str] = dotted,
+def validate(model: type[Model], data: Any, *, where: str = "", place: Callable[[tuple], str] = _dotted,
              context: Mapping[str, Any] | None = None) -> Model:
     """``model`` validated from ``data``, or a ReasonRankError naming ``where`` and the first bad key.
 
@@ -55,11 +55,11 @@ def validate(model: type[Model], data: Any, *, where: str = "", place: Callable[
     try:
         return model.model_validate(data, context=context)
     except ValidationError as error:
-        raise ReasonRankError(one_line(error.errors()[0], model, where, place)) from None
+        raise ReasonRankError(_one_line(error.errors()[0], model, where, place)) from None
 
 
-def one_line(problem: Mapping[str, Any], model: type[BaseModel], where: str = "",
-             place: Callable[[tuple], str] = dotted) -> str:
+def _one_line(problem: Mapping[str, Any], model: type[BaseModel], where: str,
+              place: Callable[[tuple], str]) -> str:
     """One pydantic error (an item of ``ValidationError.errors()``) as a sentence."""
     loc, kind = tuple(problem["loc"]), problem["type"]
     if kind == "extra_forbidden":
