@@ -5,17 +5,15 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
 
+from reasonrank_ir.backends import BACKENDS
 from reasonrank_ir.errors import ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_file
-
-RERANKERS = ("none", "reasonrank", "rankgpt", "qwen3", "oracle")
-DEFAULT_MODELS = {"reasonrank": "liuwenhan/reasonrank-7B", "rankgpt": "Qwen/Qwen2.5-7B-Instruct",
-                  "qwen3": "liuwenhan/reasonrank-8B"}
+from reasonrank_ir.io.names import slug
+from reasonrank_ir.rerank.defaults import DEFAULT_MODELS, DEFAULTS, RERANKERS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,9 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     first.add_argument("--k1", type=float, default=0.9, help="BM25 k1 (default: 0.9)")
     first.add_argument("--b", type=float, default=0.4, help="BM25 b (default: 0.4)")
     first.add_argument("--threads", type=int, default=1, help="search threads (default: 1)")
-    first.add_argument("--batch-size", type=int, default=128,
-                       help="queries per search batch and per reranking batch (default: 128): a reranking batch "
-                            "is what a batch engine (vllm, hf) sees at once")
+    first.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"],
+                       help="queries per search batch and per reranking batch (default: %(default)s): a reranking "
+                            "batch is what a batch engine (vllm, hf) sees at once")
     first.add_argument("--remove-query", action="store_true", help="drop hits whose id is the query id")
     first.add_argument("--run", metavar="FILE", help="rerank this TREC run (or rank_llm requests .jsonl, passages "
                                                      "included) instead of retrieving")
@@ -66,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="an LLM writes a reasoning passage per query before retrieval (BRIGHT's setting); "
                              "the reranker still sees the original query")
     beyond.add_argument("--expansion-model", metavar="MODEL", help="LLM for --expand-query (required with it)")
-    beyond.add_argument("--expansion-backend", default="auto", choices=("auto", "vllm", "hf", "openai", "llamacpp"),
+    beyond.add_argument("--expansion-backend", default="auto", choices=BACKENDS,
                         help="engine of --expansion-model (default: auto)")
     beyond.add_argument("--expansion-cache", metavar="FILE",
                         help="JSONL cache of reasonings (default: $REASONRANK_HOME/expansions/reasoning.<model>.jsonl)")
@@ -74,21 +72,25 @@ def build_parser() -> argparse.ArgumentParser:
                         help="append the reasoning to the query (default) or use it alone, as BRIGHT does")
 
     rerank = parser.add_argument_group("reranking")
-    rerank.add_argument("--rerank", choices=RERANKERS, default="none",
+    rerank.add_argument("--rerank", choices=("none", *RERANKERS), default="none",
                         help="reasonrank (reasoning prompt), rankgpt (no reasoning), qwen3 (ReasonRank-8B), "
                              "oracle (windows ordered by the qrels: the upper bound), none (default)")
-    rerank.add_argument("--model", help="model id or local path (default: liuwenhan/reasonrank-7B); for the "
-                                        "llamacpp backend a .gguf file")
+    rerank.add_argument("--model", help="model id or local path (default: "
+                                        + ", ".join(f"{model} for {name}" for name, model in DEFAULT_MODELS.items())
+                                        + "); for the llamacpp backend a .gguf file")
     rerank.add_argument("--tokenizer", help="tokenizer for prompts and passage truncation (default: --model)")
-    rerank.add_argument("--backend", default="auto", choices=("auto", "vllm", "hf", "openai", "llamacpp"),
-                        help="LLM engine (default: auto = vllm with a GPU, else hf)")
-    rerank.add_argument("--depth", type=int, default=100, help="candidates reranked per query (default: 100)")
-    rerank.add_argument("--window", type=int, default=20, help="window size (default: 20)")
-    rerank.add_argument("--step", type=int, default=10, help="window step (default: 10)")
-    rerank.add_argument("--passes", type=int, default=1, help="sliding-window passes (default: 1)")
+    rerank.add_argument("--backend", default=DEFAULTS["backend"], choices=BACKENDS,
+                        help="LLM engine (default: %(default)s = vllm with a GPU, else hf)")
+    rerank.add_argument("--depth", type=int, default=DEFAULTS["depth"],
+                        help="candidates reranked per query (default: %(default)s)")
+    rerank.add_argument("--window", type=int, default=DEFAULTS["window"], help="window size (default: %(default)s)")
+    rerank.add_argument("--step", type=int, default=DEFAULTS["step"], help="window step (default: %(default)s)")
+    rerank.add_argument("--passes", type=int, default=DEFAULTS["passes"],
+                        help="sliding-window passes (default: %(default)s)")
     rerank.add_argument("--passage-tokens", type=int,
                         help="passage truncation in tokens (default: 512 for BRIGHT, 100 otherwise)")
-    rerank.add_argument("--max-tokens", type=int, default=3172, help="generation budget per window (default: 3172)")
+    rerank.add_argument("--max-tokens", type=int, default=DEFAULTS["max_tokens"],
+                        help="generation budget per window (default: %(default)s)")
     rerank.add_argument("--resume", action="store_true",
                         help="continue an interrupted job (same flags): windows in its traces are not generated again")
     rerank.add_argument("--traces", metavar="FILE", help="reasoning traces JSONL (default: beside the run)")
@@ -115,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._+-]+", "-", text.rstrip("/").split("/")[-1] if Path(text).exists() else text).strip("-")
+    """A name's slug; a path's last part only."""
+    return slug(text.rstrip("/").split("/")[-1] if Path(text).exists() else text)
 
 
 def default_output(args) -> Path:
@@ -148,7 +151,7 @@ def _source(value: str | None) -> str | None:
     return _file(value) if value is not None and Path(value).is_file() else value
 
 
-def job_settings(args, dataset) -> dict:
+def job_settings(args, dataset, spec) -> dict:
     """What decides the run's content, keyed by flag: a resumed or repeated job must have the same."""
     settings = {"--index": args.index, "--topics": _source(args.topics), "--limit-queries": args.limit_queries,
                 "--hits": args.hits,
@@ -157,14 +160,14 @@ def job_settings(args, dataset) -> dict:
                 "--remove-query": args.remove_query, "--rerank": args.rerank}
     if args.fusion:
         settings.update({"--alpha": args.alpha, "--rrf-k": args.rrf_k})
-    if args.rerank == "oracle":
+    if spec is None:
+        return settings
+    if spec.reranker == "oracle":
         settings["--qrels"] = _source(args.qrels)
-    if args.rerank not in ("none", "oracle"):
-        settings.update({"--model": args.model or DEFAULT_MODELS[args.rerank], "--tokenizer": args.tokenizer,
-                         "--max-tokens": args.max_tokens})
-    if args.rerank != "none":
-        settings.update({"--depth": args.depth, "--window": args.window, "--step": args.step, "--passes": args.passes,
-                         "--passage-tokens": rerank_config(args, dataset).max_passage_tokens})
+    else:
+        settings.update({"--model": spec.model, "--tokenizer": spec.tokenizer, "--max-tokens": spec.max_tokens})
+    settings.update({"--depth": spec.depth, "--window": spec.window, "--step": spec.step, "--passes": spec.passes,
+                     "--passage-tokens": spec.config(dataset.max_passage_tokens).max_passage_tokens})
     return settings
 
 
@@ -208,33 +211,36 @@ def backend_options(args) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def rerank_config(args, dataset):
-    """The sliding-window settings the flags describe (checked when built)."""
-    from reasonrank_ir.backends.base import Sampling
-    from reasonrank_ir.rerank.listwise import RerankConfig
-
-    passage_tokens = dataset.max_passage_tokens if args.passage_tokens is None else args.passage_tokens
-    return RerankConfig(depth=args.depth, window=args.window, step=args.step, passes=args.passes,
-                        max_passage_tokens=passage_tokens,
-                        style=args.rerank if args.rerank != "oracle" else "reasonrank",
-                        sampling=Sampling(max_tokens=args.max_tokens))
+def _flag(loc: tuple) -> str:
+    """A spec field as its flag, for errors: ``rerank window (--window)``."""
+    flags = {"reranker": "--rerank", "options": "--backend-option"}
+    return f"rerank {loc[0]} ({flags.get(loc[0], '--' + str(loc[0]).replace('_', '-'))})"
 
 
-def make_reranker(args, dataset):
-    from reasonrank_ir.rerank import Reranker
+def reranker_spec(args):
+    """The ``RerankerSpec`` the flags describe, checked: bad window settings fail before topics and model load."""
+    from reasonrank_ir.rerank.spec import RerankerSpec
+    from reasonrank_ir.settings import validate
 
-    config = rerank_config(args, dataset)
-    if args.rerank == "oracle":
+    return validate(RerankerSpec, {
+        "reranker": args.rerank, "model": args.model or DEFAULT_MODELS.get(args.rerank), "tokenizer": args.tokenizer,
+        "backend": args.backend, "options": backend_options(args) if args.rerank != "oracle" else {},
+        "depth": args.depth, "window": args.window, "step": args.step, "passes": args.passes,
+        "passage_tokens": args.passage_tokens, "max_tokens": args.max_tokens, "batch_size": args.batch_size,
+    }, place=_flag)
+
+
+def make_reranker(spec, dataset):
+    from reasonrank_ir.rerank.spec import build_reranker
+
+    if spec.reranker == "oracle":
         qrels = dataset.qrels()
         if not qrels:
             raise ReasonRankError("--rerank oracle needs judgments: pass --qrels")
-        return Reranker.from_name("oracle", qrels=qrels, config=config)
-    model = args.model or DEFAULT_MODELS[args.rerank]
-    reranker = Reranker.from_name(args.rerank, model=model, backend=args.backend, tokenizer=args.tokenizer,
-                                  config=config, **backend_options(args))
-    chosen = reranker.backend.name
-    print(f"reranker: {args.rerank} with {model} on the {chosen} backend"
-          + (" (--backend auto)" if args.backend == "auto" else ""), file=sys.stderr)
+        return build_reranker(spec, passage_tokens=dataset.max_passage_tokens, qrels=qrels)
+    reranker = build_reranker(spec, passage_tokens=dataset.max_passage_tokens)
+    print(f"reranker: {spec.reranker} with {spec.model} on the {reranker.backend.name} backend"
+          + (" (--backend auto)" if spec.backend == "auto" else ""), file=sys.stderr)
     return reranker
 
 
@@ -260,9 +266,8 @@ def run(args) -> int:
     if args.limit_queries is not None and args.limit_queries < 1:  # 0 would mean all, -1 all but the last
         raise ReasonRankError(f"--limit-queries must be a positive integer, found {args.limit_queries}")
     first_stage = make_first_stage(args)
+    spec = reranker_spec(args) if args.rerank != "none" else None
     dataset = load(args.index, topics=args.topics, qrels=args.qrels)
-    if args.rerank != "none":
-        rerank_config(args, dataset)  # bad window settings fail before topics and model load
     output = Path(args.output) if args.output else default_output(args)
     check_output_file(output, "--output")
     if args.traces:
@@ -275,7 +280,7 @@ def run(args) -> int:
         topics = dict(list(topics.items())[:args.limit_queries])
     dataset.qrels()  # read now: a bad judgments file must fail before the run, not after it
     files = job.OutputFiles.beside(output, args.traces)
-    if job.start(files, job_settings(args, dataset), resume=args.resume, overwrite=args.overwrite):
+    if job.start(files, job_settings(args, dataset, spec), resume=args.resume, overwrite=args.overwrite):
         print(f"already complete: {output} (same settings; --overwrite runs it again)", file=sys.stderr)
         final = read_run(output, topics)
         scores = pipeline.score(final, dataset, args.metrics, topics)
@@ -283,7 +288,7 @@ def run(args) -> int:
             print("\n".join(format_lines(scores)))
         return 0
     try:
-        reranker = make_reranker(args, dataset) if args.rerank != "none" else None
+        reranker = make_reranker(spec, dataset) if spec is not None else None
         started = time.perf_counter()
         candidates = pipeline.retrieve(dataset, topics, first_stage, progress=True)
         candidates.name = output.stem.removeprefix("run.")[:60]
@@ -294,7 +299,7 @@ def run(args) -> int:
             final = candidates
         else:
             outcome = pipeline.rerank(reranker, candidates, dataset, files, resume=args.resume,
-                                      batch_size=args.batch_size)
+                                      batch_size=spec.batch_size)
             if outcome.replayed_windows:
                 print(f"resumed: {outcome.replayed_windows} windows replayed from {files.traces}", file=sys.stderr)
             if outcome.summary is not None:

@@ -5,14 +5,8 @@
 
 From Python: ``build_report(exp := load_experiment("bright-oracle"), run_experiment(exp).output_dir)``.
 """
-from reasonrank_ir.experiments.config import (
-    DatasetSpec,
-    Experiment,
-    FirstStageSpec,
-    SystemSpec,
-    load_experiment,
-    parse_experiment,
-)
+from reasonrank_ir.experiments.catalog import load_experiment
+from reasonrank_ir.experiments.config import DatasetSpec, Experiment, FirstStageSpec, SystemSpec, parse_experiment
 from reasonrank_ir.experiments.report import Comparison, Report, Row, build_report, compare, write_chart
 from reasonrank_ir.experiments.runner import ExperimentRun, Missing, run_experiment
 

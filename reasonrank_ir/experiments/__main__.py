@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.errors import ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_dir
 
 
@@ -57,46 +57,40 @@ def _report(experiment, output_dir: Path, require_scores: bool = False) -> str:
     return text
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        from reasonrank_ir.experiments.config import experiment_names, find_experiment, load_experiment
+    from reasonrank_ir.experiments.catalog import experiment_names, find_experiment, load_experiment
 
-        if args.command == "list":
-            import yaml
+    if args.command == "list":
+        import yaml
 
-            for name, path in experiment_names().items():  # descriptions only: no validation, no JVM
-                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-                print(f"{name}\t{' '.join(str(data.get('description', '')).split())}")
-            return 0
-        if args.command == "show":
-            print(find_experiment(args.experiment).read_text(encoding="utf-8"), end="")
-            return 0
-        experiment = load_experiment(args.experiment)
-        if getattr(args, "only", None):
-            experiment = experiment.only(args.only)
-        output_dir = Path(args.output_dir) if args.output_dir else experiment.default_output_dir()
-        check_output_dir(output_dir, "--output-dir")
-        if args.command == "run":
-            from reasonrank_ir.experiments.runner import run_experiment
+        for name, path in experiment_names().items():  # descriptions only: no validation, no JVM
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            print(f"{name}\t{' '.join(str(data.get('description', '')).split())}")
+        return 0
+    if args.command == "show":
+        print(find_experiment(args.experiment).read_text(encoding="utf-8"), end="")
+        return 0
+    experiment = load_experiment(args.experiment)
+    if getattr(args, "only", None):
+        experiment = experiment.only(args.only)
+    output_dir = Path(args.output_dir) if args.output_dir else experiment.default_output_dir()
+    check_output_dir(output_dir, "--output-dir")
+    if args.command == "run":
+        from reasonrank_ir.experiments.runner import run_experiment
 
-            result = run_experiment(experiment, output_dir, limit_queries=args.limit_queries,
-                                    echo=lambda line: print(line, file=sys.stderr))
-            if result.missing:
-                print(f"\n{len(result.missing)} parts could not run; what is missing and how to get it:",
-                      file=sys.stderr)
-                for reason in dict.fromkeys(m.reason for m in result.missing):
-                    where = ", ".join(f"{m.dataset} × {m.row}" for m in result.missing if m.reason == reason)
-                    print(f"- {where}: {reason}", file=sys.stderr)
-            print(_report(experiment, output_dir))
-            return 1 if result.missing else 0
-        print(_report(experiment, output_dir, require_scores=True))
-    except ReasonRankError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished queries are saved; run the same command again to continue", file=sys.stderr)
-        return 130
+        result = run_experiment(experiment, output_dir, limit_queries=args.limit_queries,
+                                echo=lambda line: print(line, file=sys.stderr))
+        if result.missing:
+            print(f"\n{len(result.missing)} parts could not run; what is missing and how to get it:",
+                  file=sys.stderr)
+            for reason in dict.fromkeys(m.reason for m in result.missing):
+                where = ", ".join(f"{m.dataset} × {m.row}" for m in result.missing if m.reason == reason)
+                print(f"- {where}: {reason}", file=sys.stderr)
+        print(_report(experiment, output_dir))
+        return 1 if result.missing else 0
+    print(_report(experiment, output_dir, require_scores=True))
     return 0
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.experiments.config import DatasetSpec, Experiment, SystemSpec
+from reasonrank_ir.io.names import looks_like_path
 
 RUNS_HOWTO = ("ReasonRank's ReasonIR top-100 runs are in github.com/8421BCD/ReasonRank under "
               "runs/{subset}/reasonir_gpt4cot_top100.txt: download them and point first_stage runs: at the "
@@ -93,7 +94,7 @@ def open_dataset(spec: DatasetSpec):
 
     if spec.dataset:
         return load(spec.dataset, topics=spec.topics, qrels=spec.qrels)
-    if spec.index.startswith((".", "/", "~")) and not Path(spec.index).exists():
+    if looks_like_path(spec.index) and not Path(spec.index).exists():
         raise ReasonRankError(f"index folder {spec.index} does not exist")
     dataset = load(spec.index, topics=spec.topics, qrels=spec.qrels)
     problems = []
@@ -192,30 +193,27 @@ def _job_settings(system: SystemSpec, experiment: Experiment, dataset, candidate
 
 def _reranker(system: SystemSpec, dataset, engine: dict):
     """The system's reranker for one dataset; the model and tokenizer are loaded once per system."""
-    from reasonrank_ir.rerank import Reranker
+    from reasonrank_ir.rerank.spec import build_reranker
 
-    config = system.rerank_config(dataset.max_passage_tokens)
     if system.reranker == "oracle":
         qrels = dataset.qrels()
         if not qrels:
             raise ReasonRankError(f"the oracle needs relevance judgments and {dataset.name} has none: add qrels:")
-        return Reranker.from_name("oracle", qrels=qrels, config=config)
+        return build_reranker(system, passage_tokens=dataset.max_passage_tokens, qrels=qrels)
     if "error" in engine:
         raise engine["error"]
-    if "backend" not in engine:
-        try:
-            from reasonrank_ir.backends import create_backend
-            from reasonrank_ir.rerank.prompts import load_tokenizer
-
-            engine["tokenizer"] = load_tokenizer(system.tokenizer or system.model)
-            engine["backend"] = create_backend(system.backend, system.model, **system.options)
-        except ReasonRankError as error:
-            engine["error"] = ReasonRankError(
-                f"{error} — get the model with `huggingface-cli download {system.model}` where the hub is "
-                f"reachable and set model: to its local folder, or use a GGUF file with backend: llamacpp")
-            raise engine["error"] from None
-    return Reranker.from_name(system.reranker, model=system.model, backend=engine["backend"],
-                              tokenizer=engine["tokenizer"], config=config)
+    if "loaded" in engine:
+        loaded = engine["loaded"]
+        return build_reranker(system, passage_tokens=dataset.max_passage_tokens, backend=loaded.backend,
+                              tokenizer=loaded.tokenizer)
+    try:
+        engine["loaded"] = build_reranker(system, passage_tokens=dataset.max_passage_tokens)
+    except ReasonRankError as error:
+        engine["error"] = ReasonRankError(
+            f"{error} — get the model with `huggingface-cli download {system.model}` where the hub is "
+            f"reachable and set model: to its local folder, or use a GGUF file with backend: llamacpp")
+        raise engine["error"] from None
+    return engine["loaded"]
 
 
 def _complete(files, candidates) -> bool:

@@ -1,31 +1,28 @@
 """Listwise reranking: ReasonRank prompts, answer parsing, sliding windows, oracle, and a factory.
 
-``Reranker.from_name("reasonrank", model="liuwenhan/reasonrank-7B", backend="vllm").rerank(run)``
+``Reranker.from_name("reasonrank", model="liuwenhan/reasonrank-7B", backend="vllm").rerank(run)``; the
+settings as one validated object: ``reasonrank_ir.rerank.spec`` (``RerankerSpec``, ``build_reranker``).
 """
 from __future__ import annotations
 
-from dataclasses import replace
+import os
 from typing import Any
 
 from reasonrank_ir.backends.base import Backend
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.rerank.defaults import DEFAULT_MODELS, RERANKERS
 from reasonrank_ir.rerank.listwise import (
     ListwiseReranker, RerankConfig, RerankedBatch, RerankSummary, SlidingWindowReranker, WindowRequest,
     WindowTrace,
 )
 from reasonrank_ir.rerank.oracle import OracleReranker
 from reasonrank_ir.rerank.parse import ParsedAnswer, parse_answer
-from reasonrank_ir.rerank.prompts import PROMPT_STYLES, load_tokenizer
+from reasonrank_ir.rerank.prompts import PROMPT_STYLES
 from reasonrank_ir.rerank.window import windows
 from reasonrank_ir.types import Qrels
 
-RERANKERS = ("reasonrank", "rankgpt", "qwen3", "oracle")
-QWEN3_SAMPLING = {"temperature": 0.6, "top_p": 0.95, "top_k": 20}
-"""Decoding of the Qwen3 variant (ReasonRank-8B); the others decode greedily."""
-
 
 class Reranker:
-    """Builds rerankers by the names the CLI takes (``--rerank``)."""
+    """Rerankers by the names the CLI takes (``--rerank``), for callers holding a :class:`RerankConfig`."""
 
     names = RERANKERS
 
@@ -33,37 +30,29 @@ class Reranker:
     def from_name(name: str, *, model: str | None = None, backend: str | Backend = "auto",
                   tokenizer: Any = None, qrels: Qrels | None = None, config: RerankConfig | None = None,
                   **backend_options: Any) -> SlidingWindowReranker:
-        """A reranker ready to ``rerank``/``rerank_batches``.
+        """``build_reranker`` of the spec that ``name``, ``model`` and ``config`` describe.
 
-        ``backend`` is a backend name for ``reasonrank_ir.backends.create_backend`` (options go to
-        it) or a ready :class:`Backend`; ``tokenizer`` a path/hub id or a loaded tokenizer
-        (default: the model's). ``config.style`` is set from ``name``.
+        ``backend`` is a backend name (``backend_options`` go to it) or a ready :class:`Backend`;
+        ``tokenizer`` a path/hub id or a loaded tokenizer (default: the model's). ``config.style``
+        follows ``name``; its sampling is kept (Qwen3's decoding replaces a greedy one).
         """
-        if name not in RERANKERS:
-            raise ReasonRankError(f"unknown reranker {name!r}; choose one of {', '.join(RERANKERS)}."
-                                  + close_matches(name, RERANKERS))
-        config = config or RerankConfig()
-        if name == "oracle":
-            if qrels is None:
-                raise ReasonRankError("the oracle reranker orders windows by relevance judgments: pass qrels (--qrels)")
-            return OracleReranker(qrels, config)
-        if model is None:
-            raise ReasonRankError(f"the {name} reranker needs a model: pass --model (a local path or hub id)")
-        sampling = config.sampling
-        if name == "qwen3" and (sampling.temperature, sampling.top_p, sampling.top_k) == (0.0, 1.0, -1):
-            sampling = replace(sampling, **QWEN3_SAMPLING)
-        config = replace(config, style=name, sampling=sampling)
-        if tokenizer is None or isinstance(tokenizer, str) or hasattr(tokenizer, "__fspath__"):
-            tokenizer = load_tokenizer(tokenizer or model)
-        if isinstance(backend, str):
-            from reasonrank_ir.backends import create_backend
+        from reasonrank_ir.rerank.spec import RerankerSpec, build_reranker
+        from reasonrank_ir.settings import validate
 
-            backend = create_backend(backend, model, **backend_options)
-        return ListwiseReranker(backend, tokenizer, config)
+        config = config or RerankConfig()
+        loaded_backend = None if isinstance(backend, str) else backend
+        loaded_tokenizer = None if tokenizer is None or isinstance(tokenizer, str | os.PathLike) else tokenizer
+        spec = validate(RerankerSpec, {
+            "reranker": name, "model": model, "tokenizer": tokenizer if loaded_tokenizer is None else None,
+            "backend": backend if loaded_backend is None else "auto", "options": backend_options,
+            "depth": config.depth, "window": config.window, "step": config.step, "passes": config.passes,
+            "passage_tokens": config.max_passage_tokens, "max_tokens": config.sampling.max_tokens})
+        return build_reranker(spec, qrels=qrels, backend=loaded_backend, tokenizer=loaded_tokenizer,
+                              sampling=config.sampling)
 
 
 __all__ = [
-    "PROMPT_STYLES", "RERANKERS", "ListwiseReranker", "OracleReranker", "ParsedAnswer", "RerankConfig",
-    "RerankSummary", "RerankedBatch", "Reranker", "SlidingWindowReranker", "WindowRequest", "WindowTrace",
-    "parse_answer", "windows",
+    "DEFAULT_MODELS", "PROMPT_STYLES", "RERANKERS", "ListwiseReranker", "OracleReranker", "ParsedAnswer",
+    "RerankConfig", "RerankSummary", "RerankedBatch", "Reranker", "SlidingWindowReranker", "WindowRequest",
+    "WindowTrace", "parse_answer", "windows",
 ]
