@@ -308,7 +308,7 @@ def _check_pyserini_names(datasets: tuple[DatasetSpec, ...], where: str) -> None
     pending = [d.index for d in datasets if d.index and not _is_path(d.index)]
     if not pending:
         return
-    from reasonrank_ir.data.prebuilt import check_prebuilt_index
+    from reasonrank_ir.storage.prebuilt import check_prebuilt_index
 
     for name in pending:
         try:

@@ -18,7 +18,7 @@ from reasonrank_ir.rerank.parse import STATUSES, parse_answer
 from reasonrank_ir.types import Qrels, Query, Run
 
 if TYPE_CHECKING:
-    from reasonrank_ir.rerank.listwise import WindowTrace
+    from reasonrank_ir.io.traces import WindowTrace
 
 _ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL | re.IGNORECASE)
 
