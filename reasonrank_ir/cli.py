@@ -12,7 +12,7 @@ from reasonrank_ir.errors import close_matches
 
 COMMANDS = {
     "search": ("reasonrank_ir.search", "retrieve, rerank, write a TREC run and traces, score it"),
-    "evaluate": ("reasonrank_ir.evaluate", "score TREC runs with ir-measures"),
+    "evaluate": ("reasonrank_ir.evaluate.__main__", "score TREC runs with ir-measures"),
     "inspect": ("reasonrank_ir.inspect.__main__", "an HTML page of a run: scores, lists, each window's reasoning"),
     "index": ("reasonrank_ir.index", "build a Lucene index of a dataset or folder"),
     "data": ("reasonrank_ir.data.__main__", "import collections for offline use; what a name resolves to"),

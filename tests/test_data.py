@@ -52,7 +52,7 @@ def test_unknown_name_lists_close_matches():
 def test_prebuilt_index_names_read_without_the_jvm_are_pyserinis_own(isolated_caches):
     # The fast reader lets a typo be refused without starting Java; it must never drift from the table
     # Pyserini builds when it runs.
-    from reasonrank_ir.data import prebuilt
+    from reasonrank_ir.storage import prebuilt
 
     declared = prebuilt._declared_index_names()
     assert declared is not None and "msmarco-v1-passage" in declared and "bright-biology" in declared

@@ -5,7 +5,8 @@ import pytest
 
 from conftest import BRIGHT_DATA, BRIGHT_FIRST_STAGE
 from reasonrank_ir.errors import ReasonRankError
-from reasonrank_ir.evaluate import evaluate, main as evaluate_cli, parse_measures
+from reasonrank_ir.evaluate import evaluate, parse_measures
+from reasonrank_ir.evaluate.__main__ import main as evaluate_cli
 from reasonrank_ir.io.trec import read_run
 
 pytestmark = pytest.mark.pyserini
@@ -63,7 +64,6 @@ def test_bad_inputs_are_one_line(tmp_path, capsys):
 
 def test_excluded_ids_are_removed_before_scoring(bright_imported, tmp_path):
     from reasonrank_ir.data import load
-    from reasonrank_ir.evaluate import filter_excluded
 
     dataset = load("bright-leetcode")
     published = BRIGHT_FIRST_STAGE / "leetcode.reasonir-gpt4cot.top100.trec"
@@ -71,7 +71,7 @@ def test_excluded_ids_are_removed_before_scoring(bright_imported, tmp_path):
     # An excluded id (query 0's own problem) at rank 1, with a space the index would spell as '_'.
     polluted.write_text("0 Q0 leetcode/leetcode_1996.txt 1 99.0 x\n0 Q0 leetcode/some doc.txt 2 98.0 x\n"
                         + published.read_text())
-    cleaned = filter_excluded(read_run(polluted), dataset)
+    cleaned = dataset.clean_run(read_run(polluted))
     excluded = dataset.excluded_ids()
     assert all(not ({c.doc_id for c in r.candidates} & excluded.get(r.query_id, frozenset())) for r in cleaned)
     assert [c.doc_id for c in cleaned["0"].candidates[:1]] == ["leetcode/some_doc.txt"]

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 
 from reasonrank_ir import pyserini_compat
-from reasonrank_ir.data.base import Dataset
+from reasonrank_ir.data.base import BaseDataset
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.topics import read_topics
 from reasonrank_ir.io.trec import read_qrels
@@ -78,11 +78,8 @@ def import_bright(source: str | os.PathLike) -> list[Path]:
     return copied
 
 
-class BrightDataset(Dataset):
+class BrightDataset(BaseDataset):
     max_passage_tokens = 512
-
-    def __init__(self, name: str, topics: str | None = None, qrels: str | None = None):
-        super().__init__(name, topics, qrels)
 
     def _path(self, kind: str) -> Path:
         filename = _files(self.name)[kind]
@@ -112,7 +109,7 @@ class BrightDataset(Dataset):
         return {str(r["id"]): Query(str(r["id"]), r["query"]) for _, r in read_jsonl(self._path("original"))}
 
     def index_path(self) -> str:
-        from reasonrank_ir.retrieval.lucene import prebuilt_index_path
+        from reasonrank_ir.storage.prebuilt import prebuilt_index_path
 
         return prebuilt_index_path(self.name)
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from reasonrank_ir.data.base import Dataset
+from reasonrank_ir.data.base import BaseDataset
 from reasonrank_ir.homes import indexes_home
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.storage.lucene import build_index, is_lucene_index
 from reasonrank_ir.types import Qrels, Query
 
 # Files that make an ir_datasets id work offline: our file name -> ir_datasets' cached name.
@@ -72,7 +73,7 @@ def irds_cached(dataset_id: str) -> bool:
     return all((irds_home() / dataset_id / name).is_file() for name in IMPORTABLE.get(dataset_id, {}).values())
 
 
-class IrDatasetsDataset(Dataset):
+class IrDatasetsDataset(BaseDataset):
     @cached_property
     def _irds(self):
         """ir_datasets' copy where it is cached; else the package's own copy of the same files, if any."""
@@ -106,8 +107,6 @@ class IrDatasetsDataset(Dataset):
     def index_path(self) -> str:
         # Splits share their corpus' index: beir/scifact/test and beir/scifact/train -> indexes/beir-scifact
         path = indexes_home() / self._corpus_id().replace("/", "-")
-        from reasonrank_ir.retrieval.lucene import build_index, is_lucene_index
-
         if not is_lucene_index(path):
             if not self._irds.has_docs():
                 raise ReasonRankError(f"{self.name} has no documents to index; use its parent corpus id")

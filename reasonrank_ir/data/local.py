@@ -7,33 +7,35 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from reasonrank_ir.data.base import Dataset
+from reasonrank_ir.data.base import BaseDataset
 from reasonrank_ir.homes import indexes_home
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.jsonl import read_jsonl
 from reasonrank_ir.io.topics import read_topics
 from reasonrank_ir.io.trec import read_qrels
+from reasonrank_ir.storage.lucene import build_index, is_lucene_index
 from reasonrank_ir.types import Qrels, Query
 
 _TOPIC_PATTERNS = ("topics*", "queries*", "query-text*", "query*")
 _QRELS_PATTERNS = ("qrels*",)
 
 
-class LocalIndexDataset(Dataset):
+class LocalIndexDataset(BaseDataset):
     """An index built elsewhere (e.g. by ``python -m pyserini.index.lucene``)."""
 
     def index_path(self) -> str:
         return str(Path(self.name).resolve())
 
 
-class LocalCorpusDataset(Dataset):
-    def __init__(self, name: str, topics: str | None = None, qrels: str | None = None):
+class LocalCorpusDataset(BaseDataset):
+    def __init__(self, name: str, topics: Callable[[], dict[str, Query]] | None = None,
+                 qrels: Callable[[], Qrels] | None = None):
         super().__init__(name, topics, qrels)
         self.folder = Path(name).resolve()
 
@@ -55,8 +57,6 @@ class LocalCorpusDataset(Dataset):
         return read_qrels(found[0]) if found else None
 
     def index_path(self) -> str:
-        from reasonrank_ir.retrieval.lucene import build_index, is_lucene_index
-
         files = self._document_files()
         if not files:
             raise ReasonRankError(f"{self.folder} holds no JSONL (id + contents/text) or TREC (<DOC>) documents")

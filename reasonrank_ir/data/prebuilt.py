@@ -1,110 +1,16 @@
-"""Pyserini's own names: any prebuilt Lucene index (``msmarco-v1-passage``, ``beir-v1.0.0-scifact.flat``)
-and any topics/qrels name (``dl19-passage``, ``beir-v1.0.0-scifact-test``), as its CLI takes them.
+"""Any Pyserini prebuilt Lucene index (``msmarco-v1-passage``, ``beir-v1.0.0-scifact.flat``) as a dataset.
 
-Pyserini fetches these into its cache where the internet is reachable; offline, the error says what
-to fetch and where it goes. Index names are checked against ``pyserini.prebuilt_index_info``; topics
-and qrels names only by asking for them (no public function lists them), so the registry asks here last.
+Its topics and qrels come from ``--topics``/``--qrels`` (files, dataset names or Pyserini's names).
 """
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
-from reasonrank_ir import pyserini_compat
-from reasonrank_ir.data.base import Dataset
-from reasonrank_ir.errors import ReasonRankError, close_matches
-from reasonrank_ir.io.trec import read_qrels
-from reasonrank_ir.java import import_pyserini
-from reasonrank_ir.types import Qrels, Query
+from reasonrank_ir.data.base import BaseDataset
 
 
-def prebuilt_indexes():
-    """Pyserini's table of prebuilt Lucene (BM25) indexes: name -> urls, md5, filename."""
-    return import_pyserini("pyserini.prebuilt_index_info").TF_INDEX_INFO
-
-
-@cache
-def _declared_index_names() -> frozenset[str] | None:
-    """The prebuilt index names as written in Pyserini's source, read without running it.
-
-    Running it starts the JVM (seconds), far too slow to refuse a typo. None when the file is not
-    laid out as expected (``TF_INDEX_INFO = {**PART, ...}`` of literal-keyed dicts): then ask Pyserini.
-    """
-    import ast
-    import importlib.util
-
-    spec = importlib.util.find_spec("pyserini")
-    source = Path(spec.submodule_search_locations[0], "prebuilt_index_info.py") if spec else None
-    if source is None or not source.is_file():
-        return None
-    dicts = {node.targets[0].id: node.value for node in ast.parse(source.read_bytes()).body
-             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
-             and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)}
-    whole = dicts.get("TF_INDEX_INFO")
-    if whole is None:
-        return None
-    names: set[str] = set()
-    for key, value in zip(whole.keys, whole.values):
-        part = dicts.get(value.id) if key is None and isinstance(value, ast.Name) else None
-        if part is None or not all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in part.keys):
-            return None
-        names.update(k.value for k in part.keys)
-    return frozenset(names)
-
-
-def prebuilt_index_names():
-    """The prebuilt index names, read from Pyserini's source where possible (no JVM, no network)."""
-    declared = _declared_index_names()
-    return declared if declared is not None else prebuilt_indexes()
-
-
-def is_prebuilt_index(name: str) -> bool:
-    return name in prebuilt_index_names()
-
-
-def check_prebuilt_index(name: str) -> None:
-    if not is_prebuilt_index(name):
-        raise ReasonRankError(f"unknown Pyserini prebuilt index {name!r}.{close_matches(name, prebuilt_index_names())}")
-
-
-_FUNCTIONS = {"topics": "get_topics", "qrels": "get_qrels_file"}
-
-
-def _fetch(kind: str, name: str):
-    """Pyserini's ``get_topics``/``get_qrels_file`` for ``name``, its errors turned into one line each."""
-    search = import_pyserini("pyserini.search")
-    try:
-        with pyserini_compat.network_timeout():
-            return getattr(search, _FUNCTIONS[kind])(name)
-    except Exception as error:
-        if str(error) in (f"Topic {name} Not Found", f"no qrels file for {name}"):  # Pyserini's own wording
-            raise ReasonRankError(f"unknown Pyserini {kind} {name!r}: Pyserini has no {kind} of that name "
-                                  "(pass a file, a dataset name or one of Pyserini's names)") from None
-        # offline: Pyserini raises from urllib (2.4) or from inside the JVM
-        raise pyserini_compat.unreachable(error) or _offline(kind, name, error) from None
-
-
-def _offline(kind: str, name: str, error: Exception) -> ReasonRankError:
-    function = _FUNCTIONS[kind]
-    return ReasonRankError(
-        f"Pyserini could not provide the {kind} {name!r} ({type(error).__name__}); on a machine with internet run "
-        f"`python -c \"from pyserini.search import {function}; {function}('{name}')\"` and copy "
-        f"{pyserini_compat.cache_dirs(kind)[0]} here (or pass a file)")
-
-
-def pyserini_topics(name: str) -> dict[str, Query]:
-    return {str(q): Query(str(q), " ".join(str(t.get("title") or t.get("query") or "").split()))
-            for q, t in _fetch("topics", name).items()}
-
-
-def pyserini_qrels(name: str) -> Qrels:
-    return read_qrels(_fetch("qrels", name))
-
-
-class PrebuiltDataset(Dataset):
+class PrebuiltDataset(BaseDataset):
     """A Pyserini prebuilt index; topics and qrels come from ``--topics``/``--qrels``."""
 
     def index_path(self) -> str:
-        from reasonrank_ir.retrieval.lucene import prebuilt_index_path
+        from reasonrank_ir.storage.prebuilt import prebuilt_index_path
 
         return prebuilt_index_path(self.name)

@@ -7,16 +7,14 @@ reranked: wins, ties and losses, and a paired t-test (``scipy.stats.ttest_rel``)
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.evaluate.significance import SIGNIFICANCE, Comparison, compare
 from reasonrank_ir.experiments.config import AVERAGE, Experiment
 from reasonrank_ir.experiments.runner import eval_path
-
-SIGNIFICANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -28,21 +26,6 @@ class Row:
     values: Mapping[str, Mapping[str, float]]
     published: Mapping[str, float] = field(default_factory=dict)
     first_stage: bool = False
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Per-query headline-metric outcome of a system against the first stage on one dataset."""
-
-    wins: int
-    ties: int
-    losses: int
-    p_value: float | None
-    """Two-sided paired t-test; None when every query ties (the test is undefined)."""
-
-    @property
-    def significant(self) -> bool:
-        return self.p_value is not None and self.p_value < SIGNIFICANCE
 
 
 @dataclass(frozen=True)
@@ -171,23 +154,6 @@ def build_report(experiment: Experiment, output_dir: str | Path | None = None) -
             if base and other and base["judged"] == other["judged"]:
                 comparisons[(system.name, dataset.name)] = compare(base, other, experiment.metric)
     return Report(experiment, tuple(rows), comparisons, _costs(experiment, output_dir))
-
-
-def compare(base: Mapping, other: Mapping, metric: str) -> Comparison:
-    """Per judged query (absent from a run = 0, as trec_eval -c), ``other`` against ``base``."""
-    from scipy.stats import ttest_rel
-
-    judged = base["judged"]
-    x = [base["per_query"][metric].get(q, 0.0) for q in judged]
-    y = [other["per_query"][metric].get(q, 0.0) for q in judged]
-    diffs = [b - a for a, b in zip(x, y)]
-    wins = sum(d > 1e-12 for d in diffs)
-    losses = sum(d < -1e-12 for d in diffs)
-    p_value = None
-    if len(judged) > 1 and any(abs(d) > 1e-12 for d in diffs):
-        p_value = float(ttest_rel(y, x).pvalue)
-        p_value = None if math.isnan(p_value) else p_value
-    return Comparison(wins, len(diffs) - wins - losses, losses, p_value)
 
 
 def _costs(experiment: Experiment, output_dir: Path) -> dict[str, dict[str, float]]:

@@ -18,7 +18,7 @@ from reasonrank_ir.rerank.parse import STATUSES, parse_answer
 from reasonrank_ir.types import Qrels, Query, Run
 
 if TYPE_CHECKING:
-    from reasonrank_ir.rerank.listwise import WindowTrace
+    from reasonrank_ir.io.traces import WindowTrace
 
 _ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL | re.IGNORECASE)
 
@@ -182,8 +182,8 @@ def spread(values: Sequence[float], bins: int = 20) -> Spread | None:
 
 
 def outcome(before: Mapping[str, float], after: Mapping[str, float], query_ids: Sequence[str]) -> dict[str, Any]:
-    """Wins, ties and losses of ``after`` over ``before`` per query, with the experiments report's t-test."""
-    from reasonrank_ir.experiments.report import compare
+    """Wins, ties and losses of ``after`` over ``before`` per query, with a paired t-test (``evaluate.compare``)."""
+    from reasonrank_ir.evaluate.significance import compare
 
     judged = list(query_ids)
     comparison = compare({"judged": judged, "per_query": {"m": before}},

@@ -14,9 +14,13 @@ import json
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.types import Qrels, Query, Run
+
+if TYPE_CHECKING:
+    from reasonrank_ir.data import Dataset
 
 PASSAGE_CHARS = 2000
 """Passage text kept per document: about what a 512-token reranker prompt shows."""
@@ -34,10 +38,10 @@ def write_report(run: str | os.PathLike, output: str | os.PathLike | None = None
     to the first stage, recovered from the traces. Passage texts come from ``index`` (a dataset
     name or index folder) when given.
     """
-    from reasonrank_ir.evaluate import evaluate, load_run_for, parse_measures
+    from reasonrank_ir.evaluate import evaluate, parse_measures
     from reasonrank_ir.inspect.build import build, first_stage, group_traces
     from reasonrank_ir.io.traces import read_traces
-    from reasonrank_ir.pipeline import OutputFiles
+    from reasonrank_ir.job import OutputFiles
 
     run_path = Path(run)
     (measure,) = parse_measures([metric])
@@ -45,7 +49,7 @@ def write_report(run: str | os.PathLike, output: str | os.PathLike | None = None
     dataset = _dataset(qrels, topics, run_path)
     judgments = _judgments(qrels, dataset)
     queries = _topics(topics, dataset)
-    ranked = load_run_for(str(run_path), dataset)
+    ranked = _read_run(run_path, dataset)
     traces_path = Path(traces) if traces else OutputFiles.beside(run_path).traces
     if traces and not traces_path.is_file():
         raise ReasonRankError(f"{traces_path}: no such traces file")
@@ -55,7 +59,7 @@ def write_report(run: str | os.PathLike, output: str | os.PathLike | None = None
     else:
         notes.append(f"No traces beside the run ({traces_path.name}): overview and lists only.")
     if baseline:
-        base, base_name = load_run_for(str(baseline), dataset), Path(baseline).name
+        base, base_name = _read_run(baseline, dataset), Path(baseline).name
     elif grouped:
         base, base_name = first_stage(ranked, grouped, str(traces_path)), "first stage (recovered from the traces)"
     else:
@@ -103,9 +107,17 @@ def pack(value: Any) -> str:
     return base64.b64encode(gzip.compress(raw, compresslevel=6, mtime=0)).decode("ascii")
 
 
-def _dataset(qrels: str | None, topics: str | None, run_path: Path):
+def _read_run(path: str | os.PathLike, dataset: Dataset | None) -> Run:
+    """A run file, cleaned for ``dataset`` (its index's doc ids, no excluded ids) when there is one."""
+    from reasonrank_ir.io.trec import read_run
+
+    run = read_run(path)
+    return run if dataset is None else dataset.clean_run(run)
+
+
+def _dataset(qrels: str | None, topics: str | None, run_path: Path) -> Dataset | None:
     """The registry dataset named by --qrels, --topics, or the run's ``run.<dataset>.`` file name."""
-    from reasonrank_ir.data.base import dataset_or_none
+    from reasonrank_ir.data import dataset_or_none
 
     for name in (qrels, topics):
         if name and not Path(name).is_file():
@@ -118,16 +130,16 @@ def _dataset(qrels: str | None, topics: str | None, run_path: Path):
     return None
 
 
-def _judgments(qrels: str | None, dataset):
-    from reasonrank_ir.data.base import resolve_qrels
+def _judgments(qrels: str | None, dataset: Dataset | None) -> Qrels | None:
+    from reasonrank_ir.data import resolve_qrels
 
     if qrels:
         return resolve_qrels(qrels)
     return dataset.qrels() if dataset is not None else None
 
 
-def _topics(topics: str | None, dataset):
-    from reasonrank_ir.data.base import resolve_topics
+def _topics(topics: str | None, dataset: Dataset | None) -> dict[str, Query] | None:
+    from reasonrank_ir.data import resolve_topics
 
     if topics:
         return resolve_topics(topics)
@@ -139,7 +151,7 @@ def _topics(topics: str | None, dataset):
         return None
 
 
-def _passages(index: str, run, notes: list[str]) -> dict[str, str]:
+def _passages(index: str, run: Run, notes: list[str]) -> dict[str, str]:
     """Texts of every ranked document from the index, cut to ``PASSAGE_CHARS``."""
     from reasonrank_ir.data import load
     from reasonrank_ir.rerank.prompts import passage_text

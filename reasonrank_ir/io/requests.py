@@ -5,21 +5,14 @@ the same shape rank_llm reads as requests and writes as results.
 """
 from __future__ import annotations
 
-import gzip
-import json
 import math
 import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from reasonrank_ir.errors import ReasonRankError
-from reasonrank_ir.io.jsonl import read_jsonl
+from reasonrank_ir.io.jsonl import read_jsonl, write_jsonl
 from reasonrank_ir.types import Candidate, Query, Ranking
-
-
-def _open(path: Path, mode: str):
-    return gzip.open(path, mode + "t", encoding="utf-8") if path.suffix == ".gz" else open(path, mode, encoding="utf-8")
 
 
 def read_requests(path: str | os.PathLike) -> list[Ranking]:
@@ -56,9 +49,6 @@ def request_record(ranking: Ranking) -> dict[str, Any]:
     }
 
 
-def write_requests(rankings: Iterable[Ranking], path: str | os.PathLike, append: bool = False) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _open(path, "a" if append else "w") as handle:
-        for ranking in rankings:
-            handle.write(json.dumps(request_record(ranking), ensure_ascii=False) + "\n")
+def write_requests(rankings: Iterable[Ranking], path: str | os.PathLike) -> int:
+    """Write one request per ranking, all at once (see ``write_jsonl``); returns how many."""
+    return write_jsonl(path, (request_record(ranking) for ranking in rankings))

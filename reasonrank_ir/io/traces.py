@@ -9,25 +9,45 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from reasonrank_ir.errors import ReasonRankError
-from reasonrank_ir.io.jsonl import read_jsonl
+from reasonrank_ir.io.jsonl import jsonl_line, read_jsonl
 
 
-def _trace(record: dict, where: str):
-    from reasonrank_ir.rerank.listwise import WindowTrace
+@dataclass(frozen=True)
+class WindowTrace:
+    """What happened in one window; one JSONL line of the trace."""
 
+    query_id: str
+    pass_index: int
+    start: int
+    end: int
+    prompt_tokens: int
+    output_tokens: int
+    seconds: float
+    """The backend round's time, shared equally among its windows (so traces sum to wall time)."""
+    status: str
+    order: tuple[int, ...]
+    """0-based positions in the window, best first, as applied."""
+    response: str
+    """The full response, reasoning included."""
+    doc_ids: tuple[str, ...] = ()
+    """The window's doc ids in input order (``order`` indexes them)."""
+    finish_reason: str = "stop"
+
+
+def _trace(record: dict, where: str) -> WindowTrace:
     try:
         return WindowTrace(**{**record, "order": tuple(record["order"]), "doc_ids": tuple(record.get("doc_ids", ()))})
     except (KeyError, TypeError) as error:
         raise ReasonRankError(f"{where}: not a window trace ({type(error).__name__}: {error})") from None
 
 
-def read_traces(path: str | os.PathLike) -> list:
-    """The ``WindowTrace`` records of a trace file, in file order."""
+def read_traces(path: str | os.PathLike) -> list[WindowTrace]:
+    """The window traces of a trace file, in file order."""
     return [_trace(record, where) for where, record in read_jsonl(path)]
 
 
@@ -42,13 +62,13 @@ class TraceJournal:
     def __init__(self, path: str | os.PathLike, resume: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._journaled: dict[tuple, Any] = self._load() if resume and self.path.is_file() else {}
+        self._journaled: dict[tuple, WindowTrace] = self._load() if resume and self.path.is_file() else {}
         self.replayed = 0
         """Windows handed back by ``replay`` (not generated again)."""
         self._lock = threading.Lock()
         self._handle = open(self.path, "a" if resume else "w", encoding="utf-8")
 
-    def _load(self) -> dict[tuple, Any]:
+    def _load(self) -> dict[tuple, WindowTrace]:
         data = self.path.read_bytes()
         complete = data[:data.rfind(b"\n") + 1]
         if len(complete) < len(data):
@@ -68,7 +88,7 @@ class TraceJournal:
             journaled[(trace.query_id, trace.pass_index, trace.start, trace.end)] = trace
         return journaled
 
-    def replay(self, request: Any) -> Any | None:
+    def replay(self, request: Any) -> WindowTrace | None:
         """The journaled trace of a ``WindowRequest``'s window, or None when it has to run."""
         query_id = request.query.query_id
         trace = self._journaled.get((query_id, request.pass_index, request.start, request.end))
@@ -83,9 +103,9 @@ class TraceJournal:
             self.replayed += 1
         return trace
 
-    def record(self, trace: Any) -> None:
-        """One trace (a ``WindowTrace``) as one flushed JSON line; dropped once the journal is closed."""
-        line = json.dumps(asdict(trace), ensure_ascii=False) + "\n"
+    def record(self, trace: WindowTrace) -> None:
+        """One trace as one flushed JSON line; dropped once the journal is closed."""
+        line = jsonl_line(asdict(trace))
         with self._lock:
             if not self._handle.closed:
                 self._handle.write(line)

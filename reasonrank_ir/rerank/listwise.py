@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from reasonrank_ir.backends.base import Backend, Sampling
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.io.traces import WindowTrace
 from reasonrank_ir.rerank.parse import STATUSES, parse_answer
 from reasonrank_ir.rerank.prompts import PassageFormatter, build_messages, check_style, render
 from reasonrank_ir.rerank.window import windows
@@ -66,28 +67,6 @@ class WindowRequest:
     doc_ids: tuple[str, ...]
     passages: tuple[str, ...] = ()
     """Formatted passages in window order (empty for rankers that need no text)."""
-
-
-@dataclass(frozen=True)
-class WindowTrace:
-    """What happened in one window; one JSONL line of the trace."""
-
-    query_id: str
-    pass_index: int
-    start: int
-    end: int
-    prompt_tokens: int
-    output_tokens: int
-    seconds: float
-    """The backend round's time, shared equally among its windows (so traces sum to wall time)."""
-    status: str
-    order: tuple[int, ...]
-    """0-based positions in the window, best first, as applied."""
-    response: str
-    """The full response, reasoning included."""
-    doc_ids: tuple[str, ...] = ()
-    """The window's doc ids in input order (``order`` indexes them)."""
-    finish_reason: str = "stop"
 
 
 @dataclass(frozen=True)

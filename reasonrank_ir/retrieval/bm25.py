@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from reasonrank_ir.retrieval.lucene import LuceneIndex
+from reasonrank_ir.storage.lucene import LuceneIndex
 from reasonrank_ir.types import Candidate, Query, Ranking, Run
 
 

@@ -1,23 +1,17 @@
-"""First stage -> reranker -> evaluation: the library call behind the CLIs and experiments.
+"""The first stage: candidates retrieved (BM25, dense, fused, expanded queries) or read from run files.
 
-Long reranking jobs journal every window to the traces file as soon as it is parsed; ``resume=True``
-replays the journaled windows (no model call) and generates the rest, ending with the same run file
-an uninterrupted job writes. The run file is written once, whole, at the end (see ``job``).
+Either way the run is restricted to the topics asked for and cleaned for the dataset (its index's
+doc ids, none of its excluded ids), so the reranker and the scores see the same candidates.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from reasonrank_ir.data import Dataset
 from reasonrank_ir.errors import ReasonRankError
-from reasonrank_ir.evaluate import Evaluation, evaluate, filter_excluded
 from reasonrank_ir.io.trec import read_run
-from reasonrank_ir.job import OutputFiles, finish
 from reasonrank_ir.retrieval.bm25 import BM25, BM25Settings
 from reasonrank_ir.retrieval.dense import DenseSettings
 from reasonrank_ir.retrieval.expansion import ExpansionSettings
@@ -96,7 +90,7 @@ def _read_topic_run(path: str, dataset: Dataset, topics: dict[str, Query]) -> Ru
     if len(unknown) == len(run):
         raise ReasonRankError(f"{path}: its query ids ({', '.join(unknown[:3])}...) match no "
                               f"topic of {dataset.name}; pass the matching --topics")
-    run = filter_excluded(Run({q: run[q] for q in topics if q in run}, run.name), dataset)
+    run = dataset.clean_run(Run({q: run[q] for q in topics if q in run}, run.name))
     _check_judged(run, dataset, path)
     return run
 
@@ -137,81 +131,11 @@ def retrieve(dataset: Dataset, topics: dict[str, Query], first_stage: FirstStage
 
         dense = DenseRetriever.for_dataset(dataset, first_stage.dense)
         dense_queries = queries
-        if dense.original_queries and not first_stage.expansion and hasattr(dataset, "original_topics"):
-            original = dataset.original_topics()  # as Pyserini's regression of that index encodes them
+        if dense.original_queries and not first_stage.expansion:
+            original = dataset.original_topics() or {}  # as Pyserini's regression of that index encodes them
             dense_queries = {q: original.get(q, query) for q, query in queries.items()}
         runs.append(dense.retrieve(dense_queries.values(), first_stage.hits, progress=progress))
-    runs = [filter_excluded(run, dataset) for run in runs]
+    runs = [dataset.clean_run(run) for run in runs]
     run = fuse(runs, first_stage.fusion, k=first_stage.hits) if len(runs) > 1 else runs[0]
     # The reranker reads the original query, never the expansion.
     return Run({q: Ranking(topics[q], r.candidates) for q, r in run.rankings.items()}, first_stage.name)
-
-
-def attach_passages(dataset: Dataset, ranking: Ranking, depth: int) -> Ranking:
-    """Fill ``doc`` of the top-``depth`` candidates from the index (the reranker reads only those).
-
-    Candidates that already carry their passage (rank_llm requests) are left as they are.
-    """
-    head = ranking.candidates[:depth]
-    needed = [c.doc_id for c in head if c.doc is None]
-    if not needed:
-        return ranking
-    docs = dataset.documents(needed)
-    missing = [doc_id for doc_id in needed if doc_id not in docs]
-    if missing:
-        raise ReasonRankError(f"{len(missing)} candidates of query {ranking.query_id} are not in the index of "
-                              f"{dataset.name} (e.g. {missing[0]!r}): does the run belong to another corpus?")
-    filled = tuple(c if c.doc is not None else c.with_doc(docs[c.doc_id]) for c in head) + ranking.candidates[depth:]
-    return Ranking(ranking.query, filled)
-
-
-@dataclass
-class RerankOutcome:
-    run: Run
-    replayed_windows: int = 0
-    """Windows taken from the journal of an earlier, interrupted attempt instead of the model."""
-    summary: object | None = None
-    files: OutputFiles | None = None
-
-
-def rerank(reranker, run: Run, dataset: Dataset, files: OutputFiles | None = None, resume: bool = False,
-           batch_size: int = 128, tag: str | None = None, progress: bool = True) -> RerankOutcome:
-    """Rerank ``run``, journaling each window to ``files.traces`` as it is parsed (see the module doc).
-
-    With ``resume``, windows journaled by an earlier attempt are replayed instead of generated.
-    """
-    from reasonrank_ir.io.traces import TraceJournal
-
-    tag = tag or run.name
-    depth = reranker.config.depth
-    needs_passages = getattr(reranker, "needs_passages", True)
-    journal = TraceJournal(files.traces, resume=resume) if files else None
-    done: dict[str, Ranking] = {}
-    bar = tqdm(total=len(run), desc="reranking", unit="query", disable=not progress)
-    prepared = (attach_passages(dataset, r, depth) if needs_passages else r for r in run)
-    try:
-        for batch in reranker.rerank_batches(prepared, batch_size=batch_size, journal=journal):
-            for ranking in batch.rankings:
-                done[ranking.query_id] = ranking
-            bar.update(len(batch.rankings))
-    finally:
-        bar.close()
-        if journal is not None:
-            journal.close()
-    final = Run({q: done[q] for q in run.rankings}, tag)
-    if files:
-        finish(files, final, tag)
-    replayed = journal.replayed if journal is not None else 0
-    return RerankOutcome(final, replayed, getattr(reranker, "summary", None), files)
-
-
-def score(run: Run, dataset: Dataset, metrics: Sequence[str], topics: dict[str, Query] | None = None
-          ) -> Evaluation | None:
-    """ir-measures scores when the dataset (or ``--qrels``) has judgments, else None.
-
-    With ``topics``, only their judgments count: a run over a subset of topics is scored on it.
-    """
-    qrels = dataset.qrels()
-    if qrels and topics is not None:
-        qrels = {q: docs for q, docs in qrels.items() if q in topics}
-    return evaluate(run, qrels, list(metrics)) if qrels else None

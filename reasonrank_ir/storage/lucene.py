@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from reasonrank_ir.batching import batched
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.java import import_pyserini
 
@@ -78,24 +79,8 @@ def _java_output_on_stderr() -> Iterator[None]:
 
 def _batches(documents: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[str]]:
     """JSON lines in batches, leaving out documents with blank contents as ``IndexCollection`` does."""
-    batch = []
-    for doc in documents:
-        if str(doc.get("contents", "")).strip(_JAVA_BLANKS):
-            batch.append(json.dumps(doc, ensure_ascii=False))
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def prebuilt_index_path(name: str) -> str:
-    """The local folder of a Pyserini prebuilt index, downloading it where the network allows."""
-    from reasonrank_ir.data.prebuilt import check_prebuilt_index, prebuilt_indexes
-    from reasonrank_ir.storage.prebuilt import download_prebuilt
-
-    check_prebuilt_index(name)
-    return download_prebuilt(name, prebuilt_indexes()[name])
+    return batched((json.dumps(doc, ensure_ascii=False) for doc in documents
+                    if str(doc.get("contents", "")).strip(_JAVA_BLANKS)), size)
 
 
 class LuceneIndex:

@@ -1,0 +1,69 @@
+"""Scoring a run against qrels with ir-measures: measures by name, per-query and aggregate values.
+
+Aggregates follow ``trec_eval -c`` (what Pyserini and BRIGHT report): a judged query missing from
+the run counts as zero instead of being skipped.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.types import Qrels, Run
+
+DEFAULT_METRICS = ("nDCG@10",)
+
+
+def parse_measures(names: Iterable[str]) -> list:
+    """ir-measures measure values from strings such as ``nDCG@10`` or ``R(rel=2)@100``."""
+    import ir_measures
+
+    measures = []
+    for name in names:
+        try:
+            measures.append(ir_measures.parse_measure(name))
+        except (ValueError, NameError, SyntaxError, TypeError, AttributeError):
+            known = list(ir_measures.measures.registry)
+            raise ReasonRankError(f"unknown measure {name!r} (ir-measures syntax, e.g. nDCG@10, R@100, "
+                                  f"MAP, RR@10).{close_matches(name.split('@')[0], known)}") from None
+    return measures
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    aggregate: dict[str, float]
+    per_query: dict[str, dict[str, float]]
+    """``{measure: {query_id: value}}`` for the queries the run answered."""
+
+
+def evaluate(run: Run, qrels: Qrels, measures: Sequence = DEFAULT_METRICS, complete: bool = True) -> Evaluation:
+    import ir_measures
+
+    measures = parse_measures(m for m in measures) if all(isinstance(m, str) for m in measures) else list(measures)
+    scores = run.scores()
+    judged = [q for q, docs in qrels.items() if docs]
+    if not set(scores) & set(judged):
+        raise ReasonRankError(f"the run's query ids ({_sample(scores)}) match none of the judged queries "
+                              f"({_sample(judged)}): wrong --qrels or --topics?")
+    per_query: dict[str, dict[str, float]] = {str(m): {} for m in measures}
+    for metric in ir_measures.iter_calc(measures, qrels, scores):
+        per_query[str(metric.measure)][metric.query_id] = float(metric.value)
+    counted = judged if complete else [q for q in judged if q in scores]
+    aggregate = {name: sum(values.get(q, 0.0) for q in counted) / len(counted)
+                 for name, values in per_query.items()}
+    return Evaluation(aggregate, per_query)
+
+
+def _sample(ids: Iterable[str]) -> str:
+    ids = list(ids)
+    return ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else "") if ids else "none"
+
+
+def format_lines(evaluation: Evaluation, per_query: bool = False) -> list[str]:
+    """ir_measures' own output style: ``measure<TAB>value`` (``query<TAB>measure<TAB>value`` per query)."""
+    lines = []
+    if per_query:
+        for name, values in evaluation.per_query.items():
+            lines.extend(f"{q}\t{name}\t{v:.4f}" for q, v in values.items())
+    lines.extend(f"{name}\t{value:.4f}" for name, value in evaluation.aggregate.items())
+    return lines

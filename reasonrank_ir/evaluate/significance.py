@@ -1,0 +1,43 @@
+"""Is one run better than another, query by query: wins, ties, losses and a paired t-test."""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SIGNIFICANCE = 0.05
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Per-query outcome of one run against another on one metric."""
+
+    wins: int
+    ties: int
+    losses: int
+    p_value: float | None
+    """Two-sided paired t-test; None when every query ties (the test is undefined)."""
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value is not None and self.p_value < SIGNIFICANCE
+
+
+def compare(base: Mapping, other: Mapping, metric: str) -> Comparison:
+    """Per judged query (absent from a run = 0, as trec_eval -c), ``other`` against ``base``.
+
+    Both are ``{"judged": [query ids], "per_query": {metric: {query id: value}}}`` (an ``.eval.json``).
+    """
+    from scipy.stats import ttest_rel
+
+    judged = base["judged"]
+    x = [base["per_query"][metric].get(q, 0.0) for q in judged]
+    y = [other["per_query"][metric].get(q, 0.0) for q in judged]
+    diffs = [b - a for a, b in zip(x, y)]
+    wins = sum(d > 1e-12 for d in diffs)
+    losses = sum(d < -1e-12 for d in diffs)
+    p_value = None
+    if len(judged) > 1 and any(abs(d) > 1e-12 for d in diffs):
+        p_value = float(ttest_rel(y, x).pvalue)
+        p_value = None if math.isnan(p_value) else p_value
+    return Comparison(wins, len(diffs) - wins - losses, losses, p_value)

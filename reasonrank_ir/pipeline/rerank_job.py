@@ -1,0 +1,74 @@
+"""A reranking job: passages attached from the index, windows journaled, the run file written whole at the end.
+
+Every window goes to the traces file as soon as it is parsed; ``resume=True`` replays the journaled
+windows (no model call) and generates the rest, ending with the same run file an uninterrupted job
+writes. The run file is written once, whole, at the end (see ``job``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tqdm.auto import tqdm
+
+from reasonrank_ir.data import Dataset
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.job import OutputFiles, finish
+from reasonrank_ir.types import Ranking, Run
+
+
+def attach_passages(dataset: Dataset, ranking: Ranking, depth: int) -> Ranking:
+    """Fill ``doc`` of the top-``depth`` candidates from the index (the reranker reads only those).
+
+    Candidates that already carry their passage (rank_llm requests) are left as they are.
+    """
+    head = ranking.candidates[:depth]
+    needed = [c.doc_id for c in head if c.doc is None]
+    if not needed:
+        return ranking
+    docs = dataset.documents(needed)
+    missing = [doc_id for doc_id in needed if doc_id not in docs]
+    if missing:
+        raise ReasonRankError(f"{len(missing)} candidates of query {ranking.query_id} are not in the index of "
+                              f"{dataset.name} (e.g. {missing[0]!r}): does the run belong to another corpus?")
+    filled = tuple(c if c.doc is not None else c.with_doc(docs[c.doc_id]) for c in head) + ranking.candidates[depth:]
+    return Ranking(ranking.query, filled)
+
+
+@dataclass
+class RerankOutcome:
+    run: Run
+    replayed_windows: int = 0
+    """Windows taken from the journal of an earlier, interrupted attempt instead of the model."""
+    summary: object | None = None
+    files: OutputFiles | None = None
+
+
+def rerank(reranker, run: Run, dataset: Dataset, files: OutputFiles | None = None, resume: bool = False,
+           batch_size: int = 128, tag: str | None = None, progress: bool = True) -> RerankOutcome:
+    """Rerank ``run``, journaling each window to ``files.traces`` as it is parsed (see the module doc).
+
+    With ``resume``, windows journaled by an earlier attempt are replayed instead of generated.
+    """
+    from reasonrank_ir.io.traces import TraceJournal
+
+    tag = tag or run.name
+    depth = reranker.config.depth
+    needs_passages = getattr(reranker, "needs_passages", True)
+    journal = TraceJournal(files.traces, resume=resume) if files else None
+    done: dict[str, Ranking] = {}
+    bar = tqdm(total=len(run), desc="reranking", unit="query", disable=not progress)
+    prepared = (attach_passages(dataset, r, depth) if needs_passages else r for r in run)
+    try:
+        for batch in reranker.rerank_batches(prepared, batch_size=batch_size, journal=journal):
+            for ranking in batch.rankings:
+                done[ranking.query_id] = ranking
+            bar.update(len(batch.rankings))
+    finally:
+        bar.close()
+        if journal is not None:
+            journal.close()
+    final = Run({q: done[q] for q in run.rankings}, tag)
+    if files:
+        finish(files, final, tag)
+    replayed = journal.replayed if journal is not None else 0
+    return RerankOutcome(final, replayed, getattr(reranker, "summary", None), files)
