@@ -1,4 +1,4 @@
-"""``python -m reasonrank_ir.experiments list|show|run|report``: one command per table of the paper.
+"""``python -m reasonrank_ir.experiments {list,show,run,report}``: one command per table of the paper.
 
     python -m reasonrank_ir.experiments list
     python -m reasonrank_ir.experiments run bright-reasonir-reasonrank7b [--only biology]
