@@ -13,7 +13,9 @@ from reasonrank_ir.backends import BACKENDS
 from reasonrank_ir.errors import ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_file
 from reasonrank_ir.io.names import slug
+from reasonrank_ir.pipeline.first_stage import FirstStage
 from reasonrank_ir.rerank.defaults import DEFAULT_MODELS, DEFAULTS, RERANKERS
+from reasonrank_ir.retrieval.bm25 import BM25Settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,11 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     first.add_argument("--overwrite", action="store_true",
                        help="replace a finished run (or an unfinished job) of other settings at --output")
     first.add_argument("--output-format", choices=("trec",), default="trec", help="run format (default: trec)")
-    first.add_argument("--hits", type=int, default=100, help="candidates per query (default: 100)")
+    first.add_argument("--hits", type=int, default=FirstStage.hits,
+                       help=f"candidates per query (default: {FirstStage.hits})")
     first.add_argument("--bm25", action="store_true", default=True, help="BM25 ranking (the default)")
     first.add_argument("--bm25qs", action="store_true", help="query-side BM25 (BM25Q) for long queries")
-    first.add_argument("--k1", type=float, default=0.9, help="BM25 k1 (default: 0.9)")
-    first.add_argument("--b", type=float, default=0.4, help="BM25 b (default: 0.4)")
+    first.add_argument("--k1", type=float, default=BM25Settings.k1, help=f"BM25 k1 (default: {BM25Settings.k1})")
+    first.add_argument("--b", type=float, default=BM25Settings.b, help=f"BM25 b (default: {BM25Settings.b})")
     first.add_argument("--threads", type=int, default=1, help="search threads (default: 1)")
     first.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"],
                        help="queries per search batch and per reranking batch (default: %(default)s): a reranking "
@@ -173,8 +176,6 @@ def job_settings(args, dataset, spec) -> dict:
 
 def make_first_stage(args):
     """The first stage the flags describe (its ``name`` says what produced the run)."""
-    from reasonrank_ir.pipeline import FirstStage
-    from reasonrank_ir.retrieval.bm25 import BM25Settings
     from reasonrank_ir.retrieval.dense import DenseSettings
     from reasonrank_ir.retrieval.expansion import ExpansionSettings
     from reasonrank_ir.retrieval.fusion import FusionSettings

@@ -15,6 +15,8 @@ from pydantic import BeforeValidator, Field, PrivateAttr, ValidationInfo, field_
 
 from reasonrank_ir.errors import ReasonRankError, close_matches
 from reasonrank_ir.io.names import looks_like_path
+from reasonrank_ir.pipeline.first_stage import FirstStage
+from reasonrank_ir.retrieval.bm25 import BM25Settings
 from reasonrank_ir.rerank.spec import RerankerSpec
 from reasonrank_ir.settings import PositiveInt, Settings, validate
 
@@ -86,9 +88,9 @@ class FirstStageSpec(Settings):
     """Default: ``bm25``, or ``first-stage`` when ``runs`` is given."""
     label: str
     """Default: the name."""
-    hits: PositiveInt = 100
-    k1: float = 0.9
-    b: float = 0.4
+    hits: PositiveInt = FirstStage.hits
+    k1: float = BM25Settings.k1
+    b: float = BM25Settings.b
     remove_query: bool = False
     """Pyserini's ``--remove-query`` (drop hits whose id is the query id), as in the BRIGHT 2CR runs."""
     runs: Annotated[Path | None, BeforeValidator(_folder)] = None

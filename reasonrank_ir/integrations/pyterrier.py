@@ -10,10 +10,11 @@ import functools
 from typing import Any
 
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.rerank.listwise import BATCH_SIZE
 from reasonrank_ir.types import Candidate, Query, Ranking
 
 
-def ReasonRankTransformer(reranker: Any, *, text_field: str = "text", batch_size: int = 128,
+def ReasonRankTransformer(reranker: Any, *, text_field: str = "text", batch_size: int = BATCH_SIZE,
                           verbose: bool = False) -> Any:
     """A ``pt.Transformer`` reranking each query's results with ``reranker`` (``Reranker.from_name(...)``).
 
@@ -56,7 +57,7 @@ def _transformer_class() -> type:
     return _ReasonRankTransformer
 
 
-def rerank_frame(reranker: Any, frame: Any, text_field: str = "text", batch_size: int = 128,
+def rerank_frame(reranker: Any, frame: Any, text_field: str = "text", batch_size: int = BATCH_SIZE,
                  verbose: bool = False) -> Any:
     """``frame`` with each query's rows reordered by ``reranker`` and rescored (no ``rank`` column yet)."""
     import pandas as pd

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from reasonrank_ir.data import Dataset
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.job import OutputFiles, finish
+from reasonrank_ir.rerank.listwise import BATCH_SIZE
 from reasonrank_ir.types import Ranking, Run
 
 
@@ -44,7 +45,7 @@ class RerankOutcome:
 
 
 def rerank(reranker, run: Run, dataset: Dataset, files: OutputFiles | None = None, resume: bool = False,
-           batch_size: int = 128, tag: str | None = None, progress: bool = True) -> RerankOutcome:
+           batch_size: int = BATCH_SIZE, tag: str | None = None, progress: bool = True) -> RerankOutcome:
     """Rerank ``run``, journaling each window to ``files.traces`` as it is parsed (see the module doc).
 
     With ``resume``, windows journaled by an earlier attempt are replayed instead of generated.

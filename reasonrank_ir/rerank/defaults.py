@@ -6,7 +6,7 @@ are ``RerankConfig``'s and the generation budget ``Sampling``'s, each written on
 from __future__ import annotations
 
 from reasonrank_ir.backends.base import Sampling
-from reasonrank_ir.rerank.listwise import RerankConfig
+from reasonrank_ir.rerank.listwise import BATCH_SIZE, RerankConfig
 
 RERANKERS = ("reasonrank", "rankgpt", "qwen3", "oracle")
 DEFAULT_MODELS = {"reasonrank": "liuwenhan/reasonrank-7B", "rankgpt": "Qwen/Qwen2.5-7B-Instruct",
@@ -14,5 +14,5 @@ DEFAULT_MODELS = {"reasonrank": "liuwenhan/reasonrank-7B", "rankgpt": "Qwen/Qwen
 """The model the search CLI takes when ``--model`` is not given (the oracle needs none)."""
 DEFAULTS = {"backend": "auto", "depth": RerankConfig.depth, "window": RerankConfig.window,
             "step": RerankConfig.step, "passes": RerankConfig.passes, "max_tokens": Sampling.max_tokens,
-            "batch_size": 128}
+            "batch_size": BATCH_SIZE}
 """``RerankerSpec``'s defaults (``--backend``, ``--depth`` ... ``--batch-size``)."""

@@ -20,21 +20,25 @@ from time import perf_counter
 from typing import Any, Protocol
 
 from reasonrank_ir.backends.base import Backend, Sampling
+from reasonrank_ir.batching import batched
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.traces import WindowTrace
 from reasonrank_ir.rerank.parse import STATUSES, parse_answer
 from reasonrank_ir.rerank.prompts import PassageFormatter, build_messages, check_style, render
-from reasonrank_ir.rerank.window import windows
+from reasonrank_ir.rerank.window import STEP, WINDOW, windows
 from reasonrank_ir.types import Query, Ranking, Run
 
+
+BATCH_SIZE = 128
+"""Queries reranked together by default: the windows a batch engine (vllm, hf) sees in one call."""
 
 @dataclass(frozen=True)
 class RerankConfig:
     """How deep and in which windows to rerank, and how to prompt and decode."""
 
     depth: int = 100
-    window: int = 20
-    step: int = 10
+    window: int = WINDOW
+    step: int = STEP
     passes: int = 1
     """Each pass runs the whole schedule again on the previous pass's order."""
     max_passage_tokens: int = 512
@@ -149,21 +153,15 @@ class SlidingWindowReranker(ABC):
     def rank_windows(self, requests: Sequence[WindowRequest]) -> list[WindowTrace]:
         """One trace (with the new ``order``) per request, in order; called once per round."""
 
-    def rerank_batches(self, rankings: Iterable[Ranking], batch_size: int = 128,
+    def rerank_batches(self, rankings: Iterable[Ranking], batch_size: int = BATCH_SIZE,
                        journal: WindowJournal | None = None) -> Iterator[RerankedBatch]:
         """Rerank ``batch_size`` queries at a time, yielding each batch as it finishes."""
         if batch_size < 1:
             raise ReasonRankError(f"batch size must be at least 1, found {batch_size}")
-        batch: list[Ranking] = []
-        for ranking in rankings:
-            batch.append(ranking)
-            if len(batch) == batch_size:
-                yield self.rerank_batch(batch, journal)
-                batch = []
-        if batch:
+        for batch in batched(rankings, batch_size):
             yield self.rerank_batch(batch, journal)
 
-    def rerank(self, rankings: Iterable[Ranking], batch_size: int = 128, progress: bool = False) -> Run:
+    def rerank(self, rankings: Iterable[Ranking], batch_size: int = BATCH_SIZE, progress: bool = False) -> Run:
         """All rankings reranked into one run (see ``rerank_batches`` to stream)."""
         from tqdm import tqdm
 

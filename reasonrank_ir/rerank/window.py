@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from reasonrank_ir.errors import ReasonRankError
 
+WINDOW, STEP = 20, 10
+"""ReasonRank's sliding window: 20 passages, moved 10 at a time."""
 
-def windows(n: int, window: int = 20, step: int = 10) -> list[tuple[int, int]]:
+
+def windows(n: int, window: int = WINDOW, step: int = STEP) -> list[tuple[int, int]]:
     """``[start, end)`` spans over the top ``n`` in the order they are reranked.
 
     Upstream's loop, clamped start carried over: n=100, window=20, step=10 gives [80,100), [70,90),

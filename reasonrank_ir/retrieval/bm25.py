@@ -40,7 +40,7 @@ class BM25:
     def name(self) -> str:
         return "bm25qs" if self.settings.query_side else "bm25"
 
-    def retrieve(self, queries: Iterable[Query], k: int = 100,
+    def retrieve(self, queries: Iterable[Query], k: int,
                  excluded: Mapping[str, frozenset[str]] | None = None, progress: bool = False) -> Run:
         """Top-``k`` per query. ``excluded`` ids (BRIGHT) are dropped after retrieval, as Pyserini does."""
         queries = list(queries)

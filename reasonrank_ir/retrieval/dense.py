@@ -40,7 +40,7 @@ class DenseRetriever:
         retriever.original_queries = bool(prebuilt and PREBUILT_ENCODERS[prebuilt.split(".", 1)[1]].original_queries)
         return retriever
 
-    def retrieve(self, queries: Iterable[Query], k: int = 100, progress: bool = False) -> Run:
+    def retrieve(self, queries: Iterable[Query], k: int, progress: bool = False) -> Run:
         from tqdm.auto import tqdm
 
         queries = list(queries)
