@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.io.names import looks_like_path
 
 
 def hf_offline() -> bool:
@@ -37,7 +38,7 @@ def locate(name: str | os.PathLike, what: str = "model") -> str:
     if Path(name).exists():
         return name
     hint = " (pass --tokenizer with a local tokenizer or model folder)" if what == "tokenizer" else ""
-    if name.startswith(("/", ".", "~")) or name.count("/") > 1:  # a path, not an owner/name hub id
+    if looks_like_path(name) or name.count("/") > 1:  # a path, not an owner/name hub id
         raise ReasonRankError(f"{what} folder {name} does not exist{hint}")
     try:
         from huggingface_hub import snapshot_download

@@ -214,12 +214,13 @@ def write_inspections(experiment: Experiment, output_dir: str | Path) -> list[st
     newer), against the first stage; one markdown line linking them all."""
     from reasonrank_ir.experiments.runner import run_path
     from reasonrank_ir.inspect import write_report
+    from reasonrank_ir.job import OutputFiles
 
     links = []
     for system in experiment.systems:
         for dataset in experiment.datasets:
             run = run_path(Path(output_dir), dataset.name, system.name)
-            if not (run.is_file() and run.with_name(run.stem + ".traces.jsonl").is_file()):
+            if not (run.is_file() and OutputFiles.beside(run).traces.is_file()):
                 continue
             page = run.with_suffix(".html")
             if not page.is_file() or page.stat().st_mtime < run.stat().st_mtime:
