@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from reasonrank_ir.errors import ReasonRankError, close_matches
 from reasonrank_ir.io.names import looks_like_path
@@ -28,6 +28,17 @@ def _plain_word(name: str) -> str:
     if not name or any(c in name for c in "/\\ \t") or name.startswith("."):
         raise ValueError(f"{name!r} must be a plain word (it names run files)")
     return name
+
+
+PlainWord = Annotated[str, AfterValidator(_plain_word)]
+
+
+def _named(entry: Any, default: str | None) -> Any:
+    """A table row's ``name`` (``default`` when not given) and ``label`` (the name when not given)."""
+    if isinstance(entry, dict):
+        entry = {"name": default, **entry}
+        entry.setdefault("label", entry["name"])
+    return entry
 
 
 def _expand(value: Any) -> Any:
@@ -84,7 +95,7 @@ class DatasetSpec(Settings):
 class FirstStageSpec(Settings):
     """Pyserini BM25 on each dataset's index, or a folder of published runs (``runs`` + ``pattern``)."""
 
-    name: str
+    name: PlainWord
     """Default: ``bm25``, or ``first-stage`` when ``runs`` is given."""
     label: str
     """Default: the name."""
@@ -101,18 +112,8 @@ class FirstStageSpec(Settings):
     @model_validator(mode="before")
     @classmethod
     def _defaults(cls, entry: Any) -> Any:
-        if entry is None:
-            return {}
-        if isinstance(entry, dict) and "name" not in entry:
-            entry = {**entry, "name": "first-stage" if entry.get("runs") else "bm25"}
-        if isinstance(entry, dict) and "label" not in entry:
-            entry = {**entry, "label": entry["name"]}
-        return entry
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, name: str) -> str:
-        return _plain_word(name)
+        entry = {} if entry is None else entry
+        return _named(entry, "first-stage" if isinstance(entry, dict) and entry.get("runs") else "bm25")
 
     @model_validator(mode="after")
     def _pattern(self) -> FirstStageSpec:
@@ -128,7 +129,7 @@ class FirstStageSpec(Settings):
 class SystemSpec(RerankerSpec):
     """One reranked row: a reranker spec, named, with the paper's numbers."""
 
-    name: str
+    name: PlainWord
     """Default: the reranker's name."""
     label: str
     """Default: the name."""
@@ -137,15 +138,7 @@ class SystemSpec(RerankerSpec):
     @model_validator(mode="before")
     @classmethod
     def _defaults(cls, entry: Any) -> Any:
-        if isinstance(entry, dict):
-            entry = {"name": entry.get("reranker"), **entry}
-            entry.setdefault("label", entry["name"])
-        return entry
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, name: str) -> str:
-        return _plain_word(name)
+        return _named(entry, entry.get("reranker") if isinstance(entry, dict) else None)
 
     @model_validator(mode="after")
     def _model(self) -> SystemSpec:
