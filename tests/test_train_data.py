@@ -128,13 +128,14 @@ def test_label_cli_labels_resumably_with_costs(mined, teacher, tmp_path, capsys)
 
 
 def test_reasoning_cut_off_by_max_tokens_gives_no_verdict_and_no_ranking():
-    from reasonrank_ir.train.label import parse_judgment, parse_ranking, split_reasoning
+    from reasonrank_ir.rerank.parse import split_think
+    from reasonrank_ir.train.label import parse_judgment, parse_ranking
 
-    assert split_reasoning("<think>plan</think>\nYes") == ("plan", "Yes")
-    assert split_reasoning("No") == ("", "No")
+    assert split_think("<think>plan</think>\nYes") == ("plan", "Yes", True)
+    assert split_think("No") == ("", "No", True)
     cut = "<think>\nIs it relevant? No... wait, [3] covers it, yes"
-    reasoning, reply = split_reasoning(cut)
-    assert reasoning.startswith("Is it relevant?") and reply == ""
+    reasoning, reply, closed = split_think(cut)
+    assert reasoning.startswith("Is it relevant?") and reply == "" and not closed
     assert parse_judgment(reply) is None  # counted unreadable, not a guess from the thoughts
     assert parse_ranking(reply, 3) == ([0, 1, 2], True)
 

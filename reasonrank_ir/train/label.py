@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from reasonrank_ir.backends.base import Backend, Generation, Message, Prompt, Sampling
 from reasonrank_ir.errors import ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_file
-from reasonrank_ir.rerank.parse import parse_answer
+from reasonrank_ir.rerank.parse import parse_answer, split_think
 from reasonrank_ir.rerank.prompts import PassageFormatter, clean_query, passage_text, replace_number
 from reasonrank_ir.train.sample import Sample, append_samples, done_keys, read_samples
 
@@ -98,20 +98,6 @@ def pointwise_message(sample: Sample, passage: str) -> Message:
     return Message("user", POINTWISE.format(query=sample.query.text, answer=answer, passage=passage))
 
 
-def split_reasoning(text: str) -> tuple[str, str]:
-    """(reasoning, reply) of a reasoning model's output; reasoning is '' when there is none.
-
-    Reasoning cut off by max_tokens (``<think>`` never closed) leaves no reply: a 'yes', 'no' or
-    passage number in unfinished thoughts is not the teacher's answer.
-    """
-    if "<think>" in text and "</think>" not in text:
-        return text.replace("<think>", "", 1).strip(), ""
-    if "</think>" in text:
-        reasoning, reply = text.rsplit("</think>", 1)
-        return reasoning.replace("<think>", "", 1).strip(), reply.strip()
-    return "", text.strip()
-
-
 def parse_ranking(reply: str, num: int) -> tuple[list[int], bool]:
     """(0-based permutation, repaired?): the reranker's own parsing and repair of an untagged answer."""
     parsed = parse_answer(reply, num, tagged=False)
@@ -155,11 +141,11 @@ def _label_batch(batch: list[Sample], backend: Backend, config: LabelConfig, for
         judgments = [next(judged) for _ in sample.candidates]
         relevant = []
         for candidate, judgment in zip(sample.candidates, judgments):
-            verdict = parse_judgment(split_reasoning(judgment.text)[1])
+            verdict = parse_judgment(split_think(judgment.text).reply)
             stats.unparsed_judgments += verdict is None
             if verdict:
                 relevant.append(candidate.doc_id)
-        reasoning, reply = split_reasoning(generation.text)
+        reasoning, reply, _ = split_think(generation.text)
         order, repaired = parse_ranking(reply, len(sample.candidates))
         stats.repaired += repaired
         usage = _usage([*judgments, generation], config)

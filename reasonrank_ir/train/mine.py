@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from reasonrank_ir.backends.base import Backend, Message, Prompt, Sampling
 from reasonrank_ir.errors import ReasonRankError, close_matches, cli_main
 from reasonrank_ir.io import check_output_file
+from reasonrank_ir.rerank.parse import split_think
 from reasonrank_ir.train.sample import Sample, append_samples, done_keys
 from reasonrank_ir.types import Candidate, Query, Qrels
 
@@ -167,9 +168,9 @@ def parse_question(text: str) -> tuple[str, str] | None:
     None when no question follows a ``Question:`` label, or the reasoning never ended (cut off by
     max_tokens): a draft inside the reasoning is not the teacher's question.
     """
-    if "<think>" in text and "</think>" not in text:
+    _, reply, closed = split_think(text)
+    if not closed:
         return None
-    reply = text.rsplit("</think>", 1)[-1].strip()
     match = _QUESTION.search(reply)
     if not match or not match.group(1).strip():
         return None
