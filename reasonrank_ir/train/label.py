@@ -26,6 +26,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from reasonrank_ir.backends.base import Backend, Generation, Message, Prompt, Sampling
+from reasonrank_ir.batching import batched
 from reasonrank_ir.errors import ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_file
 from reasonrank_ir.rerank.parse import parse_answer, split_think
@@ -116,15 +117,8 @@ def label_samples(samples: Iterable[Sample], backend: Backend, config: LabelConf
     """Labelled copies of ``samples``, a batch of lists (and all their requests) at a time."""
     stats = stats if stats is not None else LabelStats()
     formatter = PassageFormatter(tokenizer, config.max_passage_tokens) if tokenizer and config.max_passage_tokens else None
-    batch: list[Sample] = []
     bar = tqdm(desc="label", unit="list", disable=not progress)
-    for sample in samples:
-        batch.append(sample)
-        if len(batch) == batch_size:
-            yield from _label_batch(batch, backend, config, formatter, stats)
-            bar.update(len(batch))
-            batch = []
-    if batch:
+    for batch in batched(samples, batch_size):
         yield from _label_batch(batch, backend, config, formatter, stats)
         bar.update(len(batch))
     bar.close()
@@ -186,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_with_config(parser, argv)
     if not args.input or not args.output:
         raise ReasonRankError("--input and --output are required (on the command line or in --config).")
+    if args.batch_size < 1:
+        raise ReasonRankError(f"--batch-size must be at least 1, found {args.batch_size}")
     check_output_file(args.output, "--output")
     backend = teacher_backend(args)
     tokenizer = None

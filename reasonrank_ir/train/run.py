@@ -7,13 +7,13 @@ loads with ``--model RUN/final``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from reasonrank_ir.errors import ReasonRankError, cli_main
+from reasonrank_ir.io.jsonl import write_jsonl
 from reasonrank_ir.train.formats import PromptSettings, read_samples_any
 
 
@@ -79,9 +79,7 @@ def train_to_final(trainer, run_dir: Path, tokenizer, config: Mapping[str, Any])
     """Train (from the last checkpoint with ``resume``), then write the log history and the final
     model (LoRA merged) where the reranker can load it."""
     trainer.train(resume_from_checkpoint=last_checkpoint(run_dir) if config.get("resume") else None)
-    with (run_dir / "log_history.jsonl").open("w", encoding="utf-8") as f:
-        for entry in trainer.state.log_history:
-            f.write(json.dumps(entry) + "\n")
+    write_jsonl(run_dir / "log_history.jsonl", trainer.state.log_history)
     final = run_dir / "final"
     model = trainer.accelerator.unwrap_model(trainer.model)
     if hasattr(model, "merge_and_unload"):  # LoRA: one full model the reranker can load
