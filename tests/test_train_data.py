@@ -231,6 +231,62 @@ def test_config_overrides_keep_types():
         apply_overrides(config, ["no-equals-sign"])
 
 
+def test_packaged_configs_are_their_trainers_settings():
+    from reasonrank_ir.train.config import read_config
+    from reasonrank_ir.train.grpo import GRPOSettings
+    from reasonrank_ir.train.reward import RewardConfig
+    from reasonrank_ir.train.sft import SFTSettings
+
+    sft, grpo = SFTSettings.parse(read_config("sft")), GRPOSettings.parse(read_config("grpo"))
+    assert sft.training["learning_rate"] == 5e-6 and sft.prompt.max_passage_tokens == 512 and sft.lora is None
+    assert grpo.reward == RewardConfig() and grpo.training["num_generations"] == 8
+    # a section the trainer lacks, and the trainer's defaults under a partial training section
+    with pytest.raises(ReasonRankError, match="unknown setting 'reward'"):
+        SFTSettings.parse({"reward": {"phi": 0.2}})
+    with pytest.raises(ReasonRankError, match="unknown setting 'training.num_generations'"):  # a GRPOConfig field
+        SFTSettings.parse(read_config("grpo"))
+    assert SFTSettings.parse({"training": {"max_steps": 3}}).training == {**SFTSettings.DEFAULT_TRAINING, "max_steps": 3}
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("modle=x", "unknown setting 'modle'. Did you mean: model?"),
+    ("training.learnin_rate=1e-5", "unknown setting 'training.learnin_rate'. Did you mean: learning_rate"),
+    ("reward.phy=0.3", "unknown setting 'reward.phy'. Did you mean: phi"),
+    ("prompt.max_pasage_tokens=100", "unknown setting 'prompt.max_pasage_tokens'. Did you mean: max_passage_tokens?"),
+    ("lora.rr=8", "unknown setting 'lora.rr'. Did you mean: r?"),
+    ("reward.p=abc", "reward.p: input should be a valid number"),
+])
+def test_unknown_or_ill_typed_settings_are_one_line_naming_the_key(assignment, message, tmp_path, capsys):
+    from reasonrank_ir.train.grpo import main
+
+    assert main(["--config", "grpo", "--set", assignment, "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "run").exists()  # refused before any work
+
+
+def test_flags_yaml_keys_and_set_share_names_and_defaults(tmp_path, capsys):
+    from reasonrank_ir.train.config import parse_settings, settings_parser
+    from reasonrank_ir.train.label import LabelConfig, LabelSettings
+    from reasonrank_ir.train.mine import MineSettings, main
+
+    parser = lambda: settings_parser(MineSettings, "mine", "")  # noqa: E731
+    assert parse_settings(MineSettings, parser(), []) == MineSettings()
+    assert (MineSettings().list_size, MineSettings().order) == (MiningConfig().list_size, MiningConfig().order)
+    assert LabelSettings().pointwise_max_tokens == LabelConfig().pointwise.max_tokens
+    config = tmp_path / "mine.yaml"
+    config.write_text("index: cranfield\nlist-size: 7\nbase_urls: http://a\nnum_queries: 3\n")
+    from_file = parse_settings(MineSettings, parser(), ["--config", str(config)])
+    assert (from_file.index, from_file.list_size, from_file.base_urls, from_file.num_queries) == (
+        "cranfield", 7, ["http://a"], 3)
+    flags = parse_settings(MineSettings, parser(), ["--config", str(config), "--list-size", "9", "--base-url", "http://b",
+                                                    "--base-url", "http://c"])
+    assert (flags.list_size, flags.base_urls, flags.num_queries) == (9, ["http://b", "http://c"], 3)  # flags win
+    config.write_text("index: cranfield\nlist_sise: 7\n")
+    assert main(["--config", str(config), "--output", str(tmp_path / "m.jsonl")]) == 2
+    assert capsys.readouterr().err == f"error: {config}: unknown setting 'list_sise'. Did you mean: list_size?\n"
+
+
 @pytest.mark.parametrize("record, expected", [
     ('[1, 2]', "expected a JSON object"),
     ('{"qid": "1", "query": "q", "initial_list": 5}', "a field has the wrong type"),

@@ -16,7 +16,6 @@ a rerun skips the lists already there.
 """
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -31,6 +30,7 @@ from reasonrank_ir.errors import ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_file
 from reasonrank_ir.rerank.parse import parse_answer, split_think
 from reasonrank_ir.rerank.prompts import PassageFormatter, clean_query, passage_text, replace_number
+from reasonrank_ir.train.config import TeacherSettings, flag, parse_settings, settings_parser, teacher_backend
 from reasonrank_ir.train.sample import Sample, append_samples, done_keys, read_samples
 
 RANKGPT_INTRO = (
@@ -161,44 +161,44 @@ def _usage(generations: Sequence[Generation], config: LabelConfig) -> dict[str, 
             "truncated": sum(g.finish_reason == "length" for g in generations)}
 
 
+class LabelSettings(TeacherSettings):
+    """The labelling CLI's settings."""
+
+    input: str | None = flag("mined lists (JSONL from reasonrank_ir.train.mine)")
+    output: str | None = flag("labelled JSONL, appended to; lists already there are skipped")
+    batch_size: int = flag("lists labelled (and written) together", default=8, ge=1)
+    pointwise_max_tokens: int = flag("teacher budget per pointwise judgment",
+                                     default=LabelConfig.pointwise.max_tokens, ge=1)
+    tokenizer: str | None = flag("tokenizer for teacher-side passage truncation")
+    max_passage_tokens: int | None = flag("passage budget with --tokenizer", default=None, ge=1)
+    price_input: float = flag("USD per million prompt tokens", default=LabelConfig.price_input)
+    price_output: float = flag("USD per million output tokens", default=LabelConfig.price_output)
+
+
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    from reasonrank_ir.train.config import parse_with_config, teacher_backend, teacher_options
-
-    parser = argparse.ArgumentParser(prog="python -m reasonrank_ir.train.label",
-                                     description="Label mined lists with a teacher LLM (resumable).")
-    parser.add_argument("--config", help="YAML file whose keys are these options")
-    parser.add_argument("--input", help="mined lists (JSONL from reasonrank_ir.train.mine)")
-    parser.add_argument("--output", help="labelled JSONL, appended to; lists already there are skipped")
-    parser.add_argument("--batch-size", type=int, default=8, help="lists labelled (and written) together")
-    parser.add_argument("--pointwise-max-tokens", type=int, default=4096)
-    parser.add_argument("--tokenizer", help="tokenizer for teacher-side passage truncation")
-    parser.add_argument("--max-passage-tokens", type=int, help="passage budget with --tokenizer")
-    parser.add_argument("--price-input", type=float, default=0.0, help="USD per million prompt tokens")
-    parser.add_argument("--price-output", type=float, default=0.0, help="USD per million output tokens")
-    teacher_options(parser)
-    args = parse_with_config(parser, argv)
-    if not args.input or not args.output:
+    parser = settings_parser(LabelSettings, "python -m reasonrank_ir.train.label",
+                             "Label mined lists with a teacher LLM (resumable).")
+    settings = parse_settings(LabelSettings, parser, argv)
+    if not settings.input or not settings.output:
         raise ReasonRankError("--input and --output are required (on the command line or in --config).")
-    if args.batch_size < 1:
-        raise ReasonRankError(f"--batch-size must be at least 1, found {args.batch_size}")
-    check_output_file(args.output, "--output")
-    backend = teacher_backend(args)
+    check_output_file(settings.output, "--output")
+    backend = teacher_backend(settings)
     tokenizer = None
-    if args.tokenizer:
+    if settings.tokenizer:
         from reasonrank_ir.rerank.prompts import load_tokenizer
 
-        tokenizer = load_tokenizer(args.tokenizer)
+        tokenizer = load_tokenizer(settings.tokenizer)
     config = LabelConfig(
-        listwise=Sampling(max_tokens=args.max_tokens, temperature=args.temperature),
-        pointwise=Sampling(max_tokens=args.pointwise_max_tokens, temperature=args.temperature),
-        max_passage_tokens=args.max_passage_tokens, price_input=args.price_input,
-        price_output=args.price_output)
-    done = done_keys(args.output)
-    todo = (s for s in read_samples(args.input) if (s.dataset, s.query_id) not in done)
+        listwise=Sampling(max_tokens=settings.max_tokens, temperature=settings.temperature),
+        pointwise=Sampling(max_tokens=settings.pointwise_max_tokens, temperature=settings.temperature),
+        max_passage_tokens=settings.max_passage_tokens, price_input=settings.price_input,
+        price_output=settings.price_output)
+    done = done_keys(settings.output)
+    todo = (s for s in read_samples(settings.input) if (s.dataset, s.query_id) not in done)
     stats = LabelStats()
-    append_samples(args.output, label_samples(todo, backend, config, tokenizer, args.batch_size, stats,
-                                              progress=True))
+    append_samples(settings.output, label_samples(todo, backend, config, tokenizer, settings.batch_size, stats,
+                                                  progress=True))
     print(stats.summary() + f" ({len(done)} lists were already labelled)")
     return 0
 
