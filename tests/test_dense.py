@@ -33,6 +33,7 @@ def dense_run(cranfield):
     return retriever.retrieve(cranfield.topics().values(), k=100)
 
 
+@pytest.mark.slow
 def test_index_has_pyserini_layout(cranfield):
     import faiss
 
@@ -48,6 +49,7 @@ def test_index_has_pyserini_layout(cranfield):
     assert info.encoder == MINILM and info.normalized and info.documents == len(doc_ids)
 
 
+@pytest.mark.slow
 def test_dense_ndcg_and_hand_picked_query(cranfield, dense_run):
     from reasonrank_ir.evaluate import evaluate
 
@@ -65,6 +67,7 @@ def test_dense_ndcg_and_hand_picked_query(cranfield, dense_run):
     assert "similarity" in titles or "aeroelastic" in titles
 
 
+@pytest.mark.slow
 def test_second_process_gives_the_same_run(cranfield, dense_run, tmp_path):
     from reasonrank_ir.io.trec import read_run
 
@@ -84,6 +87,7 @@ def test_second_process_gives_the_same_run(cranfield, dense_run, tmp_path):
             pytest.approx([c.score for c in ranking.candidates], abs=1e-5)  # the file keeps 6 decimals
 
 
+@pytest.mark.slow
 def test_bm25_dense_fusion_is_scored(cranfield, dense_run):
     from reasonrank_ir import pipeline
     from reasonrank_ir.evaluate import evaluate

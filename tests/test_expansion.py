@@ -71,6 +71,7 @@ def test_expansions_are_cached_and_reused(tiny_backend, tmp_path):
     assert alone["1"].text == (records[0]["reasoning"] or QUERIES[0].text)
 
 
+@pytest.mark.slow
 def test_pipeline_retrieves_with_expansion_but_keeps_original_queries(cranfield, tiny_qwen2, tmp_path):
     from reasonrank_ir import pipeline
 

@@ -48,6 +48,7 @@ def x100(report, row, dataset):
     return round(100 * report.value(row, dataset), 2)
 
 
+@pytest.mark.slow
 def test_oracle_report_reproduces_first_stage_row_and_bounds(bright_imported, shared_runs, tmp_path):
     experiment = load_experiment("bright-oracle")
     assert experiment.first_stage.runs.resolve() == shared_runs.resolve()
@@ -98,6 +99,7 @@ def lab_yaml(tiny_qwen2, tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_cranfield_lab_runs_end_to_end(cranfield, tiny_qwen2, tmp_path, capsys):
     out = tmp_path / "runs"
     assert experiments_cli(["run", str(lab_yaml(tiny_qwen2, tmp_path)), "--limit-queries", "3",

@@ -200,6 +200,7 @@ def text(browser: Chromium, selector: str) -> str:
     return browser.evaluate(f"document.querySelector({json.dumps(selector)}).textContent")
 
 
+@pytest.mark.slow
 def test_oracle_report_in_the_browser(browser, oracle_run, tmp_path):
     path = write_report(oracle_run, tmp_path / "oracle.html")
     open_report(browser, path)
@@ -246,6 +247,7 @@ def test_oracle_report_in_the_browser(browser, oracle_run, tmp_path):
     assert_clean(browser, path)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not GGUF.is_file(), reason=f"{GGUF} missing: run scripts/fetch_test_models.sh")
 def test_llamacpp_cranfield_report_in_the_browser(browser, cranfield, qwen_tokenizer, tmp_path):
     from reasonrank_ir import pipeline
@@ -295,6 +297,7 @@ def test_import_is_light():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_experiments_report_links_a_page_per_reranked_run(bright_imported, tmp_path, monkeypatch, capsys):
     from reasonrank_ir.experiments.__main__ import main as experiments_cli
 
@@ -318,6 +321,7 @@ def test_experiments_report_links_a_page_per_reranked_run(bright_imported, tmp_p
     assert page.stat().st_mtime_ns == written  # the run did not change: the page is not rewritten
 
 
+@pytest.mark.slow
 def test_reasoning_mentions_and_sorting_in_the_browser(browser, tmp_path):
     """Hand-made traces: the ids a reasoning mentions are coloured by their label; columns sort."""
     from reasonrank_ir.io.traces import TraceJournal

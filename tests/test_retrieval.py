@@ -22,6 +22,7 @@ def pyserini_run(cranfield, tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_bm25_equals_pyserini_cli(cranfield, pyserini_run, tmp_path):
     ours = tmp_path / "ours.txt"
     assert search(["--index", "cranfield", "--topics", str(pyserini_run / "topics.tsv"), "--hits", "1000",
@@ -33,6 +34,7 @@ def test_bm25_equals_pyserini_cli(cranfield, pyserini_run, tmp_path):
                [(c.doc_id, round(c.score, 4)) for c in theirs_run[query_id].candidates]
 
 
+@pytest.mark.slow
 def test_bm25_scores_on_cranfield(cranfield, pyserini_run):
     """Our BM25 and evaluation give what ir_measures gives for Pyserini's run and ir_datasets' qrels."""
     import ir_datasets

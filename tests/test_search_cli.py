@@ -42,6 +42,7 @@ def test_default_output_and_score(cranfield, tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.strip() == f"nDCG@10\t{expected:.4f}"
 
 
+@pytest.mark.slow
 def test_hf_backend_reranks_cranfield_end_to_end(cranfield, tiny_qwen2, tmp_path, capsys):
     topics_file, topics = subset_topics(cranfield, tmp_path, 2)
     output = tmp_path / "run.txt"

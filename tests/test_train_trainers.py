@@ -11,6 +11,8 @@ from reasonrank_ir.train.reward import RankingReward, RewardConfig, ranking_rewa
 from reasonrank_ir.train.sample import Sample, append_samples
 from reasonrank_ir.types import Candidate, Query
 
+pytestmark = pytest.mark.slow  # trl trainers
+
 PASSAGES = {
     "d1": "The boundary layer thickens downstream of the leading edge.",
     "d2": "Shock waves form when the flow exceeds the speed of sound.",
