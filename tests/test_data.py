@@ -77,6 +77,7 @@ def test_irds_offline_without_import_is_actionable(isolated_caches):
         load("vaswani").topics()
 
 
+@pytest.mark.slow
 def test_local_corpus_folder_with_topics_and_qrels_beside(isolated_caches):
     dataset = load(str(VASWANI_DATA))
     assert len(dataset.topics()) == 93 and len(dataset.qrels()) == 93

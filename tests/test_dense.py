@@ -110,6 +110,7 @@ def test_bm25_dense_fusion_is_scored(cranfield, dense_run):
     assert min(scores["rrf"], scores["interpolation"]) > min(scores["bm25"], scores["dense"])
 
 
+@pytest.mark.slow
 def test_unknown_names_give_one_line(cranfield):
     from reasonrank_ir.retrieval.dense import DenseSettings, resolve_dense_index
 

@@ -43,6 +43,7 @@ def test_bright_prompt():
         "3. Draft an answer with as many thoughts as you have.\n")
 
 
+@pytest.mark.slow
 def test_expansions_are_cached_and_reused(tiny_backend, tmp_path):
     from reasonrank_ir.backends.base import Sampling
 

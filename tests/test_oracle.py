@@ -49,6 +49,7 @@ def test_oracle_upper_bound_on_bright_biology(biology):
     assert bound < reference.ndcg10(reference.ideal(first, judged), judged)  # windows of 10 carry only 5 up
 
 
+@pytest.mark.slow
 def test_the_reference_reproduces_the_published_first_stage_row():
     """The reference reads the files as trec_eval does: it gives ReasonRank's published ReasonIR row."""
     for subset, published in reference.PUBLISHED_FIRST_STAGE.items():
@@ -56,6 +57,7 @@ def test_the_reference_reproduces_the_published_first_stage_row():
         assert round(100 * reference.ndcg10(reference.first_stage_scores(subset, exclude=True), judged), 2) == published
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("subset", reference.SUBSETS)
 @pytest.mark.parametrize("window, step", [(20, 10), (100, 100)])
 def test_oracle_equals_the_ideal_sort_of_the_candidates(subset, window, step):

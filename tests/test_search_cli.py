@@ -181,6 +181,7 @@ def test_passages_already_present_are_not_looked_up(cranfield):
     assert filled.candidates[0].doc == {"contents": "given"} and filled.candidates[1].doc["id"] == "184"
 
 
+@pytest.mark.slow
 def test_backend_options_pass_through_typed(cranfield, tiny_qwen2, tmp_path, capsys):
     from reasonrank_ir.search import backend_options, build_parser
 
