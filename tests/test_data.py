@@ -64,6 +64,7 @@ def test_prebuilt_index_offline_says_where_to_put_it(bright_imported):
         load("bright-pony").index_path()
 
 
+@pytest.mark.slow
 def test_irds_cranfield_after_import(cranfield):
     assert len(cranfield.topics()) == 225
     qrels = cranfield.qrels()

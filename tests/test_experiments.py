@@ -151,6 +151,7 @@ def test_missing_parts_are_reported_and_the_rest_runs(bright_imported, tmp_path)
     assert ("pony", "oracle") in report.missing() and "Not run yet (4)" in report.markdown()
 
 
+@pytest.mark.slow
 def test_missing_model_says_how_to_get_it(cranfield, tmp_path):
     experiment = write_experiment(tmp_path, {"datasets": ["cranfield"], "systems": [
         {"name": "llm", "reranker": "reasonrank", "model": str(tmp_path / "no-model"), "backend": "hf"}]})

@@ -57,6 +57,7 @@ def test_a_run_from_an_empty_folder_writes_only_there_and_in_the_home(tmp_path):
     assert files_under(ROOT, skip) == checkout_before
 
 
+@pytest.mark.slow
 def test_embedded_cranfield_is_ir_datasets_copy(cranfield):
     """Record for record what ir_datasets reads from its cache (filled from the shared files)."""
     import ir_datasets

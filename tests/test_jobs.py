@@ -41,6 +41,7 @@ def oracle(topics: Path, output: Path, *extra: str) -> list[str]:
             "--window", "10", "--step", "5", "--output", str(output), *extra]
 
 
+@pytest.mark.slow
 def test_settings_guard_finished_runs_and_a_cut_run_file_is_rebuilt(cranfield, tmp_path, capsys):
     topics = topics_file(cranfield, tmp_path / "topics.tsv", 3)
     output = tmp_path / "run.txt"

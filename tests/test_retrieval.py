@@ -49,6 +49,7 @@ def test_bm25_scores_on_cranfield(cranfield, pyserini_run):
     assert scores["R@100"] == pytest.approx(expected[R @ 100], abs=1e-9)  # 0.7224
 
 
+@pytest.mark.slow
 def test_remove_query_drops_the_query_document(cranfield):
     from reasonrank_ir.types import Query
 

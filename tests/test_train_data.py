@@ -25,6 +25,7 @@ def mined(cranfield):
     return list(mine_topics(cranfield, MiningConfig(seed=7), num_queries=6))
 
 
+@pytest.mark.slow
 def test_mined_lists_have_20_distinct_passages_with_their_positives(mined, cranfield):
     assert len(mined) == 6
     qrels = cranfield.qrels()
@@ -36,6 +37,7 @@ def test_mined_lists_have_20_distinct_passages_with_their_positives(mined, cranf
         assert all(c.doc and c.doc.get("text") for c in sample.candidates)  # passages travel with the list
 
 
+@pytest.mark.slow
 def test_mining_is_reproducible_with_a_seed_and_changes_with_another(cranfield, mined):
     again = list(mine_topics(cranfield, MiningConfig(seed=7), num_queries=6))
     assert [s.to_json() for s in again] == [s.to_json() for s in mined]
@@ -56,6 +58,7 @@ def test_build_list_sizes_and_missed_positives():
         MiningConfig(order="random")
 
 
+@pytest.mark.slow
 def test_mine_cli_writes_and_resumes(cranfield, tmp_path, capsys):
     from reasonrank_ir.train.mine import main
 
@@ -97,6 +100,7 @@ def teacher():
     server.close()
 
 
+@pytest.mark.slow
 def test_label_cli_labels_resumably_with_costs(mined, teacher, tmp_path, capsys):
     from reasonrank_ir.train.label import main
 
