@@ -274,7 +274,9 @@ def test_flags_yaml_keys_and_set_share_names_and_defaults(tmp_path, capsys):
     from reasonrank_ir.train.label import LabelConfig, LabelSettings
     from reasonrank_ir.train.mine import MineSettings, main
 
-    parser = lambda: settings_parser(MineSettings, "mine", "")  # noqa: E731
+    def parser():
+        return settings_parser(MineSettings, "mine", "")
+
     assert parse_settings(MineSettings, parser(), []) == MineSettings()
     assert (MineSettings().list_size, MineSettings().order) == (MiningConfig().list_size, MiningConfig().order)
     assert LabelSettings().pointwise_max_tokens == LabelConfig().pointwise.max_tokens
