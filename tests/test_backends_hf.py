@@ -7,6 +7,8 @@ from reasonrank_ir import ReasonRankError
 from reasonrank_ir.backends import Message, Prompt, Sampling, create_backend
 from reasonrank_ir.backends.hf import HFBackend
 
+pytestmark = pytest.mark.slow  # a transformers model, built and run
+
 QUESTIONS = [
     "Rank the passages.",
     "Which of these passages about the thermal conductivity of copper at low temperatures "

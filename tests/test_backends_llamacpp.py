@@ -15,8 +15,8 @@ from reasonrank_ir.backends import Message, Prompt, Sampling, create_backend
 from reasonrank_ir.backends.llamacpp import LlamaCppBackend
 
 
-pytestmark = pytest.mark.skipif(not GGUF.is_file(),
-                                reason=f"{GGUF} missing: run scripts/fetch_test_models.sh")
+pytestmark = [pytest.mark.slow,  # llama.cpp
+              pytest.mark.skipif(not GGUF.is_file(), reason=f"{GGUF} missing: run scripts/fetch_test_models.sh")]
 
 MESSAGES = (Message("system", "You are a helpful assistant."),
             Message("user", "What is the capital of France?"))

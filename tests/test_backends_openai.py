@@ -31,6 +31,7 @@ TEXT = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
         "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n")
 
 
+@pytest.mark.slow
 def test_chat_and_completions_endpoints(llama_server):
     sampling = Sampling(max_tokens=12)
     chat = OpenAIBackend("smollm2", llama_server).generate([Prompt(MESSAGES)], sampling)[0]
@@ -46,6 +47,7 @@ def test_chat_and_completions_endpoints(llama_server):
     assert (short.output_tokens, short.finish_reason) == (2, "length")
 
 
+@pytest.mark.slow
 def test_concurrent_requests_over_two_base_urls_keep_prompt_order(llama_server):
     prompts = [Prompt((Message("user", "word " * count),)) for count in range(1, 7)]
     sampling = Sampling(max_tokens=4)

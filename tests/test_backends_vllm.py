@@ -78,6 +78,7 @@ def test_unknown_backend_names_close_matches():
         resolve_backend_name("llama.cpp")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(HAS_VLLM, reason="vLLM is installed here")
 def test_auto_falls_back_to_hf_without_vllm(tiny_qwen2):
     assert resolve_backend_name("auto") == "hf"

@@ -207,7 +207,8 @@ def assert_one_clear_error(result: subprocess.CompletedProcess, expected: str) -
     assert expected in lines[0]
 
 
-@pytest.mark.parametrize("name, argv, expected", CASES, ids=[case[0] for case in CASES])
+@pytest.mark.parametrize("name, argv, expected", [  # llama.cpp loading a cut GGUF takes seconds
+    pytest.param(*case, id=case[0], marks=pytest.mark.slow if "gguf" in case[0] else ()) for case in CASES])
 def test_bad_input_is_one_clear_line_and_leaves_no_output(files, name, argv, expected):
     if name.startswith("cut .gguf") and not GGUF.is_file():
         pytest.skip(f"{GGUF} missing: run scripts/fetch_test_models.sh")

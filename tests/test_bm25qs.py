@@ -6,7 +6,7 @@ from conftest import pyserini_cli
 
 from reasonrank_ir.io.trec import read_run
 
-pytestmark = pytest.mark.pyserini
+pytestmark = [pytest.mark.pyserini, pytest.mark.slow]  # Pyserini CLI parity
 
 
 def test_bm25qs_equals_pyserini_cli(cranfield, tmp_path):

@@ -64,6 +64,7 @@ def test_prebuilt_index_offline_says_where_to_put_it(bright_imported):
         load("bright-pony").index_path()
 
 
+@pytest.mark.slow
 def test_irds_cranfield_after_import(cranfield):
     assert len(cranfield.topics()) == 225
     qrels = cranfield.qrels()
@@ -77,6 +78,7 @@ def test_irds_offline_without_import_is_actionable(isolated_caches):
         load("vaswani").topics()
 
 
+@pytest.mark.slow
 def test_local_corpus_folder_with_topics_and_qrels_beside(isolated_caches):
     dataset = load(str(VASWANI_DATA))
     assert len(dataset.topics()) == 93 and len(dataset.qrels()) == 93

@@ -34,6 +34,7 @@ def dense_run(cranfield):
     return retriever.retrieve(cranfield.topics().values(), k=100)
 
 
+@pytest.mark.slow
 def test_index_has_pyserini_layout(cranfield):
     import faiss
 
@@ -49,6 +50,7 @@ def test_index_has_pyserini_layout(cranfield):
     assert info.encoder == MINILM and info.normalized and info.documents == len(doc_ids)
 
 
+@pytest.mark.slow
 def test_dense_ndcg_and_hand_picked_query(cranfield, dense_run):
     from reasonrank_ir.evaluate import evaluate
 
@@ -66,6 +68,7 @@ def test_dense_ndcg_and_hand_picked_query(cranfield, dense_run):
     assert "similarity" in titles or "aeroelastic" in titles
 
 
+@pytest.mark.slow
 def test_second_process_gives_the_same_run(cranfield, dense_run, tmp_path):
     from reasonrank_ir.io.trec import read_run
 
@@ -85,6 +88,7 @@ def test_second_process_gives_the_same_run(cranfield, dense_run, tmp_path):
             pytest.approx([c.score for c in ranking.candidates], abs=1e-5)  # the file keeps 6 decimals
 
 
+@pytest.mark.slow
 def test_bm25_dense_fusion_is_scored(cranfield, dense_run):
     from reasonrank_ir import pipeline
     from reasonrank_ir.evaluate import evaluate
@@ -107,6 +111,7 @@ def test_bm25_dense_fusion_is_scored(cranfield, dense_run):
     assert min(scores["rrf"], scores["interpolation"]) > min(scores["bm25"], scores["dense"])
 
 
+@pytest.mark.slow
 def test_unknown_names_give_one_line(cranfield):
     from reasonrank_ir.retrieval.dense import DenseSettings
     from reasonrank_ir.retrieval.dense_index import resolve_dense_index

@@ -43,6 +43,7 @@ def test_bright_prompt():
         "3. Draft an answer with as many thoughts as you have.\n")
 
 
+@pytest.mark.slow
 def test_expansions_are_cached_and_reused(tiny_backend, tmp_path):
     from reasonrank_ir.backends.base import Sampling
 
@@ -71,6 +72,7 @@ def test_expansions_are_cached_and_reused(tiny_backend, tmp_path):
     assert alone["1"].text == (records[0]["reasoning"] or QUERIES[0].text)
 
 
+@pytest.mark.slow
 def test_pipeline_retrieves_with_expansion_but_keeps_original_queries(cranfield, tiny_qwen2, tmp_path):
     from reasonrank_ir import pipeline
 

@@ -47,6 +47,7 @@ def test_inconsistent_flags_are_one_line_errors(flags, message):
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.slow
 @pytest.mark.pyserini
 def test_cli_errors_exit_2_with_one_line(cranfield, capsys):
     assert search.main(["--index", "cranfield", "--dense", "--encoder", "no-org/no-model"]) == 2
@@ -57,6 +58,7 @@ def test_cli_errors_exit_2_with_one_line(cranfield, capsys):
     assert len(err) == 1 and err[0].startswith("error: unknown dense index") and "diver-retriever-4b" in err[0]
 
 
+@pytest.mark.slow
 @pytest.mark.pyserini
 def test_fuse_runs_from_the_cli(cranfield, tmp_path, capsys):
     from reasonrank_ir.io.trec import read_run
@@ -74,6 +76,7 @@ def test_fuse_runs_from_the_cli(cranfield, tmp_path, capsys):
     assert len(fused) == 225 and all(len(r.candidates) == 30 for r in fused)
 
 
+@pytest.mark.slow
 def test_index_cli(cranfield, capsys):
     assert index_cli.main(["--index", "cranfield"]) == 0
     assert capsys.readouterr().out.strip() == f"lucene index: {cranfield.index_path()}"

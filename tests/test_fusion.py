@@ -73,6 +73,7 @@ def test_bad_settings_are_one_line_errors():
         FusionSettings("interpolation", alpha=1.5)
 
 
+@pytest.mark.slow
 def test_fusion_of_run_files_through_the_pipeline(cranfield, tmp_path):
     from reasonrank_ir import pipeline
     from reasonrank_ir.evaluate import evaluate

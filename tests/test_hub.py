@@ -8,6 +8,7 @@ from reasonrank_ir.hub import locate
 from reasonrank_ir.rerank.prompts import load_tokenizer
 
 
+@pytest.mark.slow
 def test_local_folder_is_used_as_is(tiny_qwen2):
     assert locate(tiny_qwen2) == str(tiny_qwen2)
 

@@ -38,6 +38,7 @@ def cli(*args: str, cwd: Path, home: Path, timeout: int = 600) -> subprocess.Com
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_a_run_from_an_empty_folder_writes_only_there_and_in_the_home(tmp_path):
     work, home = tmp_path / "work", tmp_path / "home"
     work.mkdir()
@@ -56,6 +57,7 @@ def test_a_run_from_an_empty_folder_writes_only_there_and_in_the_home(tmp_path):
     assert files_under(ROOT, skip) == checkout_before
 
 
+@pytest.mark.slow
 def test_embedded_cranfield_is_ir_datasets_copy(cranfield):
     """Record for record what ir_datasets reads from its cache (filled from the shared files)."""
     import ir_datasets
@@ -73,6 +75,7 @@ def test_embedded_cranfield_is_ir_datasets_copy(cranfield):
     assert sum(p.stat().st_size for p in packaged.parent.iterdir()) < 600_000
 
 
+@pytest.mark.slow
 def test_embedded_and_ir_datasets_runs_score_the_same(cranfield, tmp_path):
     """The same search over ir_datasets' cached copy (the session's imported Cranfield) and the embedded one."""
     from reasonrank_ir.search import main as search

@@ -41,6 +41,7 @@ def oracle(topics: Path, output: Path, *extra: str) -> list[str]:
             "--window", "10", "--step", "5", "--output", str(output), *extra]
 
 
+@pytest.mark.slow
 def test_settings_guard_finished_runs_and_a_cut_run_file_is_rebuilt(cranfield, tmp_path, capsys):
     topics = topics_file(cranfield, tmp_path / "topics.tsv", 3)
     output = tmp_path / "run.txt"
@@ -144,6 +145,7 @@ def wait_for_windows(job: subprocess.Popen, traces: Path, count: int, seconds: f
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_kill_9_loses_only_windows_in_flight(llama_server, cranfield, tmp_path):
     """Killed after some windows, ``--resume`` asks the server only for windows without a complete trace line
     and writes the run an uninterrupted job writes, byte for byte."""
@@ -187,6 +189,7 @@ def reversed_answer(body: dict) -> tuple[str, None]:
     return "<think>x</think><answer>" + " > ".join(f"[{i}]" for i in range(num, 0, -1)) + "</answer>", None
 
 
+@pytest.mark.slow
 def test_ctrl_c_with_java_loaded_says_and_keeps_what_is_saved(cranfield, tmp_path, monkeypatch):
     topics = topics_file(cranfield, tmp_path / "topics.tsv", 3)
     server = ReplayServer(reversed_answer)

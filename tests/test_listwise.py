@@ -85,9 +85,16 @@ def ranking(query_id, n, values=None, docs=True):
         for i in range(n)))
 
 
-@pytest.fixture()
-def tokenizer(qwen_tokenizer):
+@pytest.fixture(scope="module")
+def counting_tokenizer(qwen_tokenizer):
+    """One wrapper for the module: the reranker builds its fast truncation once per tokenizer object (~1 s)."""
     return CountingTokenizer(qwen_tokenizer)
+
+
+@pytest.fixture()
+def tokenizer(counting_tokenizer):
+    counting_tokenizer.rendered = 0
+    return counting_tokenizer
 
 
 def test_queries_share_rounds_and_passages_are_formatted_once(tokenizer):

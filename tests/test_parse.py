@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reasonrank_ir.rerank.parse import ANSWER_PATTERN, STATUSES, parse_answer
+from reasonrank_ir.rerank.parse import ANSWER_PATTERN, STATUSES, parse_answer, split_think
 
 CASES = [
     # strict format, exact permutation
@@ -60,6 +60,21 @@ def test_reasoning_is_kept():
     assert parse_answer("No Tags [1]", 1).reasoning == "No Tags [1]"
 
 
+THINK_CASES = [
+    ("<think>\n plan \n</think>\nYes", ("plan", "Yes", True)),
+    ("No", ("", "No", True)),                                        # no tags: all reply
+    ("<think>Is it? No... wait, [3] covers it", ("Is it? No... wait, [3] covers it", "", False)),  # cut off
+    ("plan</think> Yes", ("plan", "Yes", True)),                       # <think> was in the prompt
+    ("<THINK>plan</Think>Yes", ("plan", "Yes", True)),                 # any case
+    ("<think>a </think> b</think> Yes", ("a </think> b", "Yes", True)),  # the reply follows the last one
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), THINK_CASES)
+def test_split_think(text, expected):
+    assert split_think(text) == expected
+
+
 def test_answer_pattern_is_the_strict_format():
     assert ANSWER_PATTERN.search("<think>a\nb</think>\n\n<answer>[1] > [2]</answer>").group(1) == "[1] > [2]"
     assert ANSWER_PATTERN.search("<answer>[1]</answer>") is None
@@ -82,3 +97,11 @@ def test_always_a_permutation(pieces, num, tagged):
     assert parsed.status in STATUSES
     if parsed.status == "no_answer":
         assert parsed.order == tuple(range(num))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=6)), max_size=30))
+def test_split_think_never_leaves_a_closing_tag_in_the_reply(pieces):
+    reasoning, reply, closed = split_think("".join(pieces))
+    assert "</think>" not in reply.lower()
+    assert closed or reply == ""

@@ -65,6 +65,7 @@ def test_in_a_pipeline_with_experiment():
     assert scores["oracle"] > scores["first"]
 
 
+@pytest.mark.slow
 def test_tiny_model_returns_a_permutation(tiny_qwen2):
     reranker = Reranker.from_name("reasonrank", model=str(tiny_qwen2), backend="hf", config=RerankConfig(
         depth=4, window=4, step=4, max_passage_tokens=20, sampling=Sampling(max_tokens=4)))

@@ -16,7 +16,8 @@ from reasonrank_ir.io.traces import read_traces
 from reasonrank_ir.io.trec import read_run
 from reasonrank_ir.rerank import ListwiseReranker, RerankConfig
 
-pytestmark = pytest.mark.skipif(not GGUF.is_file(), reason=f"{GGUF} missing: run scripts/fetch_test_models.sh")
+pytestmark = [pytest.mark.slow,  # llama.cpp
+              pytest.mark.skipif(not GGUF.is_file(), reason=f"{GGUF} missing: run scripts/fetch_test_models.sh")]
 
 CONFIG = RerankConfig(depth=6, window=3, step=3, max_passage_tokens=24, sampling=Sampling(max_tokens=24))
 

@@ -25,6 +25,7 @@ def mined(cranfield):
     return list(mine_topics(cranfield, MiningConfig(seed=7), num_queries=6))
 
 
+@pytest.mark.slow
 def test_mined_lists_have_20_distinct_passages_with_their_positives(mined, cranfield):
     assert len(mined) == 6
     qrels = cranfield.qrels()
@@ -36,6 +37,7 @@ def test_mined_lists_have_20_distinct_passages_with_their_positives(mined, cranf
         assert all(c.doc and c.doc.get("text") for c in sample.candidates)  # passages travel with the list
 
 
+@pytest.mark.slow
 def test_mining_is_reproducible_with_a_seed_and_changes_with_another(cranfield, mined):
     again = list(mine_topics(cranfield, MiningConfig(seed=7), num_queries=6))
     assert [s.to_json() for s in again] == [s.to_json() for s in mined]
@@ -56,6 +58,7 @@ def test_build_list_sizes_and_missed_positives():
         MiningConfig(order="random")
 
 
+@pytest.mark.slow
 def test_mine_cli_writes_and_resumes(cranfield, tmp_path, capsys):
     from reasonrank_ir.train.mine import main
 
@@ -97,6 +100,7 @@ def teacher():
     server.close()
 
 
+@pytest.mark.slow
 def test_label_cli_labels_resumably_with_costs(mined, teacher, tmp_path, capsys):
     from reasonrank_ir.train.label import main
 
@@ -128,13 +132,14 @@ def test_label_cli_labels_resumably_with_costs(mined, teacher, tmp_path, capsys)
 
 
 def test_reasoning_cut_off_by_max_tokens_gives_no_verdict_and_no_ranking():
-    from reasonrank_ir.train.label import parse_judgment, parse_ranking, split_reasoning
+    from reasonrank_ir.rerank.parse import split_think
+    from reasonrank_ir.train.label import parse_judgment, parse_ranking
 
-    assert split_reasoning("<think>plan</think>\nYes") == ("plan", "Yes")
-    assert split_reasoning("No") == ("", "No")
+    assert split_think("<think>plan</think>\nYes") == ("plan", "Yes", True)
+    assert split_think("No") == ("", "No", True)
     cut = "<think>\nIs it relevant? No... wait, [3] covers it, yes"
-    reasoning, reply = split_reasoning(cut)
-    assert reasoning.startswith("Is it relevant?") and reply == ""
+    reasoning, reply, closed = split_think(cut)
+    assert reasoning.startswith("Is it relevant?") and reply == "" and not closed
     assert parse_judgment(reply) is None  # counted unreadable, not a guess from the thoughts
     assert parse_ranking(reply, 3) == ([0, 1, 2], True)
 
@@ -228,6 +233,64 @@ def test_config_overrides_keep_types():
     assert config["training"]["learning_rate"] == 1e-6  # the original is left alone
     with pytest.raises(ReasonRankError):
         apply_overrides(config, ["no-equals-sign"])
+
+
+def test_packaged_configs_are_their_trainers_settings():
+    from reasonrank_ir.train.config import read_config
+    from reasonrank_ir.train.grpo import GRPOSettings
+    from reasonrank_ir.train.reward import RewardConfig
+    from reasonrank_ir.train.sft import SFTSettings
+
+    sft, grpo = SFTSettings.parse(read_config("sft")), GRPOSettings.parse(read_config("grpo"))
+    assert sft.training["learning_rate"] == 5e-6 and sft.prompt.max_passage_tokens == 512 and sft.lora is None
+    assert grpo.reward == RewardConfig() and grpo.training["num_generations"] == 8
+    # a section the trainer lacks, and the trainer's defaults under a partial training section
+    with pytest.raises(ReasonRankError, match="unknown setting 'reward'"):
+        SFTSettings.parse({"reward": {"phi": 0.2}})
+    with pytest.raises(ReasonRankError, match="unknown setting 'training.num_generations'"):  # a GRPOConfig field
+        SFTSettings.parse(read_config("grpo"))
+    assert SFTSettings.parse({"training": {"max_steps": 3}}).training == {**SFTSettings.DEFAULT_TRAINING, "max_steps": 3}
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("modle=x", "unknown setting 'modle'. Did you mean: model?"),
+    ("training.learnin_rate=1e-5", "unknown setting 'training.learnin_rate'. Did you mean: learning_rate"),
+    ("reward.phy=0.3", "unknown setting 'reward.phy'. Did you mean: phi"),
+    ("prompt.max_pasage_tokens=100", "unknown setting 'prompt.max_pasage_tokens'. Did you mean: max_passage_tokens?"),
+    ("lora.rr=8", "unknown setting 'lora.rr'. Did you mean: r?"),
+    ("reward.p=abc", "reward.p: input should be a valid number"),
+])
+def test_unknown_or_ill_typed_settings_are_one_line_naming_the_key(assignment, message, tmp_path, capsys):
+    from reasonrank_ir.train.grpo import main
+
+    assert main(["--config", "grpo", "--set", assignment, "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "run").exists()  # refused before any work
+
+
+def test_flags_yaml_keys_and_set_share_names_and_defaults(tmp_path, capsys):
+    from reasonrank_ir.train.config import parse_settings, settings_parser
+    from reasonrank_ir.train.label import LabelConfig, LabelSettings
+    from reasonrank_ir.train.mine import MineSettings, main
+
+    def parser():
+        return settings_parser(MineSettings, "mine", "")
+
+    assert parse_settings(MineSettings, parser(), []) == MineSettings()
+    assert (MineSettings().list_size, MineSettings().order) == (MiningConfig().list_size, MiningConfig().order)
+    assert LabelSettings().pointwise_max_tokens == LabelConfig().pointwise.max_tokens
+    config = tmp_path / "mine.yaml"
+    config.write_text("index: cranfield\nlist-size: 7\nbase_urls: http://a\nnum_queries: 3\n")
+    from_file = parse_settings(MineSettings, parser(), ["--config", str(config)])
+    assert (from_file.index, from_file.list_size, from_file.base_urls, from_file.num_queries) == (
+        "cranfield", 7, ["http://a"], 3)
+    flags = parse_settings(MineSettings, parser(), ["--config", str(config), "--list-size", "9", "--base-url", "http://b",
+                                                    "--base-url", "http://c"])
+    assert (flags.list_size, flags.base_urls, flags.num_queries) == (9, ["http://b", "http://c"], 3)  # flags win
+    config.write_text("index: cranfield\nlist_sise: 7\n")
+    assert main(["--config", str(config), "--output", str(tmp_path / "m.jsonl")]) == 2
+    assert capsys.readouterr().err == f"error: {config}: unknown setting 'list_sise'. Did you mean: list_size?\n"
 
 
 @pytest.mark.parametrize("record, expected", [

@@ -1,12 +1,17 @@
-"""The multi-view ranking reward and its parts, against hand computations and definitions."""
+"""The multi-view ranking reward and its parts, against hand computations, definitions, ir_measures
+(nDCG@k, R@k) and the PyPI ``rbo`` package (rank-biased overlap) on seeded random lists."""
 from __future__ import annotations
 
 import itertools
 import math
+import random
 
+import ir_measures
 import pytest
+import rbo as rbo_package
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ir_measures import R, nDCG
 
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.train.reward import (
@@ -162,3 +167,79 @@ def test_rbo_known_values():
     assert rbo([], []) == 1.0
     with pytest.raises(ReasonRankError):
         rbo(list("ab"), list("ab"), p=0.0)
+
+
+# -- against independent implementations, on seeded random lists -------------------------------------
+
+CUTOFFS = (1, 3, 10, 20)
+
+
+def random_case(rng: random.Random) -> tuple[list[str], dict[str, int]]:
+    """A ranked list and graded qrels over a pool larger than the list (some judged docs never ranked,
+    some ranked docs never judged, grade 0 = judged non-relevant); at least one judgment."""
+    pool = [f"d{i}" for i in range(rng.randint(1, 40))]
+    ranked = rng.sample(pool, rng.randint(1, len(pool)))
+    judged = rng.sample(pool, rng.randint(1, len(pool)))
+    return ranked, {d: rng.choice((0, 0, 1, 2, 3)) for d in judged}
+
+
+def reference_scores(cases) -> dict[tuple[str, str], float]:
+    """trec_eval's nDCG@k and R@k through ir_measures, the graded qrels made binary (grade > 0 is
+    relevant), as ReasonRank's reward reads them."""
+    qrels = [ir_measures.Qrel(str(i), d, int(g > 0)) for i, (_, graded) in enumerate(cases) for d, g in graded.items()]
+    run = [ir_measures.ScoredDoc(str(i), d, float(len(ranked) - r))
+           for i, (ranked, _) in enumerate(cases) for r, d in enumerate(ranked)]
+    measures = [m @ k for k in CUTOFFS for m in (nDCG, R)]
+    return {(m.query_id, str(m.measure)): m.value for m in ir_measures.iter_calc(measures, qrels, run)}
+
+
+def test_ndcg_and_recall_match_ir_measures_on_random_lists():
+    cases = [random_case(random.Random(seed)) for seed in range(600)]
+    expected = reference_scores(cases)
+    assert len(expected) == len(cases) * 2 * len(CUTOFFS)
+    for i, (ranked, graded) in enumerate(cases):
+        relevant = {d for d, g in graded.items() if g > 0}
+        for k in CUTOFFS:
+            assert ndcg_at(ranked, relevant, k) == pytest.approx(expected[(str(i), f"nDCG@{k}")], abs=1e-12)
+            assert recall_at(ranked, relevant, k) == pytest.approx(expected[(str(i), f"R@{k}")], abs=1e-12)
+
+
+def reference_rbo(a: list, b: list, p: float) -> float:
+    """The ``rbo`` package's ``RankingSimilarity(a, b).rbo(p=p)``: upstream ReasonRank's reward calls it
+    with its default p = 1.0 (average overlap), and for p < 1 without ``ext`` it is Webber et al.'s
+    truncated sum at the shorter length, the two variants ``reward.rbo`` implements."""
+    return rbo_package.RankingSimilarity(list(a), list(b)).rbo(p=p)
+
+
+@pytest.mark.parametrize("p", [1.0, 0.9, 0.5, 0.1])
+def test_rbo_matches_the_rbo_package_on_random_lists(p):
+    rng = random.Random(f"rbo-{p}")
+    for _ in range(400):
+        n = rng.randint(1, 30)
+        teacher = rng.sample(range(1, n + 1), n)
+        predicted = rng.sample(range(1, n + 1), n)  # the reward's case: two orders of one list
+        assert rbo(predicted, teacher, p) == pytest.approx(reference_rbo(predicted, teacher, p), abs=1e-12)
+        pool = range(rng.randint(1, 40))  # unequal lengths, partly disjoint content
+        a, b = rng.sample(pool, rng.randint(1, len(pool))), rng.sample(pool, rng.randint(1, len(pool)))
+        assert rbo(a, b, p) == pytest.approx(reference_rbo(a, b, p), abs=1e-12)
+
+
+def test_reward_is_ndcg_plus_recall_plus_rbo_of_independent_implementations():
+    rng = random.Random(7)
+    config = RewardConfig()
+    cases, rollouts = [], []
+    for _ in range(300):
+        n = rng.randint(2, 20)
+        initial = [f"p{i}" for i in range(n)]
+        teacher = rng.sample(initial, n)
+        predicted = rng.sample(range(1, n + 1), n)
+        graded = {d: rng.choice((0, 1, 2)) for d in rng.sample(initial, rng.randint(1, n))}
+        ranked = [initial[i - 1] for i in predicted]
+        cases.append((ranked, graded))
+        rollouts.append((answer(*predicted), initial, teacher, ranked))
+    expected = reference_scores(cases)
+    for i, ((completion, initial, teacher, ranked), (_, graded)) in enumerate(zip(rollouts, cases)):
+        relevant = {d for d, g in graded.items() if g > 0}
+        reference = (expected[(str(i), "nDCG@10")] + config.phi * expected[(str(i), "R@10")]
+                     + config.gamma * reference_rbo(ranked, teacher, config.p))
+        assert ranking_reward(completion, initial, relevant, teacher, config) == pytest.approx(reference, abs=1e-12)

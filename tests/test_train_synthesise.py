@@ -57,6 +57,7 @@ def test_parse_question_skips_reasoning_and_rejects_unreadable_replies():
     assert parse_question("<think>x</think>Question:   ") is None
 
 
+@pytest.mark.slow
 def test_synthesised_lists_hold_their_passage_and_the_teachers_question(cranfield, teacher):
     start = len(teacher.requests)
     samples = synthesise(cranfield, teacher, 4, seed=0)
@@ -77,12 +78,14 @@ def test_synthesised_lists_hold_their_passage_and_the_teachers_question(cranfiel
     assert unreadable and len(asked) == len(samples) + len(unreadable)
 
 
+@pytest.mark.slow
 def test_synthesis_is_reproducible_with_a_seed(cranfield, teacher):
     first = synthesise(cranfield, teacher, 3, seed=0)
     assert [s.to_json() for s in synthesise(cranfield, teacher, 3, seed=0)] == [s.to_json() for s in first]
     assert [s.positives for s in synthesise(cranfield, teacher, 3, seed=1)] != [s.positives for s in first]
 
 
+@pytest.mark.slow
 def test_synthesise_cli_resumes_like_an_uninterrupted_run(cranfield, teacher, tmp_path, capsys):
     from reasonrank_ir.train.mine import main
 

@@ -11,6 +11,8 @@ from reasonrank_ir.train.reward import RankingReward, RewardConfig, ranking_rewa
 from reasonrank_ir.train.sample import Sample, append_samples
 from reasonrank_ir.types import Candidate, Query
 
+pytestmark = pytest.mark.slow  # trl trainers
+
 PASSAGES = {
     "d1": "The boundary layer thickens downstream of the leading edge.",
     "d2": "Shock waves form when the flow exceeds the speed of sound.",
@@ -55,8 +57,8 @@ CPU_TRAINING = {"bf16": False, "gradient_checkpointing": False, "logging_steps":
 
 def test_sft_trains_the_assistant_turn_and_the_checkpoint_reranks_cranfield(tiny_qwen2, labelled, tmp_path,
                                                                              cranfield):
-    from reasonrank_ir.train.sft import sft_dataset, train_sft
     from reasonrank_ir.train.run import load_tokenizer
+    from reasonrank_ir.train.sft import SFTSettings, sft_dataset, train_sft
 
     config = {"model": str(tiny_qwen2), "data": str(labelled), "run_dir": str(tmp_path / "sft"),
               "prompt": {"max_passage_tokens": 16},
@@ -70,7 +72,7 @@ def test_sft_trains_the_assistant_turn_and_the_checkpoint_reranks_cranfield(tiny
     # The loss covers the assistant turn only: trl masks everything up to the rendered prompt.
     from trl import SFTConfig, SFTTrainer
 
-    tokenizer = load_tokenizer(config)
+    tokenizer = load_tokenizer(SFTSettings.parse(config))
     rows = sft_dataset(config, tokenizer)
     trainer = SFTTrainer(model=str(tiny_qwen2), train_dataset=rows, processing_class=tokenizer,
                          args=SFTConfig(output_dir=str(tmp_path / "probe"), completion_only_loss=True,

@@ -39,6 +39,7 @@ def test_equals_the_tokenizer_on_arbitrary_text(fast, qwen_tokenizer, parts, len
     assert fast.encode_many([text])[0] == qwen_tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("length", [100, 512])
 def test_equals_the_tokenizer_on_whole_collections(fast, qwen_tokenizer, length):
     cranfield = re.split(r"^\.I ", (CRANFIELD_DATA / "cran.all.1400").read_text(), flags=re.M)[1:]
@@ -59,6 +60,7 @@ def test_formatter_uses_it_and_stays_exact(qwen_tokenizer):
     assert slow.format_many(docs) == formatter.format_many(docs)
 
 
+@pytest.mark.slow
 def test_other_tokenizer_kinds_fall_back(tiny_qwen2, tmp_path):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 ANSWER_PATTERN = re.compile(r"<think>.*?</think>\s*<answer>(.*?)</answer>", re.DOTALL)
 """The strict output format (applied to the lower-cased response); training's reward uses it too."""
@@ -17,9 +18,37 @@ STATUSES = ("ok", "repaired", "no_answer")
 """``ok``: strict format and an exact permutation; ``repaired``: an answer was found but needed
 the fallback pattern or repair; ``no_answer``: nothing usable, the window keeps its order."""
 
-_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL | re.IGNORECASE)
+_THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
+_THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
 _ANSWER_TAG = re.compile(r"<answer>", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+")
+
+
+class Thought(NamedTuple):
+    """A reasoning model's output split at its think block (see :func:`split_think`)."""
+
+    reasoning: str
+    reply: str
+    closed: bool
+    """False when ``<think>`` was never closed: reasoning cut off by max_tokens, no reply."""
+
+
+def split_think(text: str) -> Thought:
+    """Split reasoning from the reply: the one reading of ``<think>`` tags (reranker, teacher labels, mining).
+
+    Tags match in any case. The reply follows the last ``</think>`` and the reasoning is what precedes
+    it, less its ``<think>`` tag (chat templates may put that tag in the prompt). Reasoning cut off by
+    max_tokens is all reasoning with no reply: a 'yes' or a passage number in unfinished thoughts is
+    not the model's answer. Text without tags is all reply.
+    """
+    closes = list(_THINK_CLOSE.finditer(text))
+    if closes:
+        close = closes[-1]
+        reasoning = _THINK_OPEN.sub("", text[:close.start()], count=1)
+        return Thought(reasoning.strip(), text[close.end():].strip(), True)
+    if _THINK_OPEN.search(text):
+        return Thought(_THINK_OPEN.sub("", text, count=1).strip(), "", False)
+    return Thought("", text.strip(), True)
 
 
 @dataclass(frozen=True)
@@ -82,9 +111,8 @@ def _ids(answer: str, num: int) -> tuple[list[int], bool]:
 
 
 def _reasoning(text: str) -> str:
-    """The text inside ``<think>``; else what precedes the answer (e.g. reasoning cut off by max_tokens)."""
-    match = _THINK.search(text)
-    if match:
-        return match.group(1).strip()
-    head = _ANSWER_TAG.split(text, maxsplit=1)[0].strip()
-    return head[len("<think>"):].strip() if head.lower().startswith("<think>") else head
+    """The think block's text; else what precedes the answer (reasoning cut off, or no tags at all)."""
+    reasoning, reply, closed = split_think(text)
+    if closed and reasoning:
+        return reasoning
+    return _ANSWER_TAG.split(reasoning or reply, maxsplit=1)[0].strip()

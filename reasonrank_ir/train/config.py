@@ -1,18 +1,96 @@
-"""YAML configs for the training CLIs, overridable from the command line.
+"""One typed settings model per training CLI: its flags, YAML keys and ``--set`` overrides.
 
-Flat keys (mine, label) become argparse defaults, so an explicit flag always wins; nested sections
-(sft, grpo) are overridden with ``--set section.key=value`` (values parsed as YAML: ``1e-5``,
-``true``, ``[q_proj, v_proj]``).
+A pydantic model (``extra="forbid"``) holds each CLI's names, types and defaults once: the flags are
+generated from its fields (``list_size`` is ``--list-size``), ``--config FILE`` gives the same keys
+in YAML (a packaged name: ``sft``, ``grpo``), and ``--set a.b=value`` reaches nested sections (values
+read as YAML: ``1e-5``, ``true``, ``[q_proj, v_proj]``). Flags win over the file, ``--set`` over both.
+A key that does not exist, or a value of the wrong type, is one error naming it and close matches.
+
+Pydantic rather than trl's ``TrlParser``: mining and labelling need no trl, and the flags users know
+(``--base-url`` repeated, ``--set`` into trl's ``training`` section) are not HfArgumentParser's.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import types
+import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from reasonrank_ir.backends.base import Backend
 from reasonrank_ir.errors import ReasonRankError, close_matches
+
+try:
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+except ImportError as error:
+    raise ReasonRankError("The training CLIs need pydantic: pip install 'reasonrank-ir[train]'") from error
+
+S = TypeVar("S", bound="Settings")
+
+
+class Settings(BaseModel):
+    """Base of the CLIs' settings: unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def parse(cls: type[S], values: Mapping[str, Any] | S, source: str = "") -> S:
+        """``values`` validated, or one :class:`ReasonRankError` naming the first bad key (after
+        ``source``, the file the values came from)."""
+        if isinstance(values, cls):
+            return values
+        try:
+            return cls.model_validate(dict(values))
+        except ValidationError as error:
+            raise ReasonRankError(f"{source}: {_explain(cls, error)}" if source else _explain(cls, error)) from None
+
+
+def flag(description: str, *, default: Any = None, name: str | None = None, **field: Any) -> Any:
+    """A settings field that is also a command-line flag (``name``: a flag spelt other than its key)."""
+    return Field(default, description=description, json_schema_extra={"flag": name} if name else None, **field)
+
+
+def settings_parser(settings: type[Settings], prog: str, description: str, overrides: bool = False
+                    ) -> argparse.ArgumentParser:
+    """A parser with ``--config``, a flag per field of ``settings`` that has a description and, with
+    ``overrides``, ``--set KEY=VALUE``. No flag has a default: those are the model's."""
+    parser = argparse.ArgumentParser(prog=prog, description=description, argument_default=argparse.SUPPRESS)
+    parser.add_argument("--config", help="YAML file whose keys are these settings"
+                        + (" (packaged: sft, grpo)" if overrides else ""))
+    if overrides:
+        parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                            help="override a setting, e.g. --set training.learning_rate=1e-5 --set lora.r=16")
+    for key, field in settings.model_fields.items():
+        if field.description is None:
+            continue
+        option = (field.json_schema_extra or {}).get("flag") or "--" + key.replace("_", "-")
+        kind = _unwrap(field.annotation)
+        default = "" if field.default in (None, False) else f" (default: {field.default})"
+        kwargs: dict[str, Any] = {"dest": key, "help": field.description + default}
+        if kind is bool:
+            kwargs["action"] = "store_true"
+        elif typing.get_origin(kind) is list:
+            kwargs["action"] = "append"
+        elif typing.get_origin(kind) is Literal:
+            kwargs["choices"] = typing.get_args(kind)
+        elif kind in (int, float):
+            kwargs["type"] = kind
+        parser.add_argument(option, **kwargs)
+    return parser
+
+
+def parse_settings(settings: type[S], parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> S:
+    """Parse ``argv``: the ``--config`` file's keys, then the flags given, then ``--set`` overrides."""
+    given = vars(parser.parse_args(argv))
+    config, assignments = given.pop("config", None), given.pop("set", [])
+    values: dict[str, Any] = {}
+    if config:
+        values = {k.replace("-", "_"): v for k, v in read_config(config).items()}
+        settings.parse(values, config)  # a bad key of the file names the file
+    values.update(given)
+    return settings.parse(apply_overrides(values, assignments))
 
 
 def find_config(name_or_path: str | Path) -> Path:
@@ -43,21 +121,6 @@ def read_config(name_or_path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ReasonRankError(f"{path} must hold a YAML mapping of settings.")
     return data
-
-
-def parse_with_config(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse ``argv`` with the keys of ``--config FILE`` as defaults (flags given explicitly win)."""
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--config")
-    known, _ = pre.parse_known_args(argv)
-    if known.config:
-        settings = {k.replace("-", "_"): v for k, v in read_config(known.config).items()}
-        dests = {a.dest for a in parser._actions}
-        unknown = [k for k in settings if k not in dests]
-        if unknown:
-            raise ReasonRankError(f"{known.config}: unknown setting {unknown[0]!r}.{close_matches(unknown[0], dests)}")
-        parser.set_defaults(**settings)
-    return parser.parse_args(argv)
 
 
 def apply_overrides(config: Mapping[str, Any], assignments: Sequence[str]) -> dict[str, Any]:
@@ -96,25 +159,82 @@ def _scalar(value: Any) -> Any:
     return value
 
 
-def teacher_options(parser: argparse.ArgumentParser) -> None:
-    """The teacher flags mine and label share (an OpenAI-compatible server)."""
-    group = parser.add_argument_group("teacher (OpenAI-compatible server)")
-    group.add_argument("--model", help="teacher model name, e.g. deepseek-reasoner")
-    group.add_argument("--base-url", action="append", dest="base_urls",
-                       help="server URL; repeat to spread requests over several servers")
-    group.add_argument("--api-key", help="default: $OPENAI_API_KEY")
-    group.add_argument("--concurrency", type=int, default=8)
-    group.add_argument("--max-retries", type=int, default=5)
-    group.add_argument("--timeout", type=float, default=600.0)
-    group.add_argument("--max-tokens", type=int, default=16384)
-    group.add_argument("--temperature", type=float, default=0.6)
+def check_keys(section: str, values: Mapping[str, Any], known: Sequence[str]) -> None:
+    """Refuse a key of a free-form section (trl's ``training``, peft's ``lora``) its library lacks."""
+    for key in values:
+        if key not in known:
+            raise ValueError(f"unknown setting '{section}.{key}'.{close_matches(key, known)}")
 
 
-def teacher_backend(args: argparse.Namespace) -> Backend:
+def _explain(settings: type[BaseModel], error: ValidationError) -> str:
+    """The first error of ``error`` on one line: the key, what was wrong, close matches of a misspelt key."""
+    first = error.errors(include_url=False)[0]
+    location = [str(part) for part in first["loc"]]
+    key = ".".join(location)
+    if first["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+        return f"unknown setting {key!r}.{close_matches(location[-1], _names_at(settings, location[:-1]))}"
+    if first["type"] == "value_error":  # raised by a validator with its own message
+        return str(first["ctx"]["error"])
+    limit = (first.get("ctx") or {}).get("ge")
+    if limit is not None:
+        return f"--{key.replace('_', '-')} must be at least {limit}, found {first['input']!r}"
+    return f"{key}: {first['msg'].lower()}, found {first['input']!r}"
+
+
+def _names_at(settings: Any, path: Sequence[str]) -> list[str]:
+    """The keys valid at ``path`` inside ``settings`` (a model or dataclass, nested by field)."""
+    node = settings
+    for part in path:
+        fields = _fields(node)
+        if part not in fields:
+            return []
+        node = _unwrap(fields[part])
+    return list(_fields(node))
+
+
+def _fields(node: Any) -> dict[str, Any]:
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return {k: f.annotation for k, f in node.model_fields.items()}
+    if dataclasses.is_dataclass(node):
+        hints = typing.get_type_hints(node)
+        return {f.name: hints.get(f.name) for f in dataclasses.fields(node)}
+    return {}
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The type an optional annotation wraps (``int | None`` is ``int``); others as they are."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+# -- the teacher that mining and labelling share ----------------------------------------------------
+
+class TeacherSettings(Settings):
+    """An OpenAI-compatible teacher server (DeepSeek-R1 on its API, vLLM, SGLang, llama.cpp)."""
+
+    model: str | None = flag("teacher model name, e.g. deepseek-reasoner")
+    base_urls: list[str] | None = flag("server URL; repeat to spread requests over several servers",
+                                       name="--base-url")
+    api_key: str | None = flag("default: $OPENAI_API_KEY")
+    concurrency: int = flag("requests in flight", default=8, ge=1)
+    max_retries: int = flag("retries of a failed request, with backoff", default=5, ge=0)
+    timeout: float = flag("seconds one request may take", default=600.0)
+    max_tokens: int = flag("teacher output budget per request", default=16384, ge=1)
+    temperature: float = flag("teacher sampling temperature", default=0.6)
+
+    @field_validator("base_urls", mode="before")
+    @classmethod
+    def _one_url(cls, value: Any) -> Any:
+        """A YAML file may give one URL as a plain string."""
+        return [value] if isinstance(value, str) else value
+
+
+def teacher_backend(settings: TeacherSettings) -> Backend:
     from reasonrank_ir.backends.openai import OpenAIBackend
 
-    if not args.model or not args.base_urls:
+    if not settings.model or not settings.base_urls:
         raise ReasonRankError("The teacher needs --model and --base-url (e.g. --base-url https://api.deepseek.com).")
-    urls = [args.base_urls] if isinstance(args.base_urls, str) else args.base_urls
-    return OpenAIBackend(args.model, urls, api_key=args.api_key, concurrency=args.concurrency,
-                         max_retries=args.max_retries, timeout=args.timeout)
+    return OpenAIBackend(settings.model, settings.base_urls, api_key=settings.api_key,
+                         concurrency=settings.concurrency, max_retries=settings.max_retries, timeout=settings.timeout)

@@ -20,7 +20,7 @@ from typing import Any
 from reasonrank_ir.backends.base import Message
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io import numbered_lines, read_text
-from reasonrank_ir.io.jsonl import read_jsonl
+from reasonrank_ir.io.jsonl import read_jsonl, write_jsonl
 from reasonrank_ir.rerank.prompts import PassageFormatter, answer_format, build_messages, render
 from reasonrank_ir.train.sample import Sample, sample_at
 
@@ -92,14 +92,7 @@ def grpo_example(sample: Sample, tokenizer: Any, settings: PromptSettings = Prom
 def export_chat(samples: Iterable[Sample], path: str | Path, tokenizer: Any,
                 settings: PromptSettings = PromptSettings()) -> int:
     """Write the chat-form SFT examples as JSONL; returns how many."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with path.open("w", encoding="utf-8") as f:
-        for sample in samples:
-            f.write(json.dumps(chat_example(sample, tokenizer, settings), ensure_ascii=False) + "\n")
-            n += 1
-    return n
+    return write_jsonl(path, (chat_example(sample, tokenizer, settings) for sample in samples))
 
 
 # -- the released ReasonRank data ------------------------------------------------------------------

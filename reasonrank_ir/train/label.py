@@ -16,7 +16,6 @@ a rerun skips the lists already there.
 """
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,10 +25,12 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from reasonrank_ir.backends.base import Backend, Generation, Message, Prompt, Sampling
+from reasonrank_ir.batching import batched
 from reasonrank_ir.errors import ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_file
-from reasonrank_ir.rerank.parse import parse_answer
+from reasonrank_ir.rerank.parse import parse_answer, split_think
 from reasonrank_ir.rerank.prompts import PassageFormatter, clean_query, passage_text, replace_number
+from reasonrank_ir.train.config import TeacherSettings, flag, parse_settings, settings_parser, teacher_backend
 from reasonrank_ir.train.sample import Sample, append_samples, done_keys, read_samples
 
 RANKGPT_INTRO = (
@@ -98,20 +99,6 @@ def pointwise_message(sample: Sample, passage: str) -> Message:
     return Message("user", POINTWISE.format(query=sample.query.text, answer=answer, passage=passage))
 
 
-def split_reasoning(text: str) -> tuple[str, str]:
-    """(reasoning, reply) of a reasoning model's output; reasoning is '' when there is none.
-
-    Reasoning cut off by max_tokens (``<think>`` never closed) leaves no reply: a 'yes', 'no' or
-    passage number in unfinished thoughts is not the teacher's answer.
-    """
-    if "<think>" in text and "</think>" not in text:
-        return text.replace("<think>", "", 1).strip(), ""
-    if "</think>" in text:
-        reasoning, reply = text.rsplit("</think>", 1)
-        return reasoning.replace("<think>", "", 1).strip(), reply.strip()
-    return "", text.strip()
-
-
 def parse_ranking(reply: str, num: int) -> tuple[list[int], bool]:
     """(0-based permutation, repaired?): the reranker's own parsing and repair of an untagged answer."""
     parsed = parse_answer(reply, num, tagged=False)
@@ -130,15 +117,8 @@ def label_samples(samples: Iterable[Sample], backend: Backend, config: LabelConf
     """Labelled copies of ``samples``, a batch of lists (and all their requests) at a time."""
     stats = stats if stats is not None else LabelStats()
     formatter = PassageFormatter(tokenizer, config.max_passage_tokens) if tokenizer and config.max_passage_tokens else None
-    batch: list[Sample] = []
     bar = tqdm(desc="label", unit="list", disable=not progress)
-    for sample in samples:
-        batch.append(sample)
-        if len(batch) == batch_size:
-            yield from _label_batch(batch, backend, config, formatter, stats)
-            bar.update(len(batch))
-            batch = []
-    if batch:
+    for batch in batched(samples, batch_size):
         yield from _label_batch(batch, backend, config, formatter, stats)
         bar.update(len(batch))
     bar.close()
@@ -155,11 +135,11 @@ def _label_batch(batch: list[Sample], backend: Backend, config: LabelConfig, for
         judgments = [next(judged) for _ in sample.candidates]
         relevant = []
         for candidate, judgment in zip(sample.candidates, judgments):
-            verdict = parse_judgment(split_reasoning(judgment.text)[1])
+            verdict = parse_judgment(split_think(judgment.text).reply)
             stats.unparsed_judgments += verdict is None
             if verdict:
                 relevant.append(candidate.doc_id)
-        reasoning, reply = split_reasoning(generation.text)
+        reasoning, reply, _ = split_think(generation.text)
         order, repaired = parse_ranking(reply, len(sample.candidates))
         stats.repaired += repaired
         usage = _usage([*judgments, generation], config)
@@ -181,42 +161,44 @@ def _usage(generations: Sequence[Generation], config: LabelConfig) -> dict[str, 
             "truncated": sum(g.finish_reason == "length" for g in generations)}
 
 
+class LabelSettings(TeacherSettings):
+    """The labelling CLI's settings."""
+
+    input: str | None = flag("mined lists (JSONL from reasonrank_ir.train.mine)")
+    output: str | None = flag("labelled JSONL, appended to; lists already there are skipped")
+    batch_size: int = flag("lists labelled (and written) together", default=8, ge=1)
+    pointwise_max_tokens: int = flag("teacher budget per pointwise judgment",
+                                     default=LabelConfig.pointwise.max_tokens, ge=1)
+    tokenizer: str | None = flag("tokenizer for teacher-side passage truncation")
+    max_passage_tokens: int | None = flag("passage budget with --tokenizer", default=None, ge=1)
+    price_input: float = flag("USD per million prompt tokens", default=LabelConfig.price_input)
+    price_output: float = flag("USD per million output tokens", default=LabelConfig.price_output)
+
+
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    from reasonrank_ir.train.config import parse_with_config, teacher_backend, teacher_options
-
-    parser = argparse.ArgumentParser(prog="python -m reasonrank_ir.train.label",
-                                     description="Label mined lists with a teacher LLM (resumable).")
-    parser.add_argument("--config", help="YAML file whose keys are these options")
-    parser.add_argument("--input", help="mined lists (JSONL from reasonrank_ir.train.mine)")
-    parser.add_argument("--output", help="labelled JSONL, appended to; lists already there are skipped")
-    parser.add_argument("--batch-size", type=int, default=8, help="lists labelled (and written) together")
-    parser.add_argument("--pointwise-max-tokens", type=int, default=4096)
-    parser.add_argument("--tokenizer", help="tokenizer for teacher-side passage truncation")
-    parser.add_argument("--max-passage-tokens", type=int, help="passage budget with --tokenizer")
-    parser.add_argument("--price-input", type=float, default=0.0, help="USD per million prompt tokens")
-    parser.add_argument("--price-output", type=float, default=0.0, help="USD per million output tokens")
-    teacher_options(parser)
-    args = parse_with_config(parser, argv)
-    if not args.input or not args.output:
+    parser = settings_parser(LabelSettings, "python -m reasonrank_ir.train.label",
+                             "Label mined lists with a teacher LLM (resumable).")
+    settings = parse_settings(LabelSettings, parser, argv)
+    if not settings.input or not settings.output:
         raise ReasonRankError("--input and --output are required (on the command line or in --config).")
-    check_output_file(args.output, "--output")
-    backend = teacher_backend(args)
+    check_output_file(settings.output, "--output")
+    backend = teacher_backend(settings)
     tokenizer = None
-    if args.tokenizer:
+    if settings.tokenizer:
         from reasonrank_ir.rerank.prompts import load_tokenizer
 
-        tokenizer = load_tokenizer(args.tokenizer)
+        tokenizer = load_tokenizer(settings.tokenizer)
     config = LabelConfig(
-        listwise=Sampling(max_tokens=args.max_tokens, temperature=args.temperature),
-        pointwise=Sampling(max_tokens=args.pointwise_max_tokens, temperature=args.temperature),
-        max_passage_tokens=args.max_passage_tokens, price_input=args.price_input,
-        price_output=args.price_output)
-    done = done_keys(args.output)
-    todo = (s for s in read_samples(args.input) if (s.dataset, s.query_id) not in done)
+        listwise=Sampling(max_tokens=settings.max_tokens, temperature=settings.temperature),
+        pointwise=Sampling(max_tokens=settings.pointwise_max_tokens, temperature=settings.temperature),
+        max_passage_tokens=settings.max_passage_tokens, price_input=settings.price_input,
+        price_output=settings.price_output)
+    done = done_keys(settings.output)
+    todo = (s for s in read_samples(settings.input) if (s.dataset, s.query_id) not in done)
     stats = LabelStats()
-    append_samples(args.output, label_samples(todo, backend, config, tokenizer, args.batch_size, stats,
-                                              progress=True))
+    append_samples(settings.output, label_samples(todo, backend, config, tokenizer, settings.batch_size, stats,
+                                                  progress=True))
     print(stats.summary() + f" ({len(done)} lists were already labelled)")
     return 0
 

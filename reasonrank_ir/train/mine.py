@@ -14,18 +14,20 @@ which other queries were mined, or on a resume.
 """
 from __future__ import annotations
 
-import argparse
 import random
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from tqdm.auto import tqdm
 
 from reasonrank_ir.backends.base import Backend, Message, Prompt, Sampling
 from reasonrank_ir.errors import ReasonRankError, close_matches, cli_main
 from reasonrank_ir.io import check_output_file
+from reasonrank_ir.rerank.parse import split_think
+from reasonrank_ir.train.config import TeacherSettings, flag, parse_settings, settings_parser, teacher_backend
 from reasonrank_ir.train.sample import Sample, append_samples, done_keys
 from reasonrank_ir.types import Candidate, Query, Qrels
 
@@ -167,9 +169,9 @@ def parse_question(text: str) -> tuple[str, str] | None:
     None when no question follows a ``Question:`` label, or the reasoning never ended (cut off by
     max_tokens): a draft inside the reasoning is not the teacher's question.
     """
-    if "<think>" in text and "</think>" not in text:
+    _, reply, closed = split_think(text)
+    if not closed:
         return None
-    reply = text.rsplit("</think>", 1)[-1].strip()
     match = _QUESTION.search(reply)
     if not match or not match.group(1).strip():
         return None
@@ -204,47 +206,47 @@ def _pick(items: list, n: int | None, seed: int) -> list:
     return sorted(random.Random(f"{seed}:queries").sample(items, n), key=items.index)
 
 
+class MineSettings(TeacherSettings):
+    """The mining CLI's settings (the teacher's only for ``queries: synthesise``)."""
+
+    index: str | None = flag("dataset or index name (cranfield, bright-biology, a folder)")
+    topics: str | None = flag("topics file or name replacing the dataset's own")
+    qrels: str | None = flag("qrels file or name replacing the dataset's own")
+    output: str | None = flag("JSONL written incrementally; an existing file is resumed")
+    queries: Literal["topics", "synthesise"] = flag("the dataset's topics, or questions the teacher writes",
+                                                    default="topics")
+    num_queries: int | None = flag("how many lists (default: all topics)", default=None, ge=1)
+    list_size: int = flag("passages per list", default=MiningConfig.list_size)
+    depth: int = flag("BM25 hits a list is filled from", default=MiningConfig.depth)
+    max_positives: int = flag("positives per list at most", default=MiningConfig.max_positives)
+    order: Literal[ORDERS] = flag("BM25 order or shuffled", default=MiningConfig.order)
+    seed: int = flag("seed of every random choice, and of the teacher", default=MiningConfig.seed)
+
+
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    from reasonrank_ir.train.config import parse_with_config, teacher_backend, teacher_options
-
-    parser = argparse.ArgumentParser(prog="python -m reasonrank_ir.train.mine",
-                                     description="Mine 20-passage training lists from an index.")
-    parser.add_argument("--config", help="YAML file whose keys are these options")
-    parser.add_argument("--index", required=False, help="dataset or index name (cranfield, bright-biology, a folder)")
-    parser.add_argument("--topics", help="topics file or name replacing the dataset's own")
-    parser.add_argument("--qrels", help="qrels file or name replacing the dataset's own")
-    parser.add_argument("--output", help="JSONL written incrementally; an existing file is resumed")
-    parser.add_argument("--queries", choices=("topics", "synthesise"), default="topics")
-    parser.add_argument("--num-queries", type=int, help="how many lists (default: all topics)")
-    parser.add_argument("--list-size", type=int, default=20)
-    parser.add_argument("--depth", type=int, default=100)
-    parser.add_argument("--max-positives", type=int, default=5)
-    parser.add_argument("--order", choices=ORDERS, default="retrieval")
-    parser.add_argument("--seed", type=int, default=0)
-    teacher_options(parser)
-    args = parse_with_config(parser, argv)
-    if not args.index or not args.output:
+    parser = settings_parser(MineSettings, "python -m reasonrank_ir.train.mine",
+                             "Mine 20-passage training lists from an index.")
+    settings = parse_settings(MineSettings, parser, argv)
+    if not settings.index or not settings.output:
         raise ReasonRankError("--index and --output are required (on the command line or in --config).")
-    if args.num_queries is not None and args.num_queries < 1:
-        raise ReasonRankError(f"--num-queries must be at least 1, found {args.num_queries}")
-    check_output_file(args.output, "--output")
+    check_output_file(settings.output, "--output")
     from reasonrank_ir.data import load
 
-    dataset = load(args.index, args.topics, args.qrels)
-    config = MiningConfig(args.list_size, args.depth, args.max_positives, args.order, args.seed)
-    skip = done_keys(args.output)
-    if args.queries == "topics":
-        samples = mine_topics(dataset, config, args.num_queries, skip, progress=True)
+    dataset = load(settings.index, settings.topics, settings.qrels)
+    config = MiningConfig(settings.list_size, settings.depth, settings.max_positives, settings.order, settings.seed)
+    skip = done_keys(settings.output)
+    if settings.queries == "topics":
+        samples = mine_topics(dataset, config, settings.num_queries, skip, progress=True)
     else:
-        if not args.num_queries:
+        if not settings.num_queries:
             raise ReasonRankError("--queries synthesise needs --num-queries.")
-        samples = synthesise_queries(dataset, teacher_backend(args), args.num_queries, config,
-                                     Sampling(max_tokens=args.max_tokens, temperature=args.temperature,
-                                              seed=args.seed),
+        samples = synthesise_queries(dataset, teacher_backend(settings), settings.num_queries, config,
+                                     Sampling(max_tokens=settings.max_tokens, temperature=settings.temperature,
+                                              seed=settings.seed),
                                      skip=skip, progress=True)
-    written = append_samples(args.output, samples)
-    print(f"{written} lists written to {args.output} ({len(skip)} were already there)")
+    written = append_samples(settings.output, samples)
+    print(f"{written} lists written to {settings.output} ({len(skip)} were already there)")
     return 0
 
 

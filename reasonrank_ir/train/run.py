@@ -6,41 +6,84 @@ loads with ``--model RUN/final``.
 """
 from __future__ import annotations
 
-import argparse
-import json
+import dataclasses
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
 
 from reasonrank_ir.errors import ReasonRankError, cli_main
+from reasonrank_ir.io.jsonl import write_jsonl
+from reasonrank_ir.train.config import Settings, check_keys, flag
 from reasonrank_ir.train.formats import PromptSettings, read_samples_any
 
 
-def require(config: Mapping[str, Any], *keys: str) -> None:
-    missing = [k for k in keys if not config.get(k)]
+class TrainerSettings(Settings):
+    """What SFT and GRPO read: ``training`` holds trl's config fields (over the trainer's defaults),
+    ``lora`` peft's ``LoraConfig`` fields (None: full fine-tuning)."""
+
+    DEFAULT_TRAINING: ClassVar[dict[str, Any]] = {}
+
+    model: str | None = flag("model to start from, a hub name or a folder (shortcut for --set model=...)")
+    data: str | None = flag("labelled lists, JSONL (shortcut for --set data=...)")
+    run_dir: str | None = flag("run folder: config.yaml, checkpoints, final/ (shortcut for --set run_dir=...)")
+    tokenizer: str | None = None
+    resume: bool = flag("continue from the run folder's last checkpoint", default=False)
+    prompt: PromptSettings = PromptSettings()
+    lora: dict[str, Any] | None = None
+    training: dict[str, Any] = Field(default_factory=dict, validate_default=True)
+
+    @classmethod
+    def trl_config(cls) -> type:
+        """trl's config class whose fields ``training`` may set."""
+        raise NotImplementedError
+
+    @field_validator("training")
+    @classmethod
+    def _trl_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_keys("training", value, [f.name for f in dataclasses.fields(cls.trl_config())])
+        return {**cls.DEFAULT_TRAINING, **value}
+
+    @field_validator("lora")
+    @classmethod
+    def _lora_fields(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value:
+            check_keys("lora", value, [f.name for f in dataclasses.fields(_lora_config())])
+        return value
+
+
+def import_trl():
+    """trl, or the install command that brings it."""
+    try:
+        import trl
+    except ImportError as e:
+        raise ReasonRankError("Training needs trl: pip install 'reasonrank-ir[train]'") from e
+    return trl
+
+
+def require(settings: TrainerSettings, *keys: str) -> None:
+    missing = [k for k in keys if not getattr(settings, k)]
     if missing:
         raise ReasonRankError(f"The training config needs {', '.join(missing)} (in the YAML or with --set).")
 
 
-def start_run(config: Mapping[str, Any]) -> Path:
+def start_run(settings: TrainerSettings) -> Path:
     """Create the run folder and record the settings the run used."""
     import yaml
 
-    run_dir = Path(config["run_dir"])
+    run_dir = Path(settings.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(dict(config), sort_keys=False), encoding="utf-8")
+    resolved = yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False)
+    (run_dir / "config.yaml").write_text(resolved, encoding="utf-8")
     return run_dir
 
 
-def prompt_settings(config: Mapping[str, Any]) -> PromptSettings:
-    return PromptSettings(**(config.get("prompt") or {}))
-
-
-def labelled_samples(config: Mapping[str, Any]) -> list:
-    samples = [s for s in read_samples_any(config["data"]) if s.labelled]
+def labelled_samples(settings: TrainerSettings) -> list:
+    samples = [s for s in read_samples_any(settings.data) if s.labelled]
     if not samples:
-        raise ReasonRankError(f"{config['data']} holds no labelled lists (run reasonrank_ir.train.label first).")
+        raise ReasonRankError(f"{settings.data} holds no labelled lists (run reasonrank_ir.train.label first).")
     return samples
 
 
@@ -53,35 +96,35 @@ def precision(training: Mapping[str, Any]) -> dict[str, Any]:
     return {"bf16": bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())}
 
 
-def peft_config(config: Mapping[str, Any]):
+def peft_config(settings: TrainerSettings):
     """A peft ``LoraConfig`` from the ``lora`` section (None: full fine-tuning)."""
-    lora = config.get("lora")
-    if not lora:
+    if not settings.lora:
         return None
+    return _lora_config()(**{"task_type": "CAUSAL_LM", "target_modules": "all-linear", **settings.lora})
+
+
+def _lora_config() -> type:
     try:
         from peft import LoraConfig
     except ImportError as e:
         raise ReasonRankError("LoRA needs peft: pip install 'reasonrank-ir[train]'") from e
-    settings = {"task_type": "CAUSAL_LM", "target_modules": "all-linear", **dict(lora)}
-    return LoraConfig(**settings)
+    return LoraConfig
 
 
-def load_tokenizer(config: Mapping[str, Any]):
+def load_tokenizer(settings: TrainerSettings):
     from reasonrank_ir.rerank.prompts import load_tokenizer as load
 
-    tokenizer = load(config.get("tokenizer") or config["model"])
+    tokenizer = load(settings.tokenizer or settings.model)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
-def train_to_final(trainer, run_dir: Path, tokenizer, config: Mapping[str, Any]) -> Path:
+def train_to_final(trainer, run_dir: Path, tokenizer, settings: TrainerSettings) -> Path:
     """Train (from the last checkpoint with ``resume``), then write the log history and the final
     model (LoRA merged) where the reranker can load it."""
-    trainer.train(resume_from_checkpoint=last_checkpoint(run_dir) if config.get("resume") else None)
-    with (run_dir / "log_history.jsonl").open("w", encoding="utf-8") as f:
-        for entry in trainer.state.log_history:
-            f.write(json.dumps(entry) + "\n")
+    trainer.train(resume_from_checkpoint=last_checkpoint(run_dir) if settings.resume else None)
+    write_jsonl(run_dir / "log_history.jsonl", trainer.state.log_history)
     final = run_dir / "final"
     model = trainer.accelerator.unwrap_model(trainer.model)
     if hasattr(model, "merge_and_unload"):  # LoRA: one full model the reranker can load
@@ -100,25 +143,12 @@ def last_checkpoint(run_dir: Path) -> str | None:
 
 
 @cli_main
-def cli(argv: list[str] | None, prog: str, train) -> int:
-    """The shared CLI of sft and grpo: ``--config YAML`` then ``--set key=value`` overrides."""
-    from reasonrank_ir.train.config import apply_overrides, read_config
+def cli(argv: list[str] | None, prog: str, settings: type[TrainerSettings], train) -> int:
+    """The shared CLI of sft and grpo: ``--config YAML``, flags, then ``--set key=value`` overrides."""
+    from reasonrank_ir.train.config import parse_settings, settings_parser
 
-    parser = argparse.ArgumentParser(prog=prog, description=(sys.modules[train.__module__].__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--config", help="YAML run config: a file, or a packaged name (sft, grpo)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a setting, e.g. --set training.learning_rate=1e-5 --set lora.r=16")
-    parser.add_argument("--model", help="shortcut for --set model=...")
-    parser.add_argument("--data", help="shortcut for --set data=...")
-    parser.add_argument("--run-dir", help="shortcut for --set run_dir=...")
-    parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
-    args = parser.parse_args(argv)
-    config = read_config(args.config) if args.config else {}
-    shortcuts = {"model": args.model, "data": args.data, "run_dir": args.run_dir}
-    config.update({k: v for k, v in shortcuts.items() if v})
-    config = apply_overrides(config, args.set)
-    if args.resume:
-        config["resume"] = True
-    final = train(config)
+    description = (sys.modules[train.__module__].__doc__ or "").split("\n\n")[0]
+    parser = settings_parser(settings, prog, description, overrides=True)
+    final = train(parse_settings(settings, parser, argv))
     print(f"final checkpoint: {final}  (rerank with --model {final})")
     return 0

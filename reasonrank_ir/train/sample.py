@@ -10,14 +10,13 @@ every stage's output is self-contained and resumable by ``qid``::
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from reasonrank_ir.errors import ReasonRankError
-from reasonrank_ir.io.jsonl import read_jsonl
+from reasonrank_ir.io.jsonl import jsonl_line, read_jsonl
 from reasonrank_ir.types import Candidate, Query, Ranking
 
 
@@ -158,7 +157,7 @@ def append_samples(path: str | Path, samples: Iterable[Sample]) -> int:
     n = 0
     with path.open("a", encoding="utf-8") as f:
         for sample in samples:
-            f.write(json.dumps(sample.to_json(), ensure_ascii=False) + "\n")
+            f.write(jsonl_line(sample.to_json()))
             f.flush()
             n += 1
     return n

@@ -14,65 +14,70 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from reasonrank_ir.errors import ReasonRankError
-
-DEFAULT_TRAINING: dict[str, Any] = {
-    "learning_rate": 5e-6,
-    "lr_scheduler_type": "cosine",
-    "warmup_steps": 0.1,  # a float below 1 is a share of the steps (transformers 5)
-    "num_train_epochs": 5,
-    "per_device_train_batch_size": 1,
-    "gradient_accumulation_steps": 8,
-    "max_length": 23552,
-    "gradient_checkpointing": True,
-    "logging_steps": 10,
-    "save_strategy": "epoch",
-    "save_only_model": True,
-    "report_to": "none",
-}
+from reasonrank_ir.train.run import TrainerSettings, import_trl
 
 
-def sft_dataset(config: Mapping[str, Any], tokenizer):
-    """The prompt-completion rows (``datasets.Dataset``) of the labelled lists in ``config['data']``."""
+class SFTSettings(TrainerSettings):
+    """SFT's settings; ``training`` over the paper's defaults (trl ``SFTConfig`` fields)."""
+
+    DEFAULT_TRAINING: ClassVar[dict[str, Any]] = {
+        "learning_rate": 5e-6,
+        "lr_scheduler_type": "cosine",
+        "warmup_steps": 0.1,  # a float below 1 is a share of the steps (transformers 5)
+        "num_train_epochs": 5,
+        "per_device_train_batch_size": 1,
+        "gradient_accumulation_steps": 8,
+        "max_length": 23552,
+        "gradient_checkpointing": True,
+        "logging_steps": 10,
+        "save_strategy": "epoch",
+        "save_only_model": True,
+        "report_to": "none",
+    }
+
+    @classmethod
+    def trl_config(cls) -> type:
+        return import_trl().SFTConfig
+
+
+def sft_dataset(config: Mapping[str, Any] | SFTSettings, tokenizer):
+    """The prompt-completion rows (``datasets.Dataset``) of the labelled lists in ``data``."""
     from datasets import Dataset
 
     from reasonrank_ir.train.formats import sft_example
-    from reasonrank_ir.train.run import labelled_samples, prompt_settings
+    from reasonrank_ir.train.run import labelled_samples
 
-    settings = prompt_settings(config)
-    return Dataset.from_list([sft_example(s, tokenizer, settings) for s in labelled_samples(config)])
+    settings = SFTSettings.parse(config)
+    return Dataset.from_list([sft_example(s, tokenizer, settings.prompt) for s in labelled_samples(settings)])
 
 
-def train_sft(config: Mapping[str, Any]) -> Path:
+def train_sft(config: Mapping[str, Any] | SFTSettings) -> Path:
     """Train as ``config`` says (keys: model, data, run_dir, prompt, lora, training); returns ``final/``."""
-    try:
-        from trl import SFTConfig, SFTTrainer
-    except ImportError as e:
-        raise ReasonRankError("Training needs trl: pip install 'reasonrank-ir[train]'") from e
-    from reasonrank_ir.train.run import (
-        load_tokenizer, peft_config, precision, require, start_run, train_to_final)
+    from reasonrank_ir.train.run import load_tokenizer, peft_config, precision, require, start_run, train_to_final
 
-    require(config, "model", "data", "run_dir")
-    run_dir = start_run(config)
-    tokenizer = load_tokenizer(config)
-    training = {**DEFAULT_TRAINING, **(config.get("training") or {})}
-    args = SFTConfig(output_dir=str(run_dir), completion_only_loss=True, **precision(training), **training)
-    trainer = SFTTrainer(
-        model=config["model"],
+    settings = SFTSettings.parse(config)
+    require(settings, "model", "data", "run_dir")
+    trl = import_trl()
+    run_dir = start_run(settings)
+    tokenizer = load_tokenizer(settings)
+    args = trl.SFTConfig(output_dir=str(run_dir), completion_only_loss=True, **precision(settings.training),
+                         **settings.training)
+    trainer = trl.SFTTrainer(
+        model=settings.model,
         args=args,
-        train_dataset=sft_dataset(config, tokenizer),
+        train_dataset=sft_dataset(settings, tokenizer),
         processing_class=tokenizer,
-        peft_config=peft_config(config),
+        peft_config=peft_config(settings),
     )
-    return train_to_final(trainer, run_dir, tokenizer, config)
+    return train_to_final(trainer, run_dir, tokenizer, settings)
 
 
 def main(argv: list[str] | None = None) -> int:
     from reasonrank_ir.train.run import cli
 
-    return cli(argv, "python -m reasonrank_ir.train.sft", train_sft)
+    return cli(argv, "python -m reasonrank_ir.train.sft", SFTSettings, train_sft)
 
 
 if __name__ == "__main__":
