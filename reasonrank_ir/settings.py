@@ -6,8 +6,9 @@ the path of the bad key (``systems[1].window``), what was expected, and close ma
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, TypeVar, get_args
+from typing import Annotated, Any, TypeVar, get_args, get_type_hints
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
@@ -20,6 +21,11 @@ class Settings(BaseModel):
     """Frozen, strict, and a typo'd key is an error, never a silently ignored setting."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    @classmethod
+    def parse(cls: type[Model], values: Any, where: str = "") -> Model:
+        """``values`` (a mapping, or already these settings) validated; see :func:`validate`."""
+        return values if isinstance(values, cls) else validate(cls, values, where=where)
 
 
 def _positive(value: Any) -> int:
@@ -62,12 +68,14 @@ def _one_line(problem: Mapping[str, Any], model: type[BaseModel], where: str,
               place: Callable[[tuple], str]) -> str:
     """One pydantic error (an item of ``ValidationError.errors()``) as a sentence."""
     loc, kind = tuple(problem["loc"]), problem["type"]
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # a model's, a dataclass's
         key, loc = str(loc[-1]), loc[:-1]
         known = _fields_at(model, loc)
         message = f"unknown setting {key!r}; known: {', '.join(known)}." + close_matches(key, known)
     elif kind == "value_error":
         message = str(problem["ctx"]["error"])
+    elif kind == "greater_than_equal":
+        message = f"must be at least {problem['ctx']['ge']}, found {problem['input']!r}"
     elif kind == "missing":
         message = "must be given"
     elif kind in _EXPECTED:
@@ -80,21 +88,28 @@ def _one_line(problem: Mapping[str, Any], model: type[BaseModel], where: str,
     return f"{where}: {message}" if where else message
 
 
-def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    """The keys the model nested at ``loc`` takes (for an unknown key's close matches)."""
+def _fields_at(model: type, loc: tuple) -> list[str]:
+    """The keys the model (or dataclass) nested at ``loc`` takes (for an unknown key's close matches)."""
     for part in loc:
         if isinstance(part, int):
             continue
-        field = model.model_fields.get(part)
-        inner = _model_in(field.annotation) if field else None
+        inner = _model_in(_fields(model).get(part))
         if inner is None:
             break
         model = inner
-    return list(model.model_fields)
+    return list(_fields(model))
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+def _fields(model: type) -> dict[str, Any]:
+    """Field name -> annotation of a pydantic model or a dataclass."""
+    if dataclasses.is_dataclass(model):
+        hints = get_type_hints(model)
+        return {field.name: hints.get(field.name) for field in dataclasses.fields(model)}
+    return {name: field.annotation for name, field in getattr(model, "model_fields", {}).items()}
+
+
+def _model_in(annotation: Any) -> type | None:
+    if isinstance(annotation, type) and (issubclass(annotation, BaseModel) or dataclasses.is_dataclass(annotation)):
         return annotation
     for arg in get_args(annotation):
         found = _model_in(arg)

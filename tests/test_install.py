@@ -2,6 +2,7 @@
 ir_datasets' copy, experiments and training configs are found by name, and the ``reasonrank`` command."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -16,18 +17,12 @@ from reasonrank_ir.cli import main as reasonrank
 from reasonrank_ir.data.embedded import EmbeddedCollection
 from reasonrank_ir.io.trec import read_run
 
-# Other libraries' own caches in the user's cache folder: onnxruntime (imported by Pyserini's encoders)
-# writes a telemetry device id, matplotlib (the experiment report's chart) its font list.
-THIRD_PARTY = (".cache/Microsoft/DeveloperTools/.onnxruntime/", ".cache/matplotlib/")
 
-
-def files_under(folder: Path, skip: tuple[str, ...] = ()) -> set[str]:
-    found = set()
-    for path in folder.rglob("*"):
-        relative = path.relative_to(folder).as_posix()
-        if path.is_file() and "__pycache__" not in relative and not relative.startswith(skip):
-            found.add(relative)
-    return found
+_SPEC = importlib.util.spec_from_file_location("wheel_check", ROOT / ".ci" / "wheel_check.py")
+WHEEL_CHECK = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(WHEEL_CHECK)
+"""CI's wheel check: this test shares its idea of a written file and of the allowed third-party caches."""
+files_under, THIRD_PARTY = WHEEL_CHECK.files_under, WHEEL_CHECK.THIRD_PARTY
 
 
 def cli(*args: str, cwd: Path, home: Path, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -50,7 +45,7 @@ def test_a_run_from_an_empty_folder_writes_only_there_and_in_the_home(tmp_path):
     assert out.returncode == 0, out.stderr
     assert re.fullmatch(r"nDCG@10\t0\.\d{4}", out.stdout.strip())  # the value: test_search_cli (same run)
 
-    assert files_under(work) == {"runs/run.cranfield.bm25.top100.txt", "runs/run.cranfield.bm25.top100.settings.json"}
+    assert set(files_under(work)) == {"runs/run.cranfield.bm25.top100.txt", "runs/run.cranfield.bm25.top100.settings.json"}
     assert files_under(home / "reasonrank") and all(
         f.startswith("indexes/cranfield/") for f in files_under(home / "reasonrank"))
     assert not files_under(home / "user", THIRD_PARTY)  # no ~/.ir_datasets, ~/.cache/pyserini, ...

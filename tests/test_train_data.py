@@ -247,18 +247,22 @@ def test_packaged_configs_are_their_trainers_settings():
     # a section the trainer lacks, and the trainer's defaults under a partial training section
     with pytest.raises(ReasonRankError, match="unknown setting 'reward'"):
         SFTSettings.parse({"reward": {"phi": 0.2}})
-    with pytest.raises(ReasonRankError, match="unknown setting 'training.num_generations'"):  # a GRPOConfig field
+    with pytest.raises(ReasonRankError, match="training: unknown setting 'num_generations'"):  # a GRPOConfig field
         SFTSettings.parse(read_config("grpo"))
     assert SFTSettings.parse({"training": {"max_steps": 3}}).training == {**SFTSettings.DEFAULT_TRAINING, "max_steps": 3}
 
 
 @pytest.mark.parametrize("assignment, message", [
-    ("modle=x", "unknown setting 'modle'. Did you mean: model?"),
-    ("training.learnin_rate=1e-5", "unknown setting 'training.learnin_rate'. Did you mean: learning_rate"),
-    ("reward.phy=0.3", "unknown setting 'reward.phy'. Did you mean: phi"),
-    ("prompt.max_pasage_tokens=100", "unknown setting 'prompt.max_pasage_tokens'. Did you mean: max_passage_tokens?"),
-    ("lora.rr=8", "unknown setting 'lora.rr'. Did you mean: r?"),
-    ("reward.p=abc", "reward.p: input should be a valid number"),
+    ("modle=x", "error: unknown setting 'modle'; known: model, data, "),
+    ("modle=x", "Did you mean: model?"),
+    ("training.learnin_rate=1e-5", "error: training: unknown setting 'learnin_rate'"),
+    ("training.learnin_rate=1e-5", "Did you mean: learning_rate"),
+    ("reward.phy=0.3", "error: reward: unknown setting 'phy'; known: phi, gamma, p, k. Did you mean: phi"),
+    ("prompt.max_pasage_tokens=100", "error: prompt: unknown setting 'max_pasage_tokens'; known: max_passage_tokens, "
+                                     "style. Did you mean: max_passage_tokens?"),
+    ("lora.rr=8", "error: lora: unknown setting 'rr'"),
+    ("lora.rr=8", "Did you mean: r?"),
+    ("reward.p=abc", "error: reward.p must be a number, found 'abc'"),
 ])
 def test_unknown_or_ill_typed_settings_are_one_line_naming_the_key(assignment, message, tmp_path, capsys):
     from reasonrank_ir.train.grpo import main
@@ -290,7 +294,9 @@ def test_flags_yaml_keys_and_set_share_names_and_defaults(tmp_path, capsys):
     assert (flags.list_size, flags.base_urls, flags.num_queries) == (9, ["http://b", "http://c"], 3)  # flags win
     config.write_text("index: cranfield\nlist_sise: 7\n")
     assert main(["--config", str(config), "--output", str(tmp_path / "m.jsonl")]) == 2
-    assert capsys.readouterr().err == f"error: {config}: unknown setting 'list_sise'. Did you mean: list_size?\n"
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {config}: unknown setting 'list_sise'; known: model, ") and err.count("\n") == 1
+    assert err.endswith("Did you mean: list_size?\n")
 
 
 @pytest.mark.parametrize("record, expected", [

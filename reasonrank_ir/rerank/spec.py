@@ -6,6 +6,7 @@ this spec; its defaults are ``rerank.defaults``' (which ``--help`` shows without
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -25,6 +26,12 @@ QWEN3_SAMPLING = {"temperature": 0.6, "top_p": 0.95, "top_k": 20}
 """Decoding of the Qwen3 variant (ReasonRank-8B); the others decode greedily."""
 
 _WINDOWS = RerankConfig()
+
+
+def _one_of(name: str, choices: Sequence[str], what: str) -> str:
+    if name not in choices:
+        raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(choices)}." + close_matches(name, choices))
+    return name
 
 
 class RerankerSpec(Settings):
@@ -52,18 +59,12 @@ class RerankerSpec(Settings):
     @field_validator("reranker")
     @classmethod
     def _known_reranker(cls, name: str) -> str:
-        if name not in RERANKERS:
-            raise ValueError(f"unknown reranker {name!r}; choose one of {', '.join(RERANKERS)}."
-                             + close_matches(name, RERANKERS))
-        return name
+        return _one_of(name, RERANKERS, "reranker")
 
     @field_validator("backend")
     @classmethod
     def _known_backend(cls, name: str) -> str:
-        if name not in BACKENDS:
-            raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}."
-                             + close_matches(name, BACKENDS))
-        return name
+        return _one_of(name, BACKENDS, "backend")
 
     @field_validator("model", "tokenizer", mode="before")
     @classmethod

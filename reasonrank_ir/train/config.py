@@ -12,39 +12,25 @@ Pydantic rather than trl's ``TrlParser``: mining and labelling need no trl, and 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from pydantic import ConfigDict, Field, field_validator
+
 from reasonrank_ir.backends.base import Backend
 from reasonrank_ir.errors import ReasonRankError, close_matches
-
-try:
-    from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-except ImportError as error:
-    raise ReasonRankError("The training CLIs need pydantic: pip install 'reasonrank-ir[train]'") from error
+from reasonrank_ir import settings as settings_module
 
 S = TypeVar("S", bound="Settings")
 
 
-class Settings(BaseModel):
-    """Base of the CLIs' settings: unknown keys are refused."""
+class Settings(settings_module.Settings):
+    """A training CLI's settings: YAML sections become the dataclasses they describe (``prompt``, ``reward``)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    @classmethod
-    def parse(cls: type[S], values: Mapping[str, Any] | S, source: str = "") -> S:
-        """``values`` validated, or one :class:`ReasonRankError` naming the first bad key (after
-        ``source``, the file the values came from)."""
-        if isinstance(values, cls):
-            return values
-        try:
-            return cls.model_validate(dict(values))
-        except ValidationError as error:
-            raise ReasonRankError(f"{source}: {_explain(cls, error)}" if source else _explain(cls, error)) from None
+    model_config = ConfigDict(strict=False)
 
 
 def flag(description: str, *, default: Any = None, name: str | None = None, **field: Any) -> Any:
@@ -90,7 +76,13 @@ def parse_settings(settings: type[S], parser: argparse.ArgumentParser, argv: Seq
         values = {k.replace("-", "_"): v for k, v in read_config(config).items()}
         settings.parse(values, config)  # a bad key of the file names the file
     values.update(given)
-    return settings.parse(apply_overrides(values, assignments))
+    flags = {key for key, field in settings.model_fields.items() if field.description is not None}
+
+    def place(loc: tuple) -> str:
+        """A key with a flag as the flag (``--num-queries``), others as their ``--set`` path (``reward.p``)."""
+        return "--" + str(loc[0]).replace("_", "-") if len(loc) == 1 and loc[0] in flags else ".".join(map(str, loc))
+
+    return settings_module.validate(settings, apply_overrides(values, assignments), place=place)
 
 
 def find_config(name_or_path: str | Path) -> Path:
@@ -163,42 +155,7 @@ def check_keys(section: str, values: Mapping[str, Any], known: Sequence[str]) ->
     """Refuse a key of a free-form section (trl's ``training``, peft's ``lora``) its library lacks."""
     for key in values:
         if key not in known:
-            raise ValueError(f"unknown setting '{section}.{key}'.{close_matches(key, known)}")
-
-
-def _explain(settings: type[BaseModel], error: ValidationError) -> str:
-    """The first error of ``error`` on one line: the key, what was wrong, close matches of a misspelt key."""
-    first = error.errors(include_url=False)[0]
-    location = [str(part) for part in first["loc"]]
-    key = ".".join(location)
-    if first["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
-        return f"unknown setting {key!r}.{close_matches(location[-1], _names_at(settings, location[:-1]))}"
-    if first["type"] == "value_error":  # raised by a validator with its own message
-        return str(first["ctx"]["error"])
-    limit = (first.get("ctx") or {}).get("ge")
-    if limit is not None:
-        return f"--{key.replace('_', '-')} must be at least {limit}, found {first['input']!r}"
-    return f"{key}: {first['msg'].lower()}, found {first['input']!r}"
-
-
-def _names_at(settings: Any, path: Sequence[str]) -> list[str]:
-    """The keys valid at ``path`` inside ``settings`` (a model or dataclass, nested by field)."""
-    node = settings
-    for part in path:
-        fields = _fields(node)
-        if part not in fields:
-            return []
-        node = _unwrap(fields[part])
-    return list(_fields(node))
-
-
-def _fields(node: Any) -> dict[str, Any]:
-    if isinstance(node, type) and issubclass(node, BaseModel):
-        return {k: f.annotation for k, f in node.model_fields.items()}
-    if dataclasses.is_dataclass(node):
-        hints = typing.get_type_hints(node)
-        return {f.name: hints.get(f.name) for f in dataclasses.fields(node)}
-    return {}
+            raise ValueError(f"unknown setting {key!r}.{close_matches(key, known)}")
 
 
 def _unwrap(annotation: Any) -> Any:
