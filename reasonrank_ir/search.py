@@ -8,6 +8,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reasonrank_ir.backends import BACKENDS
 from reasonrank_ir.errors import ReasonRankError, cli_main
@@ -16,6 +17,9 @@ from reasonrank_ir.io.names import slug
 from reasonrank_ir.pipeline.first_stage import FirstStage
 from reasonrank_ir.rerank.defaults import DEFAULT_MODELS, DEFAULTS, RERANKERS
 from reasonrank_ir.retrieval.bm25 import BM25Settings
+
+if TYPE_CHECKING:
+    from reasonrank_ir.data import Dataset
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,7 +158,7 @@ def _source(value: str | None) -> str | None:
     return _file(value) if value is not None and Path(value).is_file() else value
 
 
-def job_settings(args, dataset, spec) -> dict:
+def job_settings(args, dataset: Dataset, spec) -> dict:
     """What decides the run's content, keyed by flag: a resumed or repeated job must have the same."""
     settings = {"--index": args.index, "--topics": _source(args.topics), "--limit-queries": args.limit_queries,
                 "--hits": args.hits,
@@ -231,7 +235,7 @@ def reranker_spec(args):
     }, place=_flag)
 
 
-def make_reranker(spec, dataset):
+def make_reranker(spec, dataset: Dataset):
     from reasonrank_ir.rerank.spec import build_reranker
 
     if spec.reranker == "oracle":

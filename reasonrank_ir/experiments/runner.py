@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reasonrank_ir.data import Dataset
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.experiments.config import DatasetSpec, Experiment, SystemSpec
 from reasonrank_ir.io.names import looks_like_path
@@ -108,7 +109,7 @@ def open_dataset(spec: DatasetSpec):
     return dataset
 
 
-def _first_stage(experiment: Experiment, spec: DatasetSpec, dataset, topics: dict, output_dir: Path,
+def _first_stage(experiment: Experiment, spec: DatasetSpec, dataset: Dataset, topics: dict, output_dir: Path,
                  progress: bool):
     """The candidates: the published run file read again, or BM25 (kept in the output folder)."""
     from reasonrank_ir import pipeline
@@ -180,7 +181,7 @@ def _run_system(system: SystemSpec, experiment: Experiment, prepared: dict, outp
     gc.collect()
 
 
-def _job_settings(system: SystemSpec, experiment: Experiment, dataset, candidates) -> dict:
+def _job_settings(system: SystemSpec, experiment: Experiment, dataset: Dataset, candidates) -> dict:
     """What decides a system's run on a dataset: resuming it with anything else would mix two jobs."""
     import hashlib
 
@@ -191,7 +192,7 @@ def _job_settings(system: SystemSpec, experiment: Experiment, dataset, candidate
             "passage_tokens": system.passage_tokens or dataset.max_passage_tokens, "max_tokens": system.max_tokens}
 
 
-def _reranker(system: SystemSpec, dataset, engine: dict):
+def _reranker(system: SystemSpec, dataset: Dataset, engine: dict):
     """The system's reranker for one dataset; the model and tokenizer are loaded once per system."""
     from reasonrank_ir.rerank.spec import build_reranker
 
@@ -231,7 +232,7 @@ def _same_topics(scores: Path, candidates) -> bool:
     return set(json.loads(scores.read_text(encoding="utf-8")).get("queries", [])) == set(candidates.rankings)
 
 
-def _score(run, dataset, topics: dict, experiment: Experiment, path: Path, reused: bool = False) -> None:
+def _score(run, dataset: Dataset, topics: dict, experiment: Experiment, path: Path, reused: bool = False) -> None:
     """Aggregate and per-query scores, judged queries counted as trec_eval -c does."""
     from reasonrank_ir.evaluate import evaluate, parse_measures
 

@@ -24,6 +24,7 @@ from typing import Literal
 from tqdm.auto import tqdm
 
 from reasonrank_ir.backends.base import Backend, Message, Prompt, Sampling
+from reasonrank_ir.data import Dataset
 from reasonrank_ir.errors import ReasonRankError, close_matches, cli_main
 from reasonrank_ir.io import check_output_file
 from reasonrank_ir.rerank.parse import split_think
@@ -102,7 +103,7 @@ def build_list(query: Query, hits: Iterable[str], positives: Iterable[str], conf
     return ids, positives
 
 
-def mine_topics(dataset, config: MiningConfig = MiningConfig(), num_queries: int | None = None,
+def mine_topics(dataset: Dataset, config: MiningConfig = MiningConfig(), num_queries: int | None = None,
                 skip: set[tuple[str, str]] = frozenset(), progress: bool = False) -> Iterator[Sample]:
     """Lists for the dataset's own topics that have judged-relevant documents."""
     qrels: Qrels = dataset.qrels() or {}
@@ -115,7 +116,7 @@ def mine_topics(dataset, config: MiningConfig = MiningConfig(), num_queries: int
     yield from _lists(dataset, todo, positives, {}, config, progress)
 
 
-def synthesise_queries(dataset, backend: Backend, num_queries: int, config: MiningConfig = MiningConfig(),
+def synthesise_queries(dataset: Dataset, backend: Backend, num_queries: int, config: MiningConfig = MiningConfig(),
                        sampling: Sampling = Sampling(max_tokens=4096, temperature=0.6),
                        min_words: int = 30, skip: set[tuple[str, str]] = frozenset(),
                        progress: bool = False, batch_size: int = 16) -> Iterator[Sample]:
@@ -178,7 +179,7 @@ def parse_question(text: str) -> tuple[str, str] | None:
     return match.group(1).strip(), (match.group(2) or "").strip()
 
 
-def _lists(dataset, queries: list[Query], positives: Mapping[str, list[str]], answers: Mapping[str, str],
+def _lists(dataset: Dataset, queries: list[Query], positives: Mapping[str, list[str]], answers: Mapping[str, str],
            config: MiningConfig, progress: bool) -> Iterator[Sample]:
     from reasonrank_ir.retrieval.bm25 import BM25
 
