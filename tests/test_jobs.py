@@ -184,7 +184,7 @@ def test_kill_9_loses_only_windows_in_flight(llama_server, cranfield, tmp_path):
 
 
 def reversed_answer(body: dict) -> tuple[str, None]:
-    time.sleep(0.3)  # slow enough to interrupt in the middle
+    time.sleep(1.0)  # slow enough to interrupt in the middle, even on a loaded machine
     num = int(re.search(r"I will provide you with (\d+) passages", body["messages"][-1]["content"]).group(1))
     return "<think>x</think><answer>" + " > ".join(f"[{i}]" for i in range(num, 0, -1)) + "</answer>", None
 
