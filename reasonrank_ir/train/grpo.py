@@ -48,13 +48,10 @@ class GRPOSettings(TrainerSettings):
 
 def grpo_dataset(config: Mapping[str, Any] | GRPOSettings, tokenizer):
     """Rows with the rendered prompt and the reward's columns (initial_list, relevant_docids, final_list)."""
-    from datasets import Dataset
-
     from reasonrank_ir.train.formats import grpo_example
-    from reasonrank_ir.train.run import labelled_samples
+    from reasonrank_ir.train.run import labelled_rows
 
-    settings = GRPOSettings.parse(config)
-    return Dataset.from_list([grpo_example(s, tokenizer, settings.prompt) for s in labelled_samples(settings)])
+    return labelled_rows(GRPOSettings.parse(config), grpo_example, tokenizer)
 
 
 def train_grpo(config: Mapping[str, Any] | GRPOSettings, reward: RankingReward | None = None,

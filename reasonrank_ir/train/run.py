@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -80,11 +80,14 @@ def start_run(settings: TrainerSettings) -> Path:
     return run_dir
 
 
-def labelled_samples(settings: TrainerSettings) -> list:
+def labelled_rows(settings: TrainerSettings, example: Callable[..., dict], tokenizer: Any):
+    """A ``datasets.Dataset`` of ``example(sample, tokenizer, settings.prompt)`` per labelled list of ``data``."""
+    from datasets import Dataset
+
     samples = [s for s in read_samples_any(settings.data) if s.labelled]
     if not samples:
         raise ReasonRankError(f"{settings.data} holds no labelled lists (run reasonrank_ir.train.label first).")
-    return samples
+    return Dataset.from_list([example(s, tokenizer, settings.prompt) for s in samples])
 
 
 def precision(training: Mapping[str, Any]) -> dict[str, Any]:

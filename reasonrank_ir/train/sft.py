@@ -44,13 +44,10 @@ class SFTSettings(TrainerSettings):
 
 def sft_dataset(config: Mapping[str, Any] | SFTSettings, tokenizer):
     """The prompt-completion rows (``datasets.Dataset``) of the labelled lists in ``data``."""
-    from datasets import Dataset
-
     from reasonrank_ir.train.formats import sft_example
-    from reasonrank_ir.train.run import labelled_samples
+    from reasonrank_ir.train.run import labelled_rows
 
-    settings = SFTSettings.parse(config)
-    return Dataset.from_list([sft_example(s, tokenizer, settings.prompt) for s in labelled_samples(settings)])
+    return labelled_rows(SFTSettings.parse(config), sft_example, tokenizer)
 
 
 def train_sft(config: Mapping[str, Any] | SFTSettings) -> Path:
