@@ -8,7 +8,6 @@ import random
 
 import ir_measures
 import pytest
-import rbo as rbo_package
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ir_measures import R, nDCG
@@ -207,7 +206,10 @@ def test_ndcg_and_recall_match_ir_measures_on_random_lists():
 def reference_rbo(a: list, b: list, p: float) -> float:
     """The ``rbo`` package's ``RankingSimilarity(a, b).rbo(p=p)``: upstream ReasonRank's reward calls it
     with its default p = 1.0 (average overlap), and for p < 1 without ``ext`` it is Webber et al.'s
-    truncated sum at the shorter length, the two variants ``reward.rbo`` implements."""
+    truncated sum at the shorter length, the two variants ``reward.rbo`` implements. Imported here: only
+    the 3.11 install step (scripts/fetch_test_models.sh) puts it in the venv."""
+    import rbo as rbo_package
+
     return rbo_package.RankingSimilarity(list(a), list(b)).rbo(p=p)
 
 
