@@ -85,7 +85,7 @@ def test_oracle_report_reproduces_first_stage_row_and_bounds(bright_imported, sh
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     again = run_experiment(experiment, tmp_path / "out", progress=False)
-    assert len(again.skipped) == 24 and not again.missing  # finished systems are not redone
+    assert len(again.skipped) == 36 and not again.missing  # finished parts (first stage included) are not redone
 
 
 def lab_yaml(tiny_qwen2, tmp_path):
@@ -204,3 +204,139 @@ def test_cli_names_and_selection(capsys):
     names = sorted(p.stem for p in EXPERIMENTS.glob("*.yaml"))
     assert names == ["beir-bm25-reasonrank7b", "bright-bm25", "bright-leaderboard", "bright-oracle",
                      "bright-reasonir-reasonrank32b", "bright-reasonir-reasonrank7b", "cranfield-lab"]
+
+
+def my_lab(tmp_path, **changes):
+    """The packaged cranfield-lab copied to ./experiments/mylab.yaml as a user would, oracle row only,
+    with ``changes`` applied (``first_stage``/``metrics`` keys, the rest to the oracle)."""
+    data = yaml.safe_load((EXPERIMENTS / "cranfield-lab.yaml").read_text())
+    data["name"], data["systems"] = "mylab", data["systems"][:1]
+    for key, value in changes.items():
+        if key == "first_stage":
+            data["first_stage"].update(value)
+        elif key == "metrics":
+            data["metrics"] = value
+        else:
+            data["systems"][0][key] = value
+    path = tmp_path / "experiments" / "mylab.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def lab(*argv):
+    return experiments_cli([*argv, "--output-dir", "out"])
+
+
+def snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if not p.name.startswith("report.")}
+
+
+@pytest.mark.slow
+def test_changed_settings_are_refused_and_overwrite_redoes_only_those(cranfield, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    my_lab(tmp_path)
+    assert lab("run", "mylab", "--limit-queries", "3") == 0
+    before = json.loads((tmp_path / "out" / "report.json").read_text())
+    oracle = next(c for c in before["cells"] if c["system"] == "oracle")
+    assert oracle["stale"] is None and oracle["scores"]["nDCG@10"] > 0
+    files = snapshot(tmp_path / "out")
+    capsys.readouterr()
+
+    # the issue's case: window 10/5 -> 4/2 is refused before any work, in one line, and the report hides the number
+    my_lab(tmp_path, window=4, step=2)
+    assert lab("run", "mylab", "--limit-queries", "3") == 2
+    err = capsys.readouterr().err
+    assert err == ("error: oracle on cranfield holds a finished run made with --window 10 → now 4: pass --overwrite "
+                   "to redo the changed parts only (python -m reasonrank_ir.experiments run "
+                   f"{tmp_path / 'experiments' / 'mylab.yaml'} --overwrite), or give the system a new name:\n")
+    assert snapshot(tmp_path / "out") == files
+    assert lab("report", "mylab") == 0
+    table = capsys.readouterr().out
+    old = f"{100 * oracle['scores']['nDCG@10']:.2f}"
+    assert "| Oracle (qrels order each window) | stale | – |" in table and old not in table
+    assert "Stale (1), not shown" in table and "cranfield × oracle (--window 10 → 4)" in table
+    assert "run " in table and "--overwrite` (redoes only the changed parts)" in table
+
+    # every setting that shapes a run is caught, the first stage's too (systems over it with it)
+    for change, named in [({"model": "liuwenhan/reasonrank-7B", "reranker": "reasonrank"}, "--rerank oracle"),
+                          ({"depth": 10}, "--depth 20 → now 10"),
+                          ({"passage_tokens": 64}, "--passage-tokens 100 → now 64"),
+                          ({"first_stage": {"hits": 50}}, "bm25 on cranfield holds a finished run made with "
+                                                          "--hits 100 → now 50 (and 1 more changed parts)"),
+                          ({"first_stage": {"k1": 1.2}}, "--k1 0.9 → now 1.2")]:
+        my_lab(tmp_path, **change)
+        assert lab("run", "mylab", "--limit-queries", "3") == 2
+        assert named in capsys.readouterr().err
+    assert lab("run", "mylab") == 2  # all queries is another job than the first 3
+    assert "--limit-queries 3 → now (not set)" in capsys.readouterr().err
+    assert snapshot(tmp_path / "out") == files
+
+    # metrics change the report, not the run: nothing is redone, the new measure is scored from the runs
+    my_lab(tmp_path, metrics=["nDCG@10", "P@5"])
+    result = run_experiment(load_experiment("mylab"), "out", limit_queries=3, progress=False)
+    assert result.skipped == [] and sorted(result.finished) == [("cranfield", "bm25"), ("cranfield", "oracle")]
+    assert all(snapshot(tmp_path / "out")[name] == files[name] for name in files if not name.endswith(".eval.json"))
+    assert "P@5" in json.loads((tmp_path / "out" / "cranfield.oracle.eval.json").read_text())["aggregate"]
+
+    # --overwrite redoes the oracle only, and its number is what search makes with window 4, step 2
+    my_lab(tmp_path, window=4, step=2, metrics=["nDCG@10", "P@5"])
+    result = run_experiment(load_experiment("mylab"), "out", limit_queries=3, progress=False, overwrite=True)
+    assert result.redone == [("cranfield", "oracle")] and result.skipped == [("cranfield", "bm25")]
+    now = snapshot(tmp_path / "out")
+    assert now["cranfield.bm25.txt"] == files["cranfield.bm25.txt"]
+    assert now["cranfield.oracle.txt"] != files["cranfield.oracle.txt"]
+    assert json.loads(now["cranfield.oracle.settings.json"])["settings"]["--window"] == 4
+    from reasonrank_ir.search import main as search
+
+    capsys.readouterr()
+    assert search(["--index", "cranfield", "--limit-queries", "3", "--rerank", "oracle", "--depth", "20",
+                   "--window", "4", "--step", "2", "--output", "alone.txt"]) == 0
+    alone = float(capsys.readouterr().out.split()[-1])
+    assert lab("report", "mylab") == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    oracle = next(c for c in report["cells"] if c["system"] == "oracle")
+    assert oracle["stale"] is None and round(oracle["scores"]["nDCG@10"], 4) == alone
+    assert "stale" not in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_provenance_names_the_command_that_makes_the_same_run(cranfield, tmp_path, monkeypatch, capsys):
+    import hashlib
+    import shlex
+
+    from reasonrank_ir.search import main as search
+
+    monkeypatch.chdir(tmp_path)
+    my_lab(tmp_path, depth=10, window=5, step=5)
+    assert lab("run", "mylab", "--limit-queries", "2") == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    capsys.readouterr()
+    for cell in report["cells"]:
+        made = cell["provenance"]
+        record = json.loads((tmp_path / "out" / f"cranfield.{cell['system']}.settings.json").read_text())
+        assert made["settings"] == record["settings"] and made["reasonrank_ir"] == record["reasonrank_ir"]
+        assert made["settings_sha256"] == hashlib.sha256(json.dumps(record["settings"], sort_keys=True)
+                                                         .encode()).hexdigest()
+        assert made["date"] == record["finished"]["date"] and made["queries"] == 2 and made["limit_queries"] == 2
+        assert made["command"] in markdown and made["settings_sha256"][:12] in markdown
+        argv = shlex.split(made["command"])
+        assert argv[:3] == ["python", "-m", "reasonrank_ir.search"]
+        assert argv[argv.index("--output") + 1] == f"out/cranfield.{cell['system']}.txt"
+        assert search(argv[3:]) == 0  # the experiment's run is that command's run: no work
+        assert f"already complete: out/cranfield.{cell['system']}.txt" in capsys.readouterr().err
+    oracle = next(c["provenance"] for c in report["cells"] if c["system"] == "oracle")
+    assert (oracle["windows"], oracle["prompt_tokens"], oracle["output_tokens"]) == (2 * 2, 0, 0)
+
+    # and the other way round: the printed commands run first, then the experiment takes their runs as its own
+    assert experiments_cli(["show", "--commands", "mylab", "--limit-queries", "2", "--output-dir", "again"]) == 0
+    commands = [shlex.split(line) for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    assert [c[c.index("--output") + 1] for c in commands] == ["again/cranfield.bm25.txt", "again/cranfield.oracle.txt"]
+    for argv in commands:
+        assert search(argv[3:]) == 0
+    result = run_experiment(load_experiment("mylab"), "again", limit_queries=2, progress=False)
+    assert sorted(result.finished) == [("cranfield", "bm25"), ("cranfield", "oracle")]
+    for row in ("bm25", "oracle"):
+        assert (tmp_path / "again" / f"cranfield.{row}.txt").read_bytes() == \
+            (tmp_path / "out" / f"cranfield.{row}.txt").read_bytes()
