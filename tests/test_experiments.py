@@ -1,6 +1,7 @@
 """YAML experiments: the published first-stage row and oracle bounds, a lab end to end, bad YAML."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -129,6 +130,19 @@ def test_cranfield_lab_runs_end_to_end(cranfield, tiny_qwen2, tmp_path, capsys):
     assert (out / "cranfield.reasonrank-7b.txt").read_text() == before
     assert experiments_cli(["report", str(lab_yaml(tiny_qwen2, tmp_path)), "--output-dir", str(out)]) == 0
     assert "| ReasonRank-7B |" in capsys.readouterr().out
+    made = next(c["provenance"] for c in json.loads((out / "report.json").read_text())["cells"]
+                if c["system"] == "reasonrank-7b")
+    assert (made["model"], made["backend"], made["windows"]) == (str(tiny_qwen2), "hf", 6)
+    assert made["output_tokens"] == sum(t.output_tokens for t in traces) and made["seconds"] > 0
+
+    # another model (the same weights under another folder) is another run
+    other = tmp_path / "other-model"
+    other.symlink_to(tiny_qwen2)
+    path = lab_yaml(tiny_qwen2, tmp_path)
+    path.write_text(path.read_text().replace(str(tiny_qwen2), str(other)))
+    assert experiments_cli(["run", str(path), "--limit-queries", "3", "--output-dir", str(out)]) == 2
+    assert (f"reasonrank-7b on cranfield holds a finished run made with --model {tiny_qwen2} → now {other}"
+            in capsys.readouterr().err)
 
 
 def test_missing_parts_are_reported_and_the_rest_runs(bright_imported, tmp_path):
@@ -149,6 +163,10 @@ def test_missing_parts_are_reported_and_the_rest_runs(bright_imported, tmp_path)
     assert "cannot download the prebuilt index 'bright-biology'" in reasons[("biology", "llm")]
     report = build_report(load_experiment(experiment), tmp_path / "out")
     assert ("pony", "oracle") in report.missing() and "Not run yet (4)" in report.markdown()
+    published = hashlib.sha256((BRIGHT_FIRST_STAGE / "biology.reasonir-gpt4cot.top100.trec").read_bytes()).hexdigest()
+    for row in ("reasonir", "oracle"):  # the published run's digest goes with every number made from it
+        assert report.provenance[(row, "biology")]["first_stage_sha256"] == published
+    assert f"sha256 `{published}`" in report.markdown()
 
 
 @pytest.mark.slow
@@ -298,6 +316,19 @@ def test_changed_settings_are_refused_and_overwrite_redoes_only_those(cranfield,
     oracle = next(c for c in report["cells"] if c["system"] == "oracle")
     assert oracle["stale"] is None and round(oracle["scores"]["nDCG@10"], 4) == alone
     assert "stale" not in capsys.readouterr().out
+
+    # an unfinished part resumes at window level, and refuses changed settings the same way
+    run = tmp_path / "out" / "cranfield.oracle.txt"
+    whole = run.read_bytes()
+    run.write_bytes(whole[:100])
+    windows = (tmp_path / "out" / "cranfield.oracle.traces.jsonl").read_text().count("\n")
+    my_lab(tmp_path, window=4, step=2, depth=10, metrics=["nDCG@10", "P@5"])
+    assert lab("run", "mylab", "--limit-queries", "3") == 2
+    assert (f"oracle on cranfield holds an unfinished job ({windows} windows) made with --depth 20 → now 10"
+            in capsys.readouterr().err)
+    my_lab(tmp_path, window=4, step=2, metrics=["nDCG@10", "P@5"])
+    result = run_experiment(load_experiment("mylab"), "out", limit_queries=3, progress=False)
+    assert result.redone == [] and ("cranfield", "oracle") not in result.skipped and run.read_bytes() == whole
 
 
 @pytest.mark.slow

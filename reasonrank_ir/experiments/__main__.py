@@ -55,7 +55,7 @@ def _report(experiment, output_dir: Path, require_scores: bool = False) -> str:
                               f"(python -m reasonrank_ir.experiments run {experiment.name}), or pass its --output-dir")
     text = report.markdown()
     try:
-        text += "".join(f"\n{line}\n" for line in write_inspections(experiment, output_dir))
+        text += "".join(f"\n{line}\n" for line in write_inspections(experiment, output_dir, report.stale))
     except ReasonRankError as error:
         print(f"no inspection pages: {error}", file=sys.stderr)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ losses, and a paired t-test (``scipy.stats.ttest_rel``) per dataset.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -327,9 +327,10 @@ def write_chart(report: Report, path: str | Path) -> Path:
     return path
 
 
-def write_inspections(experiment: Experiment, output_dir: str | Path) -> list[str]:
+def write_inspections(experiment: Experiment, output_dir: str | Path, stale: Collection = ()) -> list[str]:
     """A ``reasonrank_ir.inspect`` page beside each reranked run with traces (rewritten when the run is
-    newer), against the first stage; one markdown line linking them all."""
+    newer), against the first stage; one markdown line linking them all. ``stale`` (system, dataset)
+    parts get none: their run is not the YAML's."""
     from reasonrank_ir.experiments.runner import run_path
     from reasonrank_ir.inspect import write_report
     from reasonrank_ir.job import OutputFiles
@@ -338,7 +339,7 @@ def write_inspections(experiment: Experiment, output_dir: str | Path) -> list[st
     for system in experiment.systems:
         for dataset in experiment.datasets:
             run = run_path(Path(output_dir), dataset.name, system.name)
-            if not (run.is_file() and OutputFiles.beside(run).traces.is_file()):
+            if (system.name, dataset.name) in stale or not (run.is_file() and OutputFiles.beside(run).traces.is_file()):
                 continue
             page = run.with_suffix(".html")
             if not page.is_file() or page.stat().st_mtime < run.stat().st_mtime:
