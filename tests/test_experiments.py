@@ -371,3 +371,45 @@ def test_provenance_names_the_command_that_makes_the_same_run(cranfield, tmp_pat
     for row in ("bm25", "oracle"):
         assert (tmp_path / "again" / f"cranfield.{row}.txt").read_bytes() == \
             (tmp_path / "out" / f"cranfield.{row}.txt").read_bytes()
+
+
+@pytest.mark.parametrize("system", [
+    {"name": "oracle", "reranker": "oracle", "depth": 30, "window": 8, "step": 3, "passes": 2},
+    {"name": "served", "reranker": "reasonrank", "model": "liuwenhan/reasonrank-7B", "backend": "openai",
+     "options": {"base_urls": ["http://b:8000/v1", "http://a:8000/v1"], "api_key": "secret", "concurrency": 4,
+                 "endpoint": "completions", "timeout": 30.5}, "max_tokens": 1024},
+    {"name": "gguf", "reranker": "rankgpt", "model": "models/x.gguf", "backend": "llamacpp",
+     "options": {"n_ctx": 8192, "n_gpu_layers": -1, "chat_format": "chatml", "flash": True}, "passage_tokens": 64},
+    {"name": "hf", "reranker": "qwen3", "model": "m", "tokenizer": "t", "backend": "hf",
+     "options": {"dtype": "bfloat16", "note": "8192"}, "batch_size": 3},
+])
+@pytest.mark.parametrize("first_stage", [{"hits": 50, "k1": 1.2, "b": 0.5, "remove_query": True},
+                                         {"name": "published", "runs": "{runs}", "pattern": "{subset}.trec"}])
+def test_printed_command_is_the_same_job_for_search(system, first_stage, tmp_path, monkeypatch):
+    """The search flags of an experiment part's printed command give search the part's very settings."""
+    import shlex
+
+    from reasonrank_ir.experiments.runner import plan
+    from reasonrank_ir.pipeline.job_spec import shell_line
+    from reasonrank_ir.search import build_parser, job_spec, reranker_spec
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "cranfield.trec").write_text("1 Q0 184 1 1.0 x\n")
+    (tmp_path / "topics.tsv").write_text("1\tflow\n")
+    first_stage = {k: v.replace("{runs}", str(tmp_path / "runs")) if k == "runs" else v
+                   for k, v in first_stage.items()}
+    experiment = load_experiment(write_experiment(tmp_path, {
+        "first_stage": first_stage, "datasets": [{"dataset": "cranfield", "topics": "topics.tsv"}],
+        "systems": [system]}))
+    (parts, missing) = plan(experiment, "out", limit_queries=7)
+    assert not missing and [p.row for p in parts] == [experiment.first_stage.name, system["name"]]
+    for part in parts:
+        line = shell_line(part.command(experiment.metrics))
+        assert "secret" not in line
+        args = build_parser().parse_args(shlex.split(line)[3:])
+        spec = reranker_spec(args) if args.rerank != "none" else None
+        assert job_spec(args, spec).settings(part.passage_tokens) == part.settings()
+        assert args.output == f"out/cranfield.{part.row}.txt" and args.metrics == ["nDCG@10"]
+    recorded = parts[1].settings()
+    assert "secret" not in json.dumps(recorded) and "--backend-option concurrency" not in recorded

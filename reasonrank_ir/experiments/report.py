@@ -225,7 +225,7 @@ def build_report(experiment: Experiment, output_dir: str | Path | None = None) -
             base, other = records.get((first.name, dataset.name)), records.get((system.name, dataset.name))
             if base and other and base["judged"] == other["judged"]:
                 comparisons[(system.name, dataset.name)] = compare(base, other, experiment.metric)
-    return Report(experiment, tuple(rows), comparisons, _costs(experiment, output_dir), stale, provenance)
+    return Report(experiment, tuple(rows), comparisons, _costs(experiment, output_dir, stale), stale, provenance)
 
 
 def _staleness(part, scores: dict) -> str | None:
@@ -234,7 +234,10 @@ def _staleness(part, scores: dict) -> str | None:
     from reasonrank_ir.job import difference, is_finished, recorded
     from reasonrank_ir.pipeline.job_spec import source
 
-    record = recorded(part.files)
+    try:
+        record = recorded(part.files)
+    except ReasonRankError:
+        record = None
     if record is None or not is_finished(part.files):
         return "no finished run with its settings beside the scores"
     expected = part.settings()
@@ -274,7 +277,8 @@ def _provenance(part, experiment: Experiment) -> dict:
                if key in finished}}
 
 
-def _costs(experiment: Experiment, output_dir: Path) -> dict[str, dict[str, float]]:
+def _costs(experiment: Experiment, output_dir: Path, stale: Collection = ()) -> dict[str, dict[str, float]]:
+    """What each system's runs cost, stale ones left out."""
     keys = ("queries", "seconds", "windows", "output_tokens", "parse_failures")
     costs = {}
     for system in experiment.systems:
@@ -282,7 +286,7 @@ def _costs(experiment: Experiment, output_dir: Path) -> dict[str, dict[str, floa
         found = False
         for dataset in experiment.datasets:
             path = output_dir / f"{dataset.name}.{system.name}.summary.json"
-            if path.is_file():
+            if path.is_file() and (system.name, dataset.name) not in stale:
                 record = json.loads(path.read_text(encoding="utf-8"))
                 found = True
                 for key in keys:

@@ -128,11 +128,17 @@ def check_parts(experiment: Experiment, parts: list[Part], overwrite: bool = Fal
     """
     from reasonrank_ir import job
 
-    changed = [(part, found) for part in parts if (found := job.conflict(part.files, part.settings())) is not None]
+    def conflict(part: Part) -> job.Conflict | None:
+        try:
+            return job.conflict(part.files, part.settings())
+        except ReasonRankError:  # settings beside the run that are not JSON: not this job's either
+            return job.Conflict(None, None, None, False, 0)
+
+    changed = [(part, found) for part in parts if (found := conflict(part)) is not None]
     if changed and not overwrite:
         part, found = changed[0]
-        what = (f"{part.files.run} is there without settings beside it (not written by this version of "
-                "the runner)" if found.key is None else
+        what = (f"has {part.files.run} without readable settings beside it (made by an older version, or "
+                "not by the runner)" if found.key is None else
                 f"holds {found.kind} made with {found.key} {_show(found.was)} → now {_show(found.now)}")
         more = f" (and {len(changed) - 1} more changed parts)" if len(changed) > 1 else ""
         source = experiment.source or experiment.name
