@@ -18,7 +18,7 @@ from pathlib import Path
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.evaluate.significance import SIGNIFICANCE, Comparison, compare
 from reasonrank_ir.experiments.config import AVERAGE, Experiment
-from reasonrank_ir.experiments.runner import eval_path, plan
+from reasonrank_ir.experiments.runner import eval_path, plan, show_setting
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Report:
             lines += [f"Not run yet ({len(missing)}): " + ", ".join(f"{d} × {r}" for d, r in missing)
                       + f". Run `python -m reasonrank_ir.experiments run {source}` (it says what is missing).", ""]
         if self.stale:
-            lines += [f"Stale ({len(self.stale)}), not shown: made with settings other than the YAML's: "
+            lines += [f"Stale ({len(self.stale)}), not shown (their runs are not the YAML's): "
                       + "; ".join(f"{d} × {r} ({why})" for (r, d), why in self.stale.items())
                       + f". Refresh: `python -m reasonrank_ir.experiments run {source} --overwrite` (redoes "
                       "only the changed parts).", ""]
@@ -143,7 +143,8 @@ class Report:
         lines += [_row(["system", *self.datasets, "avg"]), _row(["---"] + ["---:"] * (len(self.datasets) + 1))]
         for row in self.rows:
             average, complete = self.average(row, metric)
-            cells = ["stale" if (row.name, d) in self.stale else _fmt(self.value(row, d, metric)) for d in self.datasets]
+            cells = ["stale" if (row.name, d) in self.stale else _fmt(self.value(row, d, metric))
+                     for d in self.datasets]
             avg = _fmt(average) + ("" if complete or average is None else f" ({self._count(row, metric)})")
             label = row.label + (" (first stage)" if row.first_stage else "")
             lines.append(_row([label, *cells, avg]))
@@ -245,7 +246,7 @@ def _staleness(part, scores: dict) -> str | None:
     changed = difference(record["settings"], expected)
     if changed is not None:
         key, was, now = changed
-        return f"{key} {was} → {now}"
+        return f"{key} {show_setting(was)} → {show_setting(now)}"
     if scores.get("run_sha256") != record["finished"]["sha256"]:
         return "the scores are of another run file"
     if scores.get("qrels") != source(part.dataset.qrels):
@@ -259,7 +260,7 @@ def _provenance(part, experiment: Experiment) -> dict:
     from dataclasses import replace
 
     from reasonrank_ir.job import file_digest, recorded
-    from reasonrank_ir.pipeline.job_spec import shell_line
+    from reasonrank_ir.pipeline.job_spec import display_path, shell_line
 
     record = recorded(part.files)
     settings, finished = record["settings"], record["finished"]
@@ -272,7 +273,8 @@ def _provenance(part, experiment: Experiment) -> dict:
             "seconds": finished.get("seconds"), "queries": finished["queries"], "limit_queries": limit,
             "run": str(part.files.run), "run_sha256": finished["sha256"],
             "model": settings.get("--model"), "backend": settings.get("--backend"),
-            "first_stage_run": run_file, "first_stage_sha256": file_digest(run_file) if run_file else None,
+            "first_stage_run": display_path(run_file) if run_file else None,
+            "first_stage_sha256": file_digest(run_file) if run_file else None,
             **{key: finished[key] for key in ("windows", "prompt_tokens", "output_tokens", "replayed_windows")
                if key in finished}}
 

@@ -139,7 +139,7 @@ def check_parts(experiment: Experiment, parts: list[Part], overwrite: bool = Fal
         part, found = changed[0]
         what = (f"has {part.files.run} without readable settings beside it (made by an older version, or "
                 "not by the runner)" if found.key is None else
-                f"holds {found.kind} made with {found.key} {_show(found.was)} → now {_show(found.now)}")
+                f"holds {found.kind} made with {found.key} {show_setting(found.was)} → now {show_setting(found.now)}")
         more = f" (and {len(changed) - 1} more changed parts)" if len(changed) > 1 else ""
         source = experiment.source or experiment.name
         raise ReasonRankError(f"{part.row} on {part.dataset.name} {what}{more}: pass --overwrite to redo the changed "
@@ -158,7 +158,8 @@ def part_files(output_dir: Path, dataset: str, row: str) -> list[Path]:
             Path(output_dir) / f"{dataset}.{row}.summary.json", files.run.with_suffix(".html")]
 
 
-def _show(value: Any) -> str:
+def show_setting(value: Any) -> str:
+    """A recorded setting's value as messages print it."""
     return "(not set)" if value is None else str(value)
 
 
@@ -263,9 +264,7 @@ def _run_system(system: SystemSpec, experiment: Experiment, parts: list[Part], p
     for part in parts:
         spec, files = part.dataset, part.files
         if spec.name not in prepared:
-            if not any(m.dataset == spec.name and m.row == system.name for m in result.missing):
-                result.missing.append(Missing(spec.name, system.name,
-                                              f"no first stage ({experiment.first_stage.name})"))
+            result.missing.append(Missing(spec.name, system.name, f"no first stage ({experiment.first_stage.name})"))
             continue
         dataset, topics, candidates = prepared[spec.name]
         try:

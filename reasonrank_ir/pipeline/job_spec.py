@@ -98,9 +98,9 @@ class JobSpec:
         for flag, value in (("--topics", self.topics), ("--qrels", self.qrels),
                             ("--limit-queries", self.limit_queries)):
             if value is not None:
-                argv += [flag, _path(value)]
+                argv += [flag, display_path(value)]
         if first.run_file:
-            argv += ["--run", _path(first.run_file), "--hits", str(first.hits)]
+            argv += ["--run", display_path(first.run_file), "--hits", str(first.hits)]
         else:
             argv += ["--hits", str(first.hits)] + (["--bm25qs"] if first.bm25.query_side else [])
             argv += ["--k1", _number(first.bm25.k1), "--b", _number(first.bm25.b)]
@@ -122,7 +122,7 @@ class JobSpec:
                      "--passes", str(spec.passes),
                      "--passage-tokens", str(spec.config(passage_tokens).max_passage_tokens),
                      "--batch-size", str(spec.batch_size)]
-        argv += ["--output", _path(output)]
+        argv += ["--output", display_path(output)]
         if metrics:
             argv += ["--metrics", *metrics]
         return argv
@@ -133,7 +133,7 @@ def shell_line(argv: Sequence[str]) -> str:
     return " ".join(shlex.quote(str(arg)) for arg in argv)
 
 
-def _path(value: str | os.PathLike | int) -> str:
+def display_path(value: str | os.PathLike | int) -> str:
     """A path under the current folder as a relative one (shorter, and valid in a copy of the folder)."""
     text = str(value)
     if os.path.isabs(text):
