@@ -23,6 +23,11 @@ from reasonrank_ir.io import replaced_atomically
 Settings = Mapping[str, Any]
 """Flag (``--window``) -> value (JSON scalars), in the order a user reads them."""
 
+RESUME_ONLY = frozenset({"engine"})
+"""Settings that bind an unfinished job only: the engine ``--backend auto`` picked. Windows of two
+engines are never mixed in one run, but a finished ``auto`` run stays the run of its flags on a
+machine where ``auto`` picks another engine (the record says which engine made it)."""
+
 
 @dataclass
 class OutputFiles:
@@ -99,9 +104,9 @@ class Conflict:
         return "a finished run" if self.finished else f"an unfinished job ({self.journaled} windows)"
 
 
-def difference(was: Settings, now: Settings) -> tuple[str, Any, Any] | None:
+def difference(was: Settings, now: Settings, ignore: frozenset = frozenset()) -> tuple[str, Any, Any] | None:
     """The first setting whose value differs (recorded order first), as (key, recorded, new)."""
-    key = next((key for key in {**was, **now} if was.get(key) != now.get(key)), None)
+    key = next((key for key in {**was, **now} if key not in ignore and was.get(key) != now.get(key)), None)
     return None if key is None else (key, was.get(key), now.get(key))
 
 
@@ -120,7 +125,7 @@ def conflict(files: OutputFiles, settings: Settings) -> Conflict | None:
     finished = is_finished(files)
     if not (finished or journaled):
         return None
-    changed = difference(record["settings"], settings)
+    changed = difference(record["settings"], settings, RESUME_ONLY if finished else frozenset())
     if changed is None and not finished and record.get("reasonrank_ir") != __version__:
         changed = ("reasonrank-ir version", record.get("reasonrank_ir"), __version__)
     return None if changed is None else Conflict(*changed, finished, journaled)
@@ -151,7 +156,7 @@ def start(files: OutputFiles, settings: Settings, *, resume: bool = False, overw
         raise ReasonRankError(f"{files.run} holds {found.kind} made with {found.key} {found.was}, now {found.now}: "
                               "pass --overwrite to replace it, or choose another --output")
     record = _record(files)
-    if record is not None and difference(record["settings"], settings) is None:
+    if record is not None and difference(record["settings"], settings, RESUME_ONLY) is None:
         if is_finished(files):
             return True
         journaled = _journaled_windows(files)

@@ -285,3 +285,23 @@ def test_resume_compares_the_engine_its_urls_and_options(cranfield, tmp_path, ca
         assert "secret-key" not in (tmp_path / "run.settings.json").read_text()
     finally:
         server.close()
+
+
+def test_the_engine_auto_picked_binds_an_unfinished_job_only(tmp_path):
+    """``--backend auto`` may pick another engine on another machine: a finished run stays its flags' run
+    (its record says which engine made it), but an unfinished job never continues on another engine."""
+    from reasonrank_ir import job
+    from reasonrank_ir.types import Candidate, Query, Ranking, Run
+
+    files = job.OutputFiles.beside(tmp_path / "run.txt")
+    made = {"--backend": "auto", "engine": "vllm", "--window": 20}
+    elsewhere = {**made, "engine": "hf"}
+    assert job.start(files, made) is False
+    files.traces.write_text('{"query_id": "1"}\n')  # one journaled window
+    assert job.conflict(files, elsewhere) == job.Conflict("engine", "vllm", "hf", False, 1)
+    with pytest.raises(ReasonRankError, match=r"cannot --resume .*run.txt: it was started with engine vllm, now hf"):
+        job.start(files, elsewhere, resume=True)
+    job.finish(files, Run({"1": Ranking(Query("1", "q"), (Candidate("d", 1.0),))}))
+    assert job.conflict(files, elsewhere) is None and job.start(files, elsewhere) is True
+    assert job.conflict(files, {**elsewhere, "--window": 10}).key == "--window"
+    assert job.recorded(files)["settings"]["engine"] == "vllm"  # what made it, kept

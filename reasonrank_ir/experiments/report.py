@@ -232,7 +232,7 @@ def build_report(experiment: Experiment, output_dir: str | Path | None = None) -
 def _staleness(part, scores: dict) -> str | None:
     """Why the scores of a part are not the YAML's (None when they are): its run is not finished, was
     made with other settings, or the scores are of another run or other judgments."""
-    from reasonrank_ir.job import difference, is_finished, recorded
+    from reasonrank_ir.job import RESUME_ONLY, difference, is_finished, recorded
     from reasonrank_ir.pipeline.job_spec import source
 
     try:
@@ -243,7 +243,7 @@ def _staleness(part, scores: dict) -> str | None:
         return "no finished run with its settings beside the scores"
     expected = part.settings()
     expected["--limit-queries"] = record["settings"].get("--limit-queries")  # a quick try is a subset, not stale
-    changed = difference(record["settings"], expected)
+    changed = difference(record["settings"], expected, RESUME_ONLY)
     if changed is not None:
         key, was, now = changed
         return f"{key} {show_setting(was)} → {show_setting(now)}"
@@ -272,7 +272,7 @@ def _provenance(part, experiment: Experiment) -> dict:
             "settings": settings, "reasonrank_ir": record.get("reasonrank_ir"), "date": finished.get("date"),
             "seconds": finished.get("seconds"), "queries": finished["queries"], "limit_queries": limit,
             "run": str(part.files.run), "run_sha256": finished["sha256"],
-            "model": settings.get("--model"), "backend": settings.get("--backend"),
+            "model": settings.get("--model"), "backend": settings.get("engine", settings.get("--backend")),
             "first_stage_run": display_path(run_file) if run_file else None,
             "first_stage_sha256": file_digest(run_file) if run_file else None,
             **{key: finished[key] for key in ("windows", "prompt_tokens", "output_tokens", "replayed_windows")

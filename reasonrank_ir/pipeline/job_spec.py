@@ -77,7 +77,7 @@ class JobSpec:
             options = {k: v for k, v in spec.options.items() if k not in UNRECORDED_OPTIONS and v is not None}
             urls = options.pop("base_urls", None)
             settings.update({"--model": spec.model, "--tokenizer": spec.tokenizer, "--max-tokens": spec.max_tokens,
-                             "--backend": resolve_backend_name(spec.backend),
+                             "--backend": spec.backend, "engine": resolve_backend_name(spec.backend),
                              "--base-url": sorted([urls] if isinstance(urls, str) else urls or [])})
             settings.update({f"--backend-option {k}": v for k, v in sorted(options.items())})
         settings.update({"--depth": spec.depth, "--window": spec.window, "--step": spec.step,
