@@ -329,6 +329,8 @@ def test_changed_settings_are_refused_and_overwrite_redoes_only_those(cranfield,
     my_lab(tmp_path, window=4, step=2, metrics=["nDCG@10", "P@5"])
     result = run_experiment(load_experiment("mylab"), "out", limit_queries=3, progress=False)
     assert result.redone == [] and ("cranfield", "oracle") not in result.skipped and run.read_bytes() == whole
+    finished = json.loads((tmp_path / "out" / "cranfield.oracle.settings.json").read_text())["finished"]
+    assert finished["replayed_windows"] == finished["windows"] == windows  # all from the journal
 
 
 @pytest.mark.slow

@@ -100,7 +100,8 @@ class Report:
     def _provenance(self) -> list[str]:
         labels = {r.name: r.label for r in self.rows}
         lines = ["How each number was made (the command makes that run alone, and `run` takes its result as "
-                 "its own; settings: sha256 of the recorded settings)", "",
+                 "its own; settings: sha256 of the recorded settings; seconds: the session that finished the run, "
+                 "resumed windows were paid for earlier)", "",
                  _row(["dataset", "system", "made", "reasonrank-ir", "settings", "model / engine", "queries",
                        "seconds", "windows", "tokens in / out"]), _row(["---"] * 6 + ["---:"] * 4)]
         for (row, dataset), made in self.provenance.items():
@@ -110,7 +111,9 @@ class Report:
             lines.append(_row([dataset, labels.get(row, row), made["date"] or "–", made["reasonrank_ir"] or "–",
                                made["settings_sha256"][:12], engine, queries,
                                "–" if made["seconds"] is None else f"{made['seconds']:.1f}",
-                               str(made.get("windows", "–")), tokens]))
+                               str(made.get("windows", "–")) + (f" ({made['replayed_windows']} resumed)"
+                                                                 if made.get("replayed_windows") else ""),
+                               tokens]))
         published = {made["first_stage_run"]: made["first_stage_sha256"] for made in self.provenance.values()
                      if made.get("first_stage_sha256")}
         if published:
