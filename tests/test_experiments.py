@@ -332,6 +332,15 @@ def test_changed_settings_are_refused_and_overwrite_redoes_only_those(cranfield,
     finished = json.loads((tmp_path / "out" / "cranfield.oracle.settings.json").read_text())["finished"]
     assert finished["replayed_windows"] == finished["windows"] == windows  # all from the journal
 
+    # a folder of an earlier version (a topics marker, no settings) is refused too, then redone part by part
+    (tmp_path / "out" / "cranfield.bm25.settings.json").unlink()
+    (tmp_path / "out" / "cranfield.bm25.txt.topics").write_text("1\n2\n3\n")
+    assert lab("run", "mylab", "--limit-queries", "3") == 2
+    assert "bm25 on cranfield has out/cranfield.bm25.txt without readable settings" in capsys.readouterr().err
+    result = run_experiment(load_experiment("mylab"), "out", limit_queries=3, progress=False, overwrite=True)
+    assert result.redone == [("cranfield", "bm25")] and result.skipped == [("cranfield", "oracle")]
+    assert not (tmp_path / "out" / "cranfield.bm25.txt.topics").exists()
+
 
 @pytest.mark.slow
 def test_provenance_names_the_command_that_makes_the_same_run(cranfield, tmp_path, monkeypatch, capsys):

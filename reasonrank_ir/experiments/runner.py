@@ -152,10 +152,12 @@ def check_parts(experiment: Experiment, parts: list[Part], overwrite: bool = Fal
 
 
 def part_files(output_dir: Path, dataset: str, row: str) -> list[Path]:
-    """Everything the runner and the report write for one part."""
+    """Everything the runner and the report write for one part (and the topics marker that stood for
+    the settings of a first stage before they were recorded)."""
     files = OutputFiles.beside(run_path(output_dir, dataset, row))
     return [files.run, files.traces, files.settings, eval_path(output_dir, dataset, row),
-            Path(output_dir) / f"{dataset}.{row}.summary.json", files.run.with_suffix(".html")]
+            Path(output_dir) / f"{dataset}.{row}.summary.json", files.run.with_suffix(".html"),
+            files.run.with_name(files.run.name + ".topics")]
 
 
 def show_setting(value: Any) -> str:
