@@ -23,6 +23,11 @@ from reasonrank_ir.io import replaced_atomically
 Settings = Mapping[str, Any]
 """Flag (``--window``) -> value (JSON scalars), in the order a user reads them."""
 
+RESUME_ONLY = frozenset({"engine"})
+"""Settings that bind an unfinished job only: the engine ``--backend auto`` picked. Windows of two
+engines are never mixed in one run, but a finished ``auto`` run stays the run of its flags on a
+machine where ``auto`` picks another engine (the record says which engine made it)."""
+
 
 @dataclass
 class OutputFiles:
@@ -83,12 +88,55 @@ def _journaled_windows(files: OutputFiles) -> int:
         return sum(1 for line in handle if line.endswith(b"\n") and line.strip())
 
 
+@dataclass(frozen=True)
+class Conflict:
+    """Why a job's files are not the work of ``settings``: a setting that differs (``key``, its recorded
+    value and the new one), or files without settings beside them (``key`` None)."""
+
+    key: str | None
+    was: Any
+    now: Any
+    finished: bool
+    journaled: int
+
+    @property
+    def kind(self) -> str:
+        return "a finished run" if self.finished else f"an unfinished job ({self.journaled} windows)"
+
+
+def difference(was: Settings, now: Settings, ignore: frozenset = frozenset()) -> tuple[str, Any, Any] | None:
+    """The first setting whose value differs (recorded order first), as (key, recorded, new)."""
+    key = next((key for key in {**was, **now} if key not in ignore and was.get(key) != now.get(key)), None)
+    return None if key is None else (key, was.get(key), now.get(key))
+
+
+def conflict(files: OutputFiles, settings: Settings) -> Conflict | None:
+    """What keeps the work at ``files`` from counting as the job of ``settings``; None when it is that
+    job's (or there is no work). Settings whose job never finished a window bind nothing; an unfinished
+    job also binds the package version (two versions' windows are never mixed in one run)."""
+    from reasonrank_ir import __version__
+
+    record = _record(files)
+    journaled = _journaled_windows(files)
+    if record is None:
+        if files.run.exists() or journaled:
+            return Conflict(None, None, None, False, journaled)
+        return None
+    finished = is_finished(files)
+    if not (finished or journaled):
+        return None
+    changed = difference(record["settings"], settings, RESUME_ONLY if finished else frozenset())
+    if changed is None and not finished and record.get("reasonrank_ir") != __version__:
+        changed = ("reasonrank-ir version", record.get("reasonrank_ir"), __version__)
+    return None if changed is None else Conflict(*changed, finished, journaled)
+
+
 def start(files: OutputFiles, settings: Settings, *, resume: bool = False, overwrite: bool = False) -> bool:
     """Check the job at ``files`` against ``settings`` before any work; True when it is already complete.
 
-    Refuses (one line naming the differing setting) to resume another job's work, and to replace a
-    finished run or a journal without ``overwrite``; then records ``settings`` for the job about to
-    run. Settings whose job never finished a window bind nothing (a typo fixed is not a new job).
+    Refuses (one line naming the differing setting, see :func:`conflict`) to resume another job's
+    work, and to replace a finished run or a journal without ``overwrite``; then records ``settings``
+    for the job about to run.
     """
     from reasonrank_ir import __version__
 
@@ -96,31 +144,26 @@ def start(files: OutputFiles, settings: Settings, *, resume: bool = False, overw
     if overwrite:
         for path in (files.run, files.traces, files.settings):
             path.unlink(missing_ok=True)
+    found = conflict(files, settings)
+    if found is not None and found.key is None:
+        raise ReasonRankError(f"{files.run if files.run.exists() else files.traces} exists but was not "
+                              "written by this job (no settings beside it): pass --overwrite to replace "
+                              "it, or choose another --output")
+    if found is not None:
+        if resume:
+            raise ReasonRankError(f"cannot --resume {files.run}: it was started with {found.key} {found.was}, now "
+                                  f"{found.now}; rerun with its settings, or pass --overwrite to start again")
+        raise ReasonRankError(f"{files.run} holds {found.kind} made with {found.key} {found.was}, now {found.now}: "
+                              "pass --overwrite to replace it, or choose another --output")
     record = _record(files)
-    journaled = _journaled_windows(files)
-    if record is None:
-        if files.run.exists() or journaled:
-            raise ReasonRankError(f"{files.run if files.run.exists() else files.traces} exists but was not "
-                                  "written by this job (no settings beside it): pass --overwrite to replace "
-                                  "it, or choose another --output")
-    else:
-        finished = is_finished(files)
-        changed = next((key for key in {**record["settings"], **settings}
-                        if record["settings"].get(key) != settings.get(key)), None)
-        if changed is not None and (finished or journaled):
-            was, now = record["settings"].get(changed), settings.get(changed)
-            if resume:
-                raise ReasonRankError(f"cannot --resume {files.run}: it was started with {changed} {was}, now "
-                                      f"{now}; rerun with its settings, or pass --overwrite to start again")
-            kind = "a finished run" if finished else f"an unfinished job ({journaled} windows)"
-            raise ReasonRankError(f"{files.run} holds {kind} made with {changed} {was}, now {now}: pass "
-                                  "--overwrite to replace it, or choose another --output")
-        if changed is None and finished:
+    if record is not None and difference(record["settings"], settings, RESUME_ONLY) is None:
+        if is_finished(files):
             return True
-        if changed is None and journaled and not resume:
+        journaled = _journaled_windows(files)
+        if journaled and not resume:
             raise ReasonRankError(f"{files.run} is an unfinished job with these settings ({journaled} windows "
                                   "done): add --resume to continue it, or --overwrite to start again")
-        if changed is None:
+        if journaled:
             return False
     _write_record(files, {"reasonrank_ir": __version__, "settings": settings})
     return False
@@ -134,11 +177,20 @@ def abandon(files: OutputFiles) -> None:
             files.traces.unlink()
 
 
-def finish(files: OutputFiles, run, tag: str | None = None) -> None:
-    """Replace the run file whole, then record its digest: the job is finished."""
+def finish(files: OutputFiles, run, tag: str | None = None, facts: Mapping[str, Any] | None = None) -> None:
+    """Replace the run file whole, then record its digest: the job is finished. ``facts`` (time, tokens)
+    are recorded with it, and the date."""
+    from datetime import datetime, timezone
+
     from reasonrank_ir.io.trec import write_run
 
     write_run(run, files.run, tag)
     record = _record(files) or {"settings": {}}
-    record["finished"] = {"queries": len(run), "sha256": file_digest(files.run)}
+    record["finished"] = {"queries": len(run), "sha256": file_digest(files.run),
+                          "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), **(facts or {})}
     _write_record(files, record)
+
+
+def recorded(files: OutputFiles) -> dict | None:
+    """The record beside a run (version, settings, and once finished its digest, date and facts)."""
+    return _record(files)

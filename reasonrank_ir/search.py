@@ -146,36 +146,12 @@ def default_output(args) -> Path:
     return runs_home() / (".".join(parts) + ".txt")
 
 
-def _file(path: str) -> str:
-    """A file as its name and content digest (moving it changes nothing, editing it does)."""
-    from reasonrank_ir.job import file_digest
+def job_spec(args, spec):
+    """The job the flags describe (see ``pipeline.job_spec``: the experiments describe theirs the same way)."""
+    from reasonrank_ir.pipeline.job_spec import JobSpec
 
-    return f"{Path(path).name} sha256:{file_digest(path)[:12]}"
-
-
-def _source(value: str | None) -> str | None:
-    """A name, or a file (see ``_file``), as ``--topics`` and ``--qrels`` take them."""
-    return _file(value) if value is not None and Path(value).is_file() else value
-
-
-def job_settings(args, dataset: Dataset, spec) -> dict:
-    """What decides the run's content, keyed by flag: a resumed or repeated job must have the same."""
-    settings = {"--index": args.index, "--topics": _source(args.topics), "--limit-queries": args.limit_queries,
-                "--hits": args.hits,
-                "first stage": make_first_stage(args).name, "--run": _file(args.run) if args.run else None,
-                "--fuse-runs": [_file(path) for path in args.fuse_runs or ()], "--k1": args.k1, "--b": args.b,
-                "--remove-query": args.remove_query, "--rerank": args.rerank}
-    if args.fusion:
-        settings.update({"--alpha": args.alpha, "--rrf-k": args.rrf_k})
-    if spec is None:
-        return settings
-    if spec.reranker == "oracle":
-        settings["--qrels"] = _source(args.qrels)
-    else:
-        settings.update({"--model": spec.model, "--tokenizer": spec.tokenizer, "--max-tokens": spec.max_tokens})
-    settings.update({"--depth": spec.depth, "--window": spec.window, "--step": spec.step, "--passes": spec.passes,
-                     "--passage-tokens": spec.config(dataset.max_passage_tokens).max_passage_tokens})
-    return settings
+    return JobSpec(index=args.index, first_stage=make_first_stage(args), reranker=spec, topics=args.topics,
+                   qrels=args.qrels, limit_queries=args.limit_queries)
 
 
 def make_first_stage(args):
@@ -264,6 +240,7 @@ def run(args) -> int:
     from reasonrank_ir.data import load
     from reasonrank_ir.evaluate import format_lines, parse_measures
     from reasonrank_ir.io.trec import read_run
+    from reasonrank_ir.pipeline.job_spec import run_tag
 
     if args.max_tokens < 1:
         raise ReasonRankError(f"--max-tokens must be at least 1 (engines read 0 as no limit), found {args.max_tokens}")
@@ -285,7 +262,8 @@ def run(args) -> int:
         topics = dict(list(topics.items())[:args.limit_queries])
     dataset.qrels()  # read now: a bad judgments file must fail before the run, not after it
     files = job.OutputFiles.beside(output, args.traces)
-    if job.start(files, job_settings(args, dataset, spec), resume=args.resume, overwrite=args.overwrite):
+    settings = job_spec(args, spec).settings(dataset.max_passage_tokens)
+    if job.start(files, settings, resume=args.resume, overwrite=args.overwrite):
         print(f"already complete: {output} (same settings; --overwrite runs it again)", file=sys.stderr)
         final = read_run(output, topics)
         scores = pipeline.score(final, dataset, args.metrics, topics)
@@ -296,11 +274,11 @@ def run(args) -> int:
         reranker = make_reranker(spec, dataset) if spec is not None else None
         started = time.perf_counter()
         candidates = pipeline.retrieve(dataset, topics, first_stage, progress=True)
-        candidates.name = output.stem.removeprefix("run.")[:60]
+        candidates.name = run_tag(output)
         print(f"first stage: {len(candidates)} queries from {first_stage.name} in {time.perf_counter() - started:.1f}s",
               file=sys.stderr)
         if reranker is None:
-            job.finish(files, candidates)
+            job.finish(files, candidates, facts={"seconds": round(time.perf_counter() - started, 3)})
             final = candidates
         else:
             outcome = pipeline.rerank(reranker, candidates, dataset, files, resume=args.resume,

@@ -242,3 +242,66 @@ def test_files_are_replaced_whole(tmp_path):
         handle.write("half of the new")
         raise RuntimeError("killed")
     assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["run.txt"]
+
+
+def instant_answer(body: dict) -> tuple[str, None]:
+    num = int(re.search(r"I will provide you with (\d+) passages", body["messages"][-1]["content"]).group(1))
+    return "<think>x</think><answer>" + " > ".join(f"[{i}]" for i in range(num, 0, -1)) + "</answer>", None
+
+
+@pytest.mark.slow
+def test_resume_compares_the_engine_its_urls_and_options(cranfield, tmp_path, capsys):
+    """A job of one engine or server never continues on another (issue 19.7); request pacing and secrets
+    are not settings: they are not recorded, and may change on resume."""
+    topics = topics_file(cranfield, tmp_path / "topics.tsv", 2)
+    output = tmp_path / "run.txt"
+    server = ReplayServer(instant_answer)
+    argv = ["--index", "cranfield", "--topics", str(topics), "--hits", "6", "--rerank", "reasonrank",
+            "--backend", "openai", "--model", "m", "--base-url", server.url, "--tokenizer", str(QWEN_TOKENIZER),
+            "--depth", "6", "--window", "3", "--step", "2", "--passage-tokens", "12", "--output", str(output)]
+    try:
+        assert search(argv) == 0
+        finished = output.read_bytes()
+        record = json.loads((tmp_path / "run.settings.json").read_text())["settings"]
+        assert (record["--backend"], record["--base-url"]) == ("openai", [server.url])
+        output.write_bytes(finished[:40])  # an unfinished job with its journal
+        capsys.readouterr()
+        for change, named in [(["--base-url", "http://127.0.0.1:9/v1"],
+                               f"--base-url ['{server.url}'], now ['http://127.0.0.1:9/v1']"),
+                              (["--backend-option", "endpoint=completions"],
+                               "--backend-option endpoint None, now completions"),
+                              (["--endpoint", "completions"], "--backend-option endpoint None, now completions"),
+                              (["--backend", "hf"], "--backend openai, now hf")]:
+            changed = [*argv, *change] if change[0] != "--base-url" else \
+                [a if a != server.url else change[1] for a in argv]
+            asked = len(server.requests)
+            assert search([*changed, "--resume"]) == 2
+            assert capsys.readouterr().err == (f"error: cannot --resume {output}: it was started with {named}; "
+                                               "rerun with its settings, or pass --overwrite to start again\n")
+            assert len(server.requests) == asked
+        asked = len(server.requests)
+        assert search([*argv, "--resume", "--concurrency", "2", "--api-key", "secret-key"]) == 0
+        assert len(server.requests) == asked and output.read_bytes() == finished  # all windows replayed
+        assert "secret-key" not in (tmp_path / "run.settings.json").read_text()
+    finally:
+        server.close()
+
+
+def test_the_engine_auto_picked_binds_an_unfinished_job_only(tmp_path):
+    """``--backend auto`` may pick another engine on another machine: a finished run stays its flags' run
+    (its record says which engine made it), but an unfinished job never continues on another engine."""
+    from reasonrank_ir import job
+    from reasonrank_ir.types import Candidate, Query, Ranking, Run
+
+    files = job.OutputFiles.beside(tmp_path / "run.txt")
+    made = {"--backend": "auto", "engine": "vllm", "--window": 20}
+    elsewhere = {**made, "engine": "hf"}
+    assert job.start(files, made) is False
+    files.traces.write_text('{"query_id": "1"}\n')  # one journaled window
+    assert job.conflict(files, elsewhere) == job.Conflict("engine", "vllm", "hf", False, 1)
+    with pytest.raises(ReasonRankError, match=r"cannot --resume .*run.txt: it was started with engine vllm, now hf"):
+        job.start(files, elsewhere, resume=True)
+    job.finish(files, Run({"1": Ranking(Query("1", "q"), (Candidate("d", 1.0),))}))
+    assert job.conflict(files, elsewhere) is None and job.start(files, elsewhere) is True
+    assert job.conflict(files, {**elsewhere, "--window": 10}).key == "--window"
+    assert job.recorded(files)["settings"]["engine"] == "vllm"  # what made it, kept

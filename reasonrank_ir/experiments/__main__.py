@@ -3,10 +3,12 @@
     python -m reasonrank_ir.experiments list
     python -m reasonrank_ir.experiments run bright-reasonir-reasonrank7b [--only biology]
     python -m reasonrank_ir.experiments report bright-reasonir-reasonrank7b
+    python -m reasonrank_ir.experiments show --commands bright-reasonir-reasonrank7b
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -23,11 +25,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("list", help="the experiments known by name (packaged, and ./experiments/*.yaml)")
     show = commands.add_parser("show", help="print an experiment's YAML (copy it to change a setting)")
     show.add_argument("experiment", metavar="YAML_OR_NAME", help="a name from `list`, or a YAML file")
+    show.add_argument("--commands", action="store_true",
+                      help="print instead the `python -m reasonrank_ir.search` command of each dataset × row: "
+                           "each makes that part's run alone, and `run` takes it as its own (nothing is run)")
+    show.add_argument("--only", nargs="+", metavar="DATASET", help="with --commands: only these datasets")
+    show.add_argument("--limit-queries", type=int, metavar="N", help="with --commands: first N queries")
+    show.add_argument("--output-dir", metavar="DIR", help="with --commands: the folder of the runs "
+                                                          "(default: runs/<experiment>)")
     run = commands.add_parser("run", help="run every dataset of an experiment (finished parts are kept)")
     run.add_argument("experiment", metavar="YAML_OR_NAME", help="a name from `list`, or a YAML file")
     run.add_argument("--only", nargs="+", metavar="DATASET", help="run only these datasets (column names)")
     run.add_argument("--limit-queries", type=int, metavar="N", help="first N queries of each dataset (a quick try)")
     run.add_argument("--output-dir", metavar="DIR", help="where runs and scores go (default: runs/<experiment>)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="redo the parts whose recorded settings differ from the YAML (the others are kept); "
+                          "without it such parts are refused before any work")
     report = commands.add_parser("report", help="print the markdown table; write report.md and a PNG chart")
     report.add_argument("experiment", metavar="YAML_OR_NAME", help="a name from `list`, or a YAML file")
     report.add_argument("--output-dir", metavar="DIR", help="the folder run wrote (default: runs/<experiment>)")
@@ -43,11 +55,12 @@ def _report(experiment, output_dir: Path, require_scores: bool = False) -> str:
                               f"(python -m reasonrank_ir.experiments run {experiment.name}), or pass its --output-dir")
     text = report.markdown()
     try:
-        text += "".join(f"\n{line}\n" for line in write_inspections(experiment, output_dir))
+        text += "".join(f"\n{line}\n" for line in write_inspections(experiment, output_dir, report.stale))
     except ReasonRankError as error:
         print(f"no inspection pages: {error}", file=sys.stderr)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "report.md").write_text(text, encoding="utf-8")
+    (output_dir / "report.json").write_text(json.dumps(report.as_dict(), indent=1) + "\n", encoding="utf-8")
     try:
         chart = write_chart(report, output_dir / "report.png")
         text += f"\n![{experiment.name}]({chart.name})\n"
@@ -69,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             print(f"{name}\t{' '.join(str(data.get('description', '')).split())}")
         return 0
-    if args.command == "show":
+    if args.command == "show" and not args.commands:
+        if args.only or args.limit_queries or args.output_dir:
+            raise ReasonRankError("--only, --limit-queries and --output-dir go with show --commands")
         print(find_experiment(args.experiment).read_text(encoding="utf-8"), end="")
         return 0
     experiment = load_experiment(args.experiment)
@@ -77,10 +92,22 @@ def main(argv: list[str] | None = None) -> int:
         experiment = experiment.only(args.only)
     output_dir = Path(args.output_dir) if args.output_dir else experiment.default_output_dir()
     check_output_dir(output_dir, "--output-dir")
+    if args.command == "show":
+        from reasonrank_ir.experiments.runner import plan
+        from reasonrank_ir.pipeline.job_spec import shell_line
+
+        if args.limit_queries is not None and args.limit_queries < 1:
+            raise ReasonRankError(f"--limit-queries must be a positive integer, found {args.limit_queries}")
+        parts, missing = plan(experiment, output_dir, args.limit_queries)
+        for part in parts:
+            print(f"# {part.dataset.name} × {part.row}\n{shell_line(part.command(experiment.metrics))}")
+        for gone in missing:
+            print(f"# {gone.dataset}: no commands: {gone.reason}")
+        return 0
     if args.command == "run":
         from reasonrank_ir.experiments.runner import run_experiment
 
-        result = run_experiment(experiment, output_dir, limit_queries=args.limit_queries,
+        result = run_experiment(experiment, output_dir, limit_queries=args.limit_queries, overwrite=args.overwrite,
                                 echo=lambda line: print(line, file=sys.stderr))
         if result.missing:
             print(f"\n{len(result.missing)} parts could not run; what is missing and how to get it:",

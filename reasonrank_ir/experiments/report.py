@@ -1,20 +1,24 @@
 """The report of an experiment: the paper's table with our numbers, the published ones and the gap.
 
-Reads only what ``run`` wrote (``<dataset>.<row>.eval.json`` and ``.summary.json``), so it is
-instant and works offline. Per query, each reranked system is compared with the first stage it
-reranked: wins, ties and losses, and a paired t-test (``scipy.stats.ttest_rel``) per dataset.
+Reads only what ``run`` wrote (``<dataset>.<row>.eval.json``, ``.settings.json`` and
+``.summary.json``), so it is instant and works offline. A number is shown only when the settings
+recorded with its run are the YAML's and the scores are those of that very run; otherwise the cell
+is stale, with the way to refresh it. Every number carries its provenance: the search command that
+makes its run alone, the settings digest, package version, model and engine, date, time and tokens.
+Per query, each reranked system is compared with the first stage it reranked: wins, ties and
+losses, and a paired t-test (``scipy.stats.ttest_rel``) per dataset.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.evaluate.significance import SIGNIFICANCE, Comparison, compare
 from reasonrank_ir.experiments.config import AVERAGE, Experiment
-from reasonrank_ir.experiments.runner import eval_path
+from reasonrank_ir.experiments.runner import eval_path, plan, show_setting
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,10 @@ class Report:
     """``(system, dataset) -> Comparison``."""
     costs: Mapping[str, Mapping[str, float]]
     """Per system, summed over datasets: seconds, queries, windows, parse_failures, output_tokens."""
+    stale: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    """``(row, dataset) -> why`` for scores whose run was made with other settings than the YAML's."""
+    provenance: Mapping[tuple[str, str], Mapping] = field(default_factory=dict)
+    """``(row, dataset) -> how the number was made`` (command, settings digest, version, date, cost)."""
 
     @property
     def datasets(self) -> list[str]:
@@ -56,7 +64,8 @@ class Report:
         return sum(values) / len(values) if values and None not in values else None
 
     def missing(self) -> list[tuple[str, str]]:
-        return [(d, r.name) for r in self.rows for d in self.datasets if self.value(r, d) is None]
+        return [(d, r.name) for r in self.rows for d in self.datasets
+                if self.value(r, d) is None and (r.name, d) not in self.stale]
 
     def markdown(self) -> str:
         experiment = self.experiment
@@ -69,12 +78,66 @@ class Report:
             lines += self._comparison_table() + [""]
         if self.costs:
             lines += self._cost_table() + [""]
+        source = experiment.source or experiment.name
         missing = self.missing()
         if missing:
-            source = experiment.source or experiment.name
             lines += [f"Not run yet ({len(missing)}): " + ", ".join(f"{d} × {r}" for d, r in missing)
                       + f". Run `python -m reasonrank_ir.experiments run {source}` (it says what is missing).", ""]
+        if self.stale:
+            lines += [f"Stale ({len(self.stale)}), not shown (their runs are not the YAML's): "
+                      + "; ".join(f"{d} × {r} ({why})" for (r, d), why in self.stale.items())
+                      + f". Refresh: `python -m reasonrank_ir.experiments run {source} --overwrite` (redoes "
+                      "only the changed parts).", ""]
+        unscored = [f"{d} × {r.name}" for r in self.rows for d in self.datasets if (r.name, d) in self.provenance
+                    and any(self.value(r, d, m) is None for m in experiment.metrics)]
+        if unscored:
+            lines += [f"Not scored with every metric yet: {', '.join(unscored)}. `python -m reasonrank_ir.experiments "
+                      f"run {source}` scores the finished runs (no reranking).", ""]
+        if self.provenance:
+            lines += self._provenance() + [""]
         return "\n".join(lines).rstrip() + "\n"
+
+    def _provenance(self) -> list[str]:
+        labels = {r.name: r.label for r in self.rows}
+        lines = ["How each number was made (the command makes that run alone, and `run` takes its result as "
+                 "its own; settings: sha256 of the recorded settings; seconds: the session that finished the run, "
+                 "resumed windows were paid for earlier)", "",
+                 _row(["dataset", "system", "made", "reasonrank-ir", "settings", "model / engine", "queries",
+                       "seconds", "windows", "tokens in / out"]), _row(["---"] * 6 + ["---:"] * 4)]
+        for (row, dataset), made in self.provenance.items():
+            engine = f"{made['model']} / {made['backend']}" if made.get("model") else "–"
+            queries = f"{made['queries']}" + (f" (first {made['limit_queries']})" if made["limit_queries"] else "")
+            tokens = (f"{made['prompt_tokens']} / {made['output_tokens']}" if "prompt_tokens" in made else "–")
+            lines.append(_row([dataset, labels.get(row, row), made["date"] or "–", made["reasonrank_ir"] or "–",
+                               made["settings_sha256"][:12], engine, queries,
+                               "–" if made["seconds"] is None else f"{made['seconds']:.1f}",
+                               str(made.get("windows", "–")) + (f" ({made['replayed_windows']} resumed)"
+                                                                 if made.get("replayed_windows") else ""),
+                               tokens]))
+        published = {made["first_stage_run"]: made["first_stage_sha256"] for made in self.provenance.values()
+                     if made.get("first_stage_sha256")}
+        if published:
+            lines += ["", "Published first-stage runs: " + "; ".join(f"`{path}` sha256 `{digest}`"
+                                                                  for path, digest in published.items())]
+        lines += ["", "```bash"]
+        for (row, dataset), made in self.provenance.items():
+            lines += [f"# {dataset} × {labels.get(row, row)}", made["command"]]
+        return lines + ["```"]
+
+    def as_dict(self) -> dict:
+        """The report as JSON: every cell's scores (or why it is stale) and provenance."""
+        cells = []
+        for row in self.rows:
+            for dataset in self.datasets:
+                key = (row.name, dataset)
+                cells.append({"dataset": dataset, "system": row.name, "label": row.label,
+                              "first_stage": row.first_stage,
+                              "scores": {m: v for m in self.experiment.metrics
+                                         if (v := self.value(row, dataset, m)) is not None},
+                              "published": row.published.get(dataset) if row.published else None,
+                              "stale": self.stale.get(key), "provenance": self.provenance.get(key)})
+        return {"experiment": self.experiment.name, "source": str(self.experiment.source or ""),
+                "metrics": list(self.experiment.metrics), "cells": cells}
 
     def _score_table(self, metric: str) -> list[str]:
         headline = metric == self.experiment.metric
@@ -83,7 +146,8 @@ class Report:
         lines += [_row(["system", *self.datasets, "avg"]), _row(["---"] + ["---:"] * (len(self.datasets) + 1))]
         for row in self.rows:
             average, complete = self.average(row, metric)
-            cells = [_fmt(self.value(row, d, metric)) for d in self.datasets]
+            cells = ["stale" if (row.name, d) in self.stale else _fmt(self.value(row, d, metric))
+                     for d in self.datasets]
             avg = _fmt(average) + ("" if complete or average is None else f" ({self._count(row, metric)})")
             label = row.label + (" (first stage)" if row.first_stage else "")
             lines.append(_row([label, *cells, avg]))
@@ -128,12 +192,18 @@ class Report:
 
 
 def build_report(experiment: Experiment, output_dir: str | Path | None = None) -> Report:
-    """Collect the scores ``run`` wrote under ``output_dir`` (default ``runs/<experiment>/``)."""
+    """Collect the scores ``run`` wrote under ``output_dir`` (default ``runs/<experiment>/``): only those
+    whose run was made with the YAML's settings; the others are stale (see ``Report.stale``)."""
     output_dir = Path(output_dir) if output_dir else experiment.default_output_dir()
     first = experiment.first_stage
+    parts, unplanned = plan(experiment, output_dir)
+    by_cell = {(part.row, part.dataset.name): part for part in parts}
+    unchecked = {gone.dataset: gone.reason for gone in unplanned}
     specs = [(first.name, first.label, first.published, True)] + [
         (s.name, s.label, s.published, False) for s in experiment.systems]
     records: dict[tuple[str, str], dict] = {}
+    stale: dict[tuple[str, str], str] = {}
+    provenance: dict[tuple[str, str], dict] = {}
     rows = []
     for name, label, published, is_first in specs:
         values: dict[str, dict[str, float]] = {m: {} for m in experiment.metrics}
@@ -142,7 +212,13 @@ def build_report(experiment: Experiment, output_dir: str | Path | None = None) -
             if not path.is_file():
                 continue
             record = json.loads(path.read_text(encoding="utf-8"))
+            part = by_cell.get((name, dataset.name))
+            why = (f"cannot check it: {unchecked[dataset.name]}" if part is None else _staleness(part, record))
+            if why is not None:
+                stale[(name, dataset.name)] = why
+                continue
             records[(name, dataset.name)] = record
+            provenance[(name, dataset.name)] = _provenance(part, experiment)
             for metric in experiment.metrics:
                 if metric in record["aggregate"]:
                     values[metric][dataset.name] = record["aggregate"][metric]
@@ -153,10 +229,61 @@ def build_report(experiment: Experiment, output_dir: str | Path | None = None) -
             base, other = records.get((first.name, dataset.name)), records.get((system.name, dataset.name))
             if base and other and base["judged"] == other["judged"]:
                 comparisons[(system.name, dataset.name)] = compare(base, other, experiment.metric)
-    return Report(experiment, tuple(rows), comparisons, _costs(experiment, output_dir))
+    return Report(experiment, tuple(rows), comparisons, _costs(experiment, output_dir, stale), stale, provenance)
 
 
-def _costs(experiment: Experiment, output_dir: Path) -> dict[str, dict[str, float]]:
+def _staleness(part, scores: dict) -> str | None:
+    """Why the scores of a part are not the YAML's (None when they are): its run is not finished, was
+    made with other settings, or the scores are of another run or other judgments."""
+    from reasonrank_ir.job import RESUME_ONLY, difference, is_finished, recorded
+    from reasonrank_ir.pipeline.job_spec import source
+
+    try:
+        record = recorded(part.files)
+    except ReasonRankError:
+        record = None
+    if record is None or not is_finished(part.files):
+        return "no finished run with its settings beside the scores"
+    expected = part.settings()
+    expected["--limit-queries"] = record["settings"].get("--limit-queries")  # a quick try is a subset, not stale
+    changed = difference(record["settings"], expected, RESUME_ONLY)
+    if changed is not None:
+        key, was, now = changed
+        return f"{key} {show_setting(was)} → {show_setting(now)}"
+    if scores.get("run_sha256") != record["finished"]["sha256"]:
+        return "the scores are of another run file"
+    if scores.get("qrels") != source(part.dataset.qrels):
+        return "scored with other judgments"
+    return None
+
+
+def _provenance(part, experiment: Experiment) -> dict:
+    """How a part's number was made, from what was recorded beside its run."""
+    import hashlib
+    from dataclasses import replace
+
+    from reasonrank_ir.job import file_digest, recorded
+    from reasonrank_ir.pipeline.job_spec import display_path, shell_line
+
+    record = recorded(part.files)
+    settings, finished = record["settings"], record["finished"]
+    limit = settings.get("--limit-queries")
+    made = replace(part, job=replace(part.job, limit_queries=limit))
+    run_file = part.job.first_stage.run_file
+    return {"command": shell_line(made.command(experiment.metrics)),
+            "settings_sha256": hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest(),
+            "settings": settings, "reasonrank_ir": record.get("reasonrank_ir"), "date": finished.get("date"),
+            "seconds": finished.get("seconds"), "queries": finished["queries"], "limit_queries": limit,
+            "run": str(part.files.run), "run_sha256": finished["sha256"],
+            "model": settings.get("--model"), "backend": settings.get("engine", settings.get("--backend")),
+            "first_stage_run": display_path(run_file) if run_file else None,
+            "first_stage_sha256": file_digest(run_file) if run_file else None,
+            **{key: finished[key] for key in ("windows", "prompt_tokens", "output_tokens", "replayed_windows")
+               if key in finished}}
+
+
+def _costs(experiment: Experiment, output_dir: Path, stale: Collection = ()) -> dict[str, dict[str, float]]:
+    """What each system's runs cost, stale ones left out."""
     keys = ("queries", "seconds", "windows", "output_tokens", "parse_failures")
     costs = {}
     for system in experiment.systems:
@@ -164,7 +291,7 @@ def _costs(experiment: Experiment, output_dir: Path) -> dict[str, dict[str, floa
         found = False
         for dataset in experiment.datasets:
             path = output_dir / f"{dataset.name}.{system.name}.summary.json"
-            if path.is_file():
+            if path.is_file() and (system.name, dataset.name) not in stale:
                 record = json.loads(path.read_text(encoding="utf-8"))
                 found = True
                 for key in keys:
@@ -209,9 +336,10 @@ def write_chart(report: Report, path: str | Path) -> Path:
     return path
 
 
-def write_inspections(experiment: Experiment, output_dir: str | Path) -> list[str]:
+def write_inspections(experiment: Experiment, output_dir: str | Path, stale: Collection = ()) -> list[str]:
     """A ``reasonrank_ir.inspect`` page beside each reranked run with traces (rewritten when the run is
-    newer), against the first stage; one markdown line linking them all."""
+    newer), against the first stage; one markdown line linking them all. ``stale`` (system, dataset)
+    parts get none: their run is not the YAML's."""
     from reasonrank_ir.experiments.runner import run_path
     from reasonrank_ir.inspect import write_report
     from reasonrank_ir.job import OutputFiles
@@ -220,7 +348,7 @@ def write_inspections(experiment: Experiment, output_dir: str | Path) -> list[st
     for system in experiment.systems:
         for dataset in experiment.datasets:
             run = run_path(Path(output_dir), dataset.name, system.name)
-            if not (run.is_file() and OutputFiles.beside(run).traces.is_file()):
+            if (system.name, dataset.name) in stale or not (run.is_file() and OutputFiles.beside(run).traces.is_file()):
                 continue
             page = run.with_suffix(".html")
             if not page.is_file() or page.stat().st_mtime < run.stat().st_mtime:

@@ -1,9 +1,12 @@
 """Run an experiment: every dataset's first stage, then every system over it, resumable.
 
-Files under the output folder (default ``runs/<experiment>/``):
-``<dataset>.<system>.txt`` (TREC run), ``.traces.jsonl`` (reasoning), ``.summary.json`` (time,
-tokens, parse failures) and ``<dataset>.<row>.eval.json`` (aggregate and per-query scores, which
-the report reads). Finished runs are skipped; interrupted ones continue where they stopped.
+Files under the output folder (default ``runs/<experiment>/``), for each dataset × row (the first
+stage and each system): ``<dataset>.<row>.txt`` (TREC run) with ``.settings.json`` beside it (the
+same settings ``search`` records, see ``pipeline.job_spec``), ``.traces.jsonl`` (reasoning),
+``.summary.json`` (time, tokens, parse failures) and ``.eval.json`` (aggregate and per-query scores,
+which the report reads). Before any work every finished or started part is checked against the
+YAML: a part made with other settings is refused in one line, or redone with ``overwrite``;
+finished parts of the same settings are kept, interrupted ones continue where they stopped.
 Anything missing (an index that cannot be downloaded, a model not on disk, runs not fetched) is
 reported per dataset with the way to get it, and the other datasets go on.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,8 @@ from reasonrank_ir.data import Dataset
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.experiments.config import DatasetSpec, Experiment, SystemSpec
 from reasonrank_ir.io.names import looks_like_path
+from reasonrank_ir.job import OutputFiles
+from reasonrank_ir.pipeline.job_spec import JobSpec, source
 
 RUNS_HOWTO = ("ReasonRank's ReasonIR top-100 runs are in github.com/8421BCD/ReasonRank under "
               "runs/{subset}/reasonir_gpt4cot_top100.txt: download them and point first_stage runs: at the "
@@ -35,6 +40,27 @@ class Missing:
     reason: str
 
 
+@dataclass(frozen=True)
+class Part:
+    """One cell of the table: a dataset × row (the first stage or a system) as the search job that makes it."""
+
+    dataset: DatasetSpec
+    row: str
+    system: SystemSpec | None
+    """None for the first stage."""
+    job: JobSpec
+    passage_tokens: int
+    """The dataset's passage truncation (a system's own ``passage_tokens`` wins)."""
+    files: OutputFiles
+
+    def settings(self) -> dict[str, Any]:
+        return self.job.settings(self.passage_tokens)
+
+    def command(self, metrics: tuple[str, ...] = ()) -> list[str]:
+        """``python -m reasonrank_ir.search ...`` that makes this part's run alone, at its run file."""
+        return self.job.command(self.files.run, self.passage_tokens, metrics)
+
+
 @dataclass
 class ExperimentRun:
     experiment: Experiment
@@ -44,6 +70,8 @@ class ExperimentRun:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     """Of those, the ones already complete before this call."""
     missing: list[Missing] = field(default_factory=list)
+    redone: list[tuple[str, str]] = field(default_factory=list)
+    """Parts made with other settings, removed to be made again (``overwrite``)."""
 
 
 def eval_path(output_dir: Path, dataset: str, row: str) -> Path:
@@ -54,37 +82,133 @@ def run_path(output_dir: Path, dataset: str, row: str) -> Path:
     return Path(output_dir) / f"{dataset}.{row}.txt"
 
 
+def plan(experiment: Experiment, output_dir: str | Path | None = None,
+         limit_queries: int | None = None) -> tuple[list[Part], list[Missing]]:
+    """Every part of the experiment as a search job, without opening an index or loading a model;
+    a dataset whose job cannot even be described (a published run not there) is missing instead."""
+    from reasonrank_ir.data import load
+    from reasonrank_ir.pipeline.first_stage import FirstStage
+    from reasonrank_ir.retrieval.bm25 import BM25Settings
+
+    output_dir = Path(output_dir) if output_dir else experiment.default_output_dir()
+    first = experiment.first_stage
+    parts, missing = [], []
+    for spec in experiment.datasets:
+        run_file = first.run_file(spec)
+        try:
+            if run_file is not None and not run_file.is_file():
+                raise ReasonRankError(f"first-stage run {run_file} is missing; "
+                                      + RUNS_HOWTO.replace("{subset}", spec.name, 1))
+            if spec.index and looks_like_path(spec.index) and not Path(spec.index).exists():
+                raise ReasonRankError(f"index folder {spec.index} does not exist")
+            passage_tokens = load(spec.dataset or spec.index).max_passage_tokens
+            stage = (FirstStage(hits=first.hits, run_file=str(run_file)) if run_file is not None else
+                     FirstStage(hits=first.hits, bm25=BM25Settings(k1=first.k1, b=first.b,
+                                                                    remove_query=first.remove_query)))
+            base = JobSpec(index=spec.dataset or spec.index, first_stage=stage, topics=spec.topics, qrels=spec.qrels,
+                           limit_queries=limit_queries)
+            rows = [(first.name, None)] + [(system.name, system) for system in experiment.systems]
+            dataset_parts = [Part(spec, row, system, replace(base, reranker=system), passage_tokens,
+                                  OutputFiles.beside(run_path(output_dir, spec.name, row)))
+                             for row, system in rows]
+            for part in dataset_parts:
+                part.settings()  # a topics file that cannot be read is this dataset's problem, now
+        except ReasonRankError as error:
+            missing.append(Missing(spec.name, first.name, str(error)))
+            continue
+        parts += dataset_parts
+    return parts, missing
+
+
+def check_parts(experiment: Experiment, parts: list[Part], overwrite: bool = False) -> list[Part]:
+    """The parts whose finished run or started job was made with settings other than the YAML's.
+
+    Without ``overwrite`` the first one is refused in one line (system, dataset, setting old → new);
+    with it, their files (run, traces, settings, scores, summary, page) are removed to be made again.
+    """
+    from reasonrank_ir import job
+
+    def conflict(part: Part) -> job.Conflict | None:
+        try:
+            return job.conflict(part.files, part.settings())
+        except ReasonRankError:  # settings beside the run that are not JSON: not this job's either
+            return job.Conflict(None, None, None, False, 0)
+
+    changed = [(part, found) for part in parts if (found := conflict(part)) is not None]
+    if changed and not overwrite:
+        part, found = changed[0]
+        what = (f"has {part.files.run} without readable settings beside it (made by an older version, or "
+                "not by the runner)" if found.key is None else
+                f"holds {found.kind} made with {found.key} {show_setting(found.was)} → now {show_setting(found.now)}")
+        more = f" (and {len(changed) - 1} more changed parts)" if len(changed) > 1 else ""
+        source = experiment.source or experiment.name
+        raise ReasonRankError(f"{part.row} on {part.dataset.name} {what}{more}: pass --overwrite to redo the changed "
+                              f"parts only (python -m reasonrank_ir.experiments run {source} --overwrite), or "
+                              "give the system a new name:")
+    for part, _ in changed:
+        for path in part_files(part.files.run.parent, part.dataset.name, part.row):
+            path.unlink(missing_ok=True)
+    return [part for part, _ in changed]
+
+
+def part_files(output_dir: Path, dataset: str, row: str) -> list[Path]:
+    """Everything the runner and the report write for one part (and the topics marker that stood for
+    the settings of a first stage before they were recorded)."""
+    files = OutputFiles.beside(run_path(output_dir, dataset, row))
+    return [files.run, files.traces, files.settings, eval_path(output_dir, dataset, row),
+            Path(output_dir) / f"{dataset}.{row}.summary.json", files.run.with_suffix(".html"),
+            files.run.with_name(files.run.name + ".topics")]
+
+
+def show_setting(value: Any) -> str:
+    """A recorded setting's value as messages print it."""
+    return "(not set)" if value is None else str(value)
+
+
 def run_experiment(experiment: Experiment, output_dir: str | Path | None = None, limit_queries: int | None = None,
-                   progress: bool = True, echo: Callable[[str], None] = lambda line: None) -> ExperimentRun:
+                   progress: bool = True, echo: Callable[[str], None] = lambda line: None,
+                   overwrite: bool = False) -> ExperimentRun:
     """First stage on every dataset, then each system on every dataset whose first stage is there.
 
     ``limit_queries`` keeps the first N topics of each dataset (a quick try; scores cover them only).
+    Parts made with other settings are refused before any work, or redone with ``overwrite``.
     ``echo`` receives one line per step (the CLI prints them).
     """
     if limit_queries is not None and limit_queries < 1:
         raise ReasonRankError(f"--limit-queries must be a positive integer, found {limit_queries}")
     output_dir = Path(output_dir) if output_dir else experiment.default_output_dir()
+    parts, unplanned = plan(experiment, output_dir, limit_queries)
+    redone = check_parts(experiment, parts, overwrite)
     output_dir.mkdir(parents=True, exist_ok=True)
-    result = ExperimentRun(experiment, output_dir)
+    result = ExperimentRun(experiment, output_dir, redone=[(p.dataset.name, p.row) for p in redone])
+    for part in redone:
+        echo(f"redo     {part.dataset.name} {part.row}: its settings changed (--overwrite)")
+    for gone in unplanned:
+        result.missing.append(gone)
+        echo(f"missing  {gone.dataset} {gone.row}: {gone.reason}")
+        result.missing += [Missing(gone.dataset, s.name, f"no first stage ({gone.row})") for s in experiment.systems]
     prepared: dict[str, tuple[Any, dict, Any]] = {}
     first = experiment.first_stage
-    for spec in experiment.datasets:
+    for part in (p for p in parts if p.system is None):
+        spec = part.dataset
         try:
             dataset = open_dataset(spec)
             topics = dataset.topics()
             if limit_queries:
                 topics = dict(list(topics.items())[:limit_queries])
-            candidates, reused = _first_stage(experiment, spec, dataset, topics, output_dir, progress)
-            _score(candidates, dataset, topics, experiment, eval_path(output_dir, spec.name, first.name), reused)
+            candidates, reused = _first_stage(part, dataset, topics, progress)
+            fresh = _score(candidates, dataset, topics, experiment, part)
         except ReasonRankError as error:
             result.missing.append(Missing(spec.name, first.name, str(error)))
             echo(f"missing  {spec.name} {first.name}: {error}")
             continue
         prepared[spec.name] = (dataset, topics, candidates)
         result.finished.append((spec.name, first.name))
+        if reused and fresh:
+            result.skipped.append((spec.name, first.name))
         echo(f"done     {spec.name} {first.name}: {len(candidates)} queries")
     for system in experiment.systems:
-        _run_system(system, experiment, prepared, output_dir, result, progress, echo)
+        _run_system(system, experiment, [p for p in parts if p.system is system], prepared, result, progress, echo)
     return result
 
 
@@ -109,87 +233,68 @@ def open_dataset(spec: DatasetSpec):
     return dataset
 
 
-def _first_stage(experiment: Experiment, spec: DatasetSpec, dataset: Dataset, topics: dict, output_dir: Path,
-                 progress: bool):
-    """The candidates: the published run file read again, or BM25 (kept in the output folder)."""
-    from reasonrank_ir import pipeline
-    from reasonrank_ir.io.trec import read_run, write_run
-    from reasonrank_ir.retrieval.bm25 import BM25Settings
+def _first_stage(part: Part, dataset: Dataset, topics: dict, progress: bool):
+    """The candidates, as the part's finished run (read again) or retrieved now (BM25, or the published
+    run cleaned for the dataset) and kept as a finished job; True when read again."""
+    from time import perf_counter
 
-    first = experiment.first_stage
-    run_file = first.run_file(spec)
-    if run_file is not None:
-        if not run_file.is_file():
-            howto = RUNS_HOWTO.replace("{subset}", spec.name, 1)
-            raise ReasonRankError(f"first-stage run {run_file} is missing; {howto}")
-        stage = pipeline.FirstStage(hits=first.hits, run_file=str(run_file))
-        return pipeline.retrieve(dataset, topics, stage), False
-    path = run_path(output_dir, spec.name, first.name)
-    marker = path.with_name(path.name + ".topics")
-    if path.is_file() and marker.is_file() and marker.read_text(encoding="utf-8").split() == list(topics):
-        return read_run(path, topics), True
-    bm25 = BM25Settings(k1=first.k1, b=first.b, remove_query=first.remove_query)
-    stage = pipeline.FirstStage(hits=first.hits, bm25=bm25)
-    candidates = pipeline.retrieve(dataset, topics, stage, progress=progress)
-    candidates.name = first.name
-    write_run(candidates, path)
-    marker.write_text("".join(q + "\n" for q in topics), encoding="utf-8")
+    from reasonrank_ir import job, pipeline
+    from reasonrank_ir.io.trec import read_run
+    from reasonrank_ir.pipeline.job_spec import run_tag
+
+    files = part.files
+    if job.start(files, part.settings(), resume=True):
+        return read_run(files.run, topics), True
+    started = perf_counter()
+    try:
+        candidates = pipeline.retrieve(dataset, topics, part.job.first_stage, progress=progress)
+    except BaseException:
+        job.abandon(files)
+        raise
+    candidates.name = run_tag(files.run)
+    job.finish(files, candidates, facts={"seconds": round(perf_counter() - started, 3)})
     return candidates, False
 
 
-def _run_system(system: SystemSpec, experiment: Experiment, prepared: dict, output_dir: Path,
+def _run_system(system: SystemSpec, experiment: Experiment, parts: list[Part], prepared: dict,
                 result: ExperimentRun, progress: bool, echo: Callable[[str], None]) -> None:
     from reasonrank_ir import job, pipeline
     from reasonrank_ir.io.trec import read_run
+    from reasonrank_ir.pipeline.job_spec import run_tag
 
     engine: dict[str, Any] = {}
-    for spec in experiment.datasets:
+    for part in parts:
+        spec, files = part.dataset, part.files
         if spec.name not in prepared:
             result.missing.append(Missing(spec.name, system.name, f"no first stage ({experiment.first_stage.name})"))
             continue
         dataset, topics, candidates = prepared[spec.name]
-        files = pipeline.OutputFiles.beside(run_path(output_dir, spec.name, system.name))
-        scores = eval_path(output_dir, spec.name, system.name)
-        complete = _complete(files, candidates)  # reads the run file: once per system and dataset
-        if complete and scores.is_file() and _same_topics(scores, candidates):
-            result.finished.append((spec.name, system.name))
-            result.skipped.append((spec.name, system.name))
-            echo(f"done     {spec.name} {system.name}: already complete")
-            continue
         try:
-            if complete:  # only its scores are missing
-                final = read_run(files.run, topics)
+            if system.reranker != "oracle" and not job.is_finished(files):
+                dataset.index_path()  # passages: an index that cannot be fetched is reported before a model loads
+            if job.start(files, part.settings(), resume=True):
+                final, reused = read_run(files.run, topics), True
             else:
-                if system.reranker != "oracle":
-                    dataset.index_path()  # passages: an index that cannot be fetched is reported before a model loads
-                job.start(files, _job_settings(system, experiment, dataset, candidates), resume=True)
                 reranker = _reranker(system, dataset, engine)
+                candidates.name = run_tag(files.run)
                 outcome = pipeline.rerank(reranker, candidates, dataset, files, resume=True,
-                                          batch_size=system.batch_size, tag=f"{experiment.name}.{system.name}",
-                                          progress=progress)
-                final = outcome.run
+                                          batch_size=system.batch_size, progress=progress)
+                final, reused = outcome.run, False
                 if outcome.summary is not None:
                     _write_summary(files.run.with_name(f"{spec.name}.{system.name}.summary.json"), outcome)
-            _score(final, dataset, topics, experiment, scores)
+            fresh = _score(final, dataset, topics, experiment, part)
         except ReasonRankError as error:
             result.missing.append(Missing(spec.name, system.name, str(error)))
             echo(f"missing  {spec.name} {system.name}: {error}")
             continue
         result.finished.append((spec.name, system.name))
-        echo(f"done     {spec.name} {system.name}: {files.run}")
+        if reused and fresh:
+            result.skipped.append((spec.name, system.name))
+            echo(f"done     {spec.name} {system.name}: already complete")
+        else:
+            echo(f"done     {spec.name} {system.name}: {files.run}")
     engine.clear()
     gc.collect()
-
-
-def _job_settings(system: SystemSpec, experiment: Experiment, dataset: Dataset, candidates) -> dict:
-    """What decides a system's run on a dataset: resuming it with anything else would mix two jobs."""
-    import hashlib
-
-    queries = hashlib.sha256("\n".join(candidates.rankings).encode()).hexdigest()[:12]
-    return {"first stage": experiment.first_stage.name, "hits": experiment.first_stage.hits, "queries": queries,
-            "reranker": system.reranker, "model": system.model, "tokenizer": system.tokenizer,
-            "depth": system.depth, "window": system.window, "step": system.step, "passes": system.passes,
-            "passage_tokens": system.passage_tokens or dataset.max_passage_tokens, "max_tokens": system.max_tokens}
 
 
 def _reranker(system: SystemSpec, dataset: Dataset, engine: dict):
@@ -217,27 +322,21 @@ def _reranker(system: SystemSpec, dataset: Dataset, engine: dict):
     return engine["loaded"]
 
 
-def _complete(files, candidates) -> bool:
-    """A finished run file (whole, as its job wrote it) answering exactly the first stage's queries."""
-    from reasonrank_ir.io.trec import read_run
-    from reasonrank_ir.job import is_finished
-
-    if not is_finished(files):
-        return False
-
-    return set(read_run(files.run).rankings) == set(candidates.rankings)
-
-
-def _same_topics(scores: Path, candidates) -> bool:
-    return set(json.loads(scores.read_text(encoding="utf-8")).get("queries", [])) == set(candidates.rankings)
-
-
-def _score(run, dataset: Dataset, topics: dict, experiment: Experiment, path: Path, reused: bool = False) -> None:
-    """Aggregate and per-query scores, judged queries counted as trec_eval -c does."""
+def _score(run, dataset: Dataset, topics: dict, experiment: Experiment, part: Part) -> bool:
+    """Aggregate and per-query scores of the part's finished run (judged queries counted as trec_eval -c
+    does), tied to it by its digest; True when the scores there were already those."""
     from reasonrank_ir.evaluate import evaluate, parse_measures
+    from reasonrank_ir.job import recorded
 
-    if reused and path.is_file() and _same_topics(path, run):
-        return
+    path = eval_path(part.files.run.parent, part.dataset.name, part.row)
+    run_sha256 = recorded(part.files)["finished"]["sha256"]
+    qrels_source = source(part.dataset.qrels)
+    if path.is_file():
+        scores = json.loads(path.read_text(encoding="utf-8"))
+        if (scores.get("run_sha256") == run_sha256 and scores.get("qrels") == qrels_source
+                and set(experiment.metrics) <= set(scores.get("aggregate", {}))
+                and scores.get("queries") == list(run.rankings)):
+            return True
     qrels = dataset.qrels()
     if not qrels:
         raise ReasonRankError(f"{dataset.name} has no relevance judgments: add qrels: to score it")
@@ -247,11 +346,13 @@ def _score(run, dataset: Dataset, topics: dict, experiment: Experiment, path: Pa
     evaluation = evaluate(run, qrels, measures)
     # keyed by the names the YAML uses (ir-measures spells MAP as AP)
     names = {str(measure): name for measure, name in zip(measures, experiment.metrics)}
-    record = {"dataset": dataset.name, "queries": list(run.rankings), "judged": judged,
+    record = {"dataset": dataset.name, "run_sha256": run_sha256, "qrels": qrels_source,
+              "queries": list(run.rankings), "judged": judged,
               "aggregate": {names[k]: v for k, v in evaluation.aggregate.items()},
               "per_query": {names[k]: v for k, v in evaluation.per_query.items()}}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record), encoding="utf-8")
+    return False
 
 
 def _write_summary(path: Path, outcome) -> None:

@@ -50,26 +50,35 @@ def rerank(reranker, run: Run, dataset: Dataset, files: OutputFiles | None = Non
 
     With ``resume``, windows journaled by an earlier attempt are replayed instead of generated.
     """
+    from time import perf_counter
+
     from reasonrank_ir.io.traces import TraceJournal
 
+    started = perf_counter()
     tag = tag or run.name
     depth = reranker.config.depth
     needs_passages = getattr(reranker, "needs_passages", True)
     journal = TraceJournal(files.traces, resume=resume) if files else None
     done: dict[str, Ranking] = {}
+    totals = dict.fromkeys(("windows", "prompt_tokens", "output_tokens"), 0)
     bar = tqdm(total=len(run), desc="reranking", unit="query", disable=not progress)
     prepared = (attach_passages(dataset, r, depth) if needs_passages else r for r in run)
     try:
         for batch in reranker.rerank_batches(prepared, batch_size=batch_size, journal=journal):
             for ranking in batch.rankings:
                 done[ranking.query_id] = ranking
+            for trace in batch.traces:  # replayed windows too: what the run cost, whichever session paid
+                totals["windows"] += 1
+                totals["prompt_tokens"] += trace.prompt_tokens
+                totals["output_tokens"] += trace.output_tokens
             bar.update(len(batch.rankings))
     finally:
         bar.close()
         if journal is not None:
             journal.close()
     final = Run({q: done[q] for q in run.rankings}, tag)
-    if files:
-        finish(files, final, tag)
     replayed = journal.replayed if journal is not None else 0
+    if files:
+        finish(files, final, tag, {**totals, "replayed_windows": replayed,
+                                   "seconds": round(perf_counter() - started, 3)})
     return RerankOutcome(final, replayed, getattr(reranker, "summary", None), files)
