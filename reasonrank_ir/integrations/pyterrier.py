@@ -62,7 +62,7 @@ def rerank_frame(reranker: BatchReranker, frame: Any, text_field: str = "text", 
     groups = [group.sort_values("score", ascending=False, kind="stable")
               for _, group in frame.groupby("qid", sort=False)]
     rankings = [_ranking(group, text_field) for group in groups]
-    parts = []
+    parts: list[pd.DataFrame] = []
     with tqdm(total=len(rankings), desc="ReasonRank", unit="query", disable=not verbose) as bar:
         for batch in reranker.rerank_batches(rankings, batch_size):
             for ranking in batch.rankings:
