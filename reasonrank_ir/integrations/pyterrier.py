@@ -2,8 +2,8 @@
 
 Importing this module imports PyTerrier (without it, the error says how to install it); the rest of
 the package never imports it. The transformer is a plain module-level class, so it pickles (what
-PyTerrier's ``.parallel()`` and caching need) and ``isinstance`` works. It is the one conversion
-layer between PyTerrier's names (``qid``, ``docno``) and ours (``query_id``, ``doc_id``).
+PyTerrier's ``.parallel()`` needs) and ``isinstance`` works. It is the one conversion layer between
+PyTerrier's names (``qid``, ``docno``) and ours (``query_id``, ``doc_id``).
 """
 from __future__ import annotations
 
