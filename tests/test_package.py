@@ -13,13 +13,21 @@ pytestmark = pytest.mark.pyserini  # Java 21 and pyjnius set-up for whichever Py
 def test_import_loads_nothing_heavy():
     modules = ("search", "pipeline", "rerank", "backends", "evaluate", "index", "data", "retrieval.dense",
                "retrieval.fusion", "retrieval.expansion", "train.sft", "train.grpo", "train.mine", "train.label",
-               "experiments", "integrations.pyterrier")
+               "experiments", "integrations")
     code = ("import sys, reasonrank_ir; " + "".join(f"import reasonrank_ir.{m}; " for m in modules) +
             "heavy = [m for m in ('torch', 'transformers', 'pyserini', 'jnius', 'vllm', 'trl', 'faiss', "
             "'llama_cpp', 'ir_measures', 'sentence_transformers', 'matplotlib', 'pyterrier') "
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_pyterrier_integration_without_pyterrier_says_how_to_install_it():
+    code = ("import sys; sys.modules['pyterrier'] = None\n"
+            "from reasonrank_ir.errors import ReasonRankError\n"
+            "try:\n    import reasonrank_ir.integrations.pyterrier\nexcept ReasonRankError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ReasonRankTransformer needs PyTerrier: pip install 'reasonrank-ir[pyterrier]'"
 
 
 def test_search_help_is_fast_and_pyserini_like():

@@ -1,6 +1,8 @@
 """ReasonRank rerankers as PyTerrier transformers, over hand-built result frames (no JVM)."""
 from __future__ import annotations
 
+import pickle
+
 import ir_measures
 import pandas as pd
 import pytest
@@ -33,7 +35,8 @@ def results() -> pd.DataFrame:
 
 def test_oracle_reranks_each_window_in_pyterrier_convention():
     rerank = ReasonRankTransformer(Reranker.from_name("oracle", qrels=QRELS, config=ORACLE))
-    assert isinstance(rerank, pt.Transformer) and "ReasonRankTransformer" in repr(rerank)
+    assert isinstance(rerank, ReasonRankTransformer) and isinstance(rerank, pt.Transformer)
+    assert "ReasonRankTransformer" in repr(rerank)
     out = rerank(results())
     assert out["docno"].tolist() == ORACLE_ORDER["q1"] + ORACLE_ORDER["q2"]
     assert out["qid"].tolist() == ["q1"] * 6 + ["q2"] * 6
@@ -63,6 +66,38 @@ def test_in_a_pipeline_with_experiment():
     expected = {q: {d: 6.0 - i for i, d in enumerate(docs)} for q, docs in ORACLE_ORDER.items()}
     assert scores["oracle"] == pytest.approx(ir_measures.calc_aggregate([nDCG @ 10], QRELS, expected)[nDCG @ 10])
     assert scores["oracle"] > scores["first"]
+
+
+def test_pickles_and_reranks_in_parallel_worker_processes():
+    pytest.importorskip("pyterrier_alpha", reason=".parallel() needs pyterrier-alpha")
+    rerank = ReasonRankTransformer(Reranker.from_name("oracle", qrels=QRELS, config=ORACLE), text_field="body",
+                                   batch_size=1)
+    copy = pickle.loads(pickle.dumps(rerank))
+    assert type(copy) is ReasonRankTransformer
+    assert (copy.text_field, copy.batch_size, copy.reranker.qrels, copy.reranker.config) == ("body", 1, QRELS, ORACLE)
+
+    out = rerank.parallel(2)(results())  # joblib: the queries split over two worker processes
+    for qid, order in ORACLE_ORDER.items():
+        rows = out[out["qid"] == qid]
+        assert rows["docno"].tolist() == order
+        assert rows["rank"].tolist() == list(range(6)) and rows["score"].tolist() == [6.0, 5.0, 4.0, 3.0, 2.0, 1.0]
+    assert rerank.reranker.summary.windows == 0  # every window ran on a worker's copy, none here
+
+
+@pytest.mark.slow
+def test_tiny_model_in_parallel_workers_matches_one_process(tiny_qwen2):
+    pytest.importorskip("pyterrier_alpha", reason=".parallel() needs pyterrier-alpha")
+    reranker = Reranker.from_name("reasonrank", model=str(tiny_qwen2), backend="hf", config=RerankConfig(
+        depth=4, window=4, step=4, max_passage_tokens=20, sampling=Sampling(max_tokens=4)))
+    rerank = ReasonRankTransformer(reranker, batch_size=1)  # one query per generate call, as in each worker
+    alone = rerank(results())
+    assert reranker.summary.windows == 2
+    together = rerank.parallel(2)(results())
+    assert reranker.summary.windows == 2  # the workers' windows ran on unpickled copies of the model
+    for qid, prefix in (("q1", "d"), ("q2", "e")):
+        mine, theirs = alone[alone["qid"] == qid], together[together["qid"] == qid]
+        assert theirs["docno"].tolist() == mine["docno"].tolist() and theirs["score"].tolist() == mine["score"].tolist()
+        assert sorted(theirs["docno"].iloc[:4]) == [f"{prefix}{i}" for i in range(1, 5)]  # the top 4 reordered
 
 
 @pytest.mark.slow

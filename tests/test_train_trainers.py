@@ -99,6 +99,23 @@ def test_sft_trains_the_assistant_turn_and_the_checkpoint_reranks_cranfield(tiny
     assert sorted(c.doc_id for c in run[query.query_id].candidates) == sorted(c.doc_id for c in ranking.candidates)
 
 
+def test_sft_resume_continues_from_the_last_checkpoint(tiny_qwen2, labelled, tmp_path):
+    from reasonrank_ir.train.sft import train_sft
+
+    config = {"model": str(tiny_qwen2), "data": str(labelled), "run_dir": str(tmp_path / "sft"),
+              "prompt": {"max_passage_tokens": 16}}
+    training = {**CPU_TRAINING, "per_device_train_batch_size": 1, "max_length": 2048, "save_strategy": "steps",
+                "save_steps": 1}
+    train_sft({**config, "training": {**training, "max_steps": 2}})
+    first = _losses(tmp_path / "sft")
+    assert sorted(p.name for p in (tmp_path / "sft").glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
+    # Resumed from checkpoint-2, steps 1-2 keep their logged losses and only step 3 trains; a fresh start at
+    # this learning rate would log a different loss at step 2.
+    train_sft({**config, "resume": True, "training": {**training, "max_steps": 3, "learning_rate": 0.5}})
+    resumed = _losses(tmp_path / "sft")
+    assert len(resumed) == 3 and resumed[:2] == first
+
+
 class RecordingReward(RankingReward):
     """The ranking reward, keeping what it saw."""
 

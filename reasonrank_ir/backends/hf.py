@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reasonrank_ir.backends.base import Generation, Prompt, Sampling
+from reasonrank_ir.batching import batched
 from reasonrank_ir.errors import ReasonRankError, close_matches
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
@@ -86,7 +87,7 @@ class HFBackend:
         encoded = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
         order = sorted(range(len(texts)), key=lambda i: len(encoded[i]), reverse=True)
         results: list[list[Generation]] = [[] for _ in texts]
-        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        batches = list(batched(order, self.batch_size))
         for batch in tqdm(batches, desc="hf generate", unit="batch", disable=not self.progress):
             for index, generations in zip(batch, self._generate_batch([encoded[i] for i in batch],
                                                                       sampling)):

@@ -138,6 +138,7 @@ class IrDatasetsDataset(BaseDataset):
 
 def _offline_error(name: str, error: Exception) -> ReasonRankError:
     hint = (f"copy its files with `python -m reasonrank_ir.data import {name} DIR`"
-            if name in IMPORTABLE else f"download it where the internet is reachable and copy {irds_home() / name.split('/')[0]} here")
+            if name in IMPORTABLE
+            else f"download it where the internet is reachable and copy {irds_home() / name.split('/')[0]} here")
     return ReasonRankError(f"ir_datasets could not provide {name} ({type(error).__name__}: "
                            f"{str(error).splitlines()[0][:120] if str(error) else 'no detail'}); {hint}")

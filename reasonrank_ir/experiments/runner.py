@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reasonrank_ir.data import Dataset
 from reasonrank_ir.errors import ReasonRankError
@@ -25,6 +25,10 @@ from reasonrank_ir.experiments.config import DatasetSpec, Experiment, SystemSpec
 from reasonrank_ir.io.names import looks_like_path
 from reasonrank_ir.job import OutputFiles
 from reasonrank_ir.pipeline.job_spec import JobSpec, source
+
+if TYPE_CHECKING:
+    from reasonrank_ir.pipeline import RerankOutcome
+    from reasonrank_ir.rerank.listwise import ListwiseReranker, SlidingWindowReranker
 
 RUNS_HOWTO = ("ReasonRank's ReasonIR top-100 runs are in github.com/8421BCD/ReasonRank under "
               "runs/{subset}/reasonir_gpt4cot_top100.txt: download them and point first_stage runs: at the "
@@ -262,7 +266,7 @@ def _run_system(system: SystemSpec, experiment: Experiment, parts: list[Part], p
     from reasonrank_ir.io.trec import read_run
     from reasonrank_ir.pipeline.job_spec import run_tag
 
-    engine: dict[str, Any] = {}
+    engine = _Engine()
     for part in parts:
         spec, files = part.dataset, part.files
         if spec.name not in prepared:
@@ -280,8 +284,7 @@ def _run_system(system: SystemSpec, experiment: Experiment, parts: list[Part], p
                 outcome = pipeline.rerank(reranker, candidates, dataset, files, resume=True,
                                           batch_size=system.batch_size, progress=progress)
                 final, reused = outcome.run, False
-                if outcome.summary is not None:
-                    _write_summary(files.run.with_name(f"{spec.name}.{system.name}.summary.json"), outcome)
+                _write_summary(files.run.with_name(f"{spec.name}.{system.name}.summary.json"), outcome)
             fresh = _score(final, dataset, topics, experiment, part)
         except ReasonRankError as error:
             result.missing.append(Missing(spec.name, system.name, str(error)))
@@ -293,12 +296,21 @@ def _run_system(system: SystemSpec, experiment: Experiment, parts: list[Part], p
             echo(f"done     {spec.name} {system.name}: already complete")
         else:
             echo(f"done     {spec.name} {system.name}: {files.run}")
-    engine.clear()
+    del engine
     gc.collect()
 
 
-def _reranker(system: SystemSpec, dataset: Dataset, engine: dict):
+@dataclass
+class _Engine:
+    """A system's first reranker, whose model and tokenizer its other datasets reuse, or why it failed to load."""
+
+    loaded: ListwiseReranker | None = None
+    error: ReasonRankError | None = None
+
+
+def _reranker(system: SystemSpec, dataset: Dataset, engine: _Engine) -> SlidingWindowReranker:
     """The system's reranker for one dataset; the model and tokenizer are loaded once per system."""
+    from reasonrank_ir.rerank.listwise import ListwiseReranker
     from reasonrank_ir.rerank.spec import build_reranker
 
     if system.reranker == "oracle":
@@ -306,20 +318,21 @@ def _reranker(system: SystemSpec, dataset: Dataset, engine: dict):
         if not qrels:
             raise ReasonRankError(f"the oracle needs relevance judgments and {dataset.name} has none: add qrels:")
         return build_reranker(system, passage_tokens=dataset.max_passage_tokens, qrels=qrels)
-    if "error" in engine:
-        raise engine["error"]
-    if "loaded" in engine:
-        loaded = engine["loaded"]
-        return build_reranker(system, passage_tokens=dataset.max_passage_tokens, backend=loaded.backend,
-                              tokenizer=loaded.tokenizer)
+    if engine.error is not None:
+        raise engine.error
+    if engine.loaded is not None:
+        return build_reranker(system, passage_tokens=dataset.max_passage_tokens, backend=engine.loaded.backend,
+                              tokenizer=engine.loaded.tokenizer)
     try:
-        engine["loaded"] = build_reranker(system, passage_tokens=dataset.max_passage_tokens)
+        reranker = build_reranker(system, passage_tokens=dataset.max_passage_tokens)
     except ReasonRankError as error:
-        engine["error"] = ReasonRankError(
+        engine.error = ReasonRankError(
             f"{error} — get the model with `huggingface-cli download {system.model}` where the hub is "
             f"reachable and set model: to its local folder, or use a GGUF file with backend: llamacpp")
-        raise engine["error"] from None
-    return engine["loaded"]
+        raise engine.error from None
+    if isinstance(reranker, ListwiseReranker):
+        engine.loaded = reranker
+    return reranker
 
 
 def _score(run, dataset: Dataset, topics: dict, experiment: Experiment, part: Part) -> bool:
@@ -355,7 +368,7 @@ def _score(run, dataset: Dataset, topics: dict, experiment: Experiment, part: Pa
     return False
 
 
-def _write_summary(path: Path, outcome) -> None:
-    record = outcome.summary.as_dict() if hasattr(outcome.summary, "as_dict") else dict(vars(outcome.summary))
+def _write_summary(path: Path, outcome: RerankOutcome) -> None:
+    record = outcome.summary.as_dict()
     record["replayed_windows"] = outcome.replayed_windows
     path.write_text(json.dumps(record, indent=1), encoding="utf-8")

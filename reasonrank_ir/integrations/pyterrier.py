@@ -1,21 +1,29 @@
 """ReasonRank as a PyTerrier transformer: ``bm25 % 100 >> ReasonRankTransformer(reranker)``.
 
-PyTerrier is imported when a transformer is built, never when this module is imported, so the
-package stays light without it. The transformer is the one conversion layer between PyTerrier's
-names (``qid``, ``docno``) and ours (``query_id``, ``doc_id``).
+Importing this module imports PyTerrier (without it, the error says how to install it); the rest of
+the package never imports it. The transformer is a plain module-level class, so it pickles (what
+PyTerrier's ``.parallel()`` needs) and ``isinstance`` works. It is the one conversion layer between
+PyTerrier's names (``qid``, ``docno``) and ours (``query_id``, ``doc_id``).
 """
 from __future__ import annotations
 
-import functools
 from typing import Any
 
+import pandas as pd
+from tqdm import tqdm
+
 from reasonrank_ir.errors import ReasonRankError
-from reasonrank_ir.rerank.listwise import BATCH_SIZE
+from reasonrank_ir.rerank.listwise import BATCH_SIZE, BatchReranker
 from reasonrank_ir.types import Candidate, Query, Ranking
 
+try:
+    import pyterrier as pt
+except ImportError as error:
+    raise ReasonRankError(
+        "ReasonRankTransformer needs PyTerrier: pip install 'reasonrank-ir[pyterrier]'") from error
 
-def ReasonRankTransformer(reranker: Any, *, text_field: str = "text", batch_size: int = BATCH_SIZE,
-                          verbose: bool = False) -> Any:
+
+class ReasonRankTransformer(pt.Transformer):
     """A ``pt.Transformer`` reranking each query's results with ``reranker`` (``Reranker.from_name(...)``).
 
     Candidates are taken in the input's score order; the top ``reranker.config.depth`` are reranked
@@ -23,46 +31,30 @@ def ReasonRankTransformer(reranker: Any, *, text_field: str = "text", batch_size
     ranks per query, with every input column kept. Rerankers that read passages take them from
     ``text_field`` (and ``title`` where present): add ``pt.text.get_text(dataset, "text")`` before.
     """
-    return _transformer_class()(reranker, text_field, batch_size, verbose)
+
+    def __init__(self, reranker: BatchReranker, *, text_field: str = "text", batch_size: int = BATCH_SIZE,
+                 verbose: bool = False) -> None:
+        if batch_size < 1:
+            raise ReasonRankError(f"batch size must be at least 1, found {batch_size}")
+        self.reranker = reranker
+        self.text_field = text_field
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def __repr__(self) -> str:
+        return f"ReasonRankTransformer({type(self.reranker).__name__}, text_field={self.text_field!r})"
+
+    def transform(self, inp: Any) -> Any:
+        out = rerank_frame(self.reranker, inp, self.text_field, self.batch_size, self.verbose)
+        # Rows come best first per query with strictly decreasing scores, so ranks are positions
+        # (what pt.model.add_ranks computes, without its in-place drop that pandas deprecates).
+        out["rank"] = out.groupby("qid", sort=False).cumcount() + pt.model.FIRST_RANK
+        return out
 
 
-@functools.cache
-def _transformer_class() -> type:
-    try:
-        import pyterrier as pt
-    except ImportError as error:
-        raise ReasonRankError(
-            "ReasonRankTransformer needs PyTerrier: pip install 'reasonrank-ir[pyterrier]'") from error
-
-    class _ReasonRankTransformer(pt.Transformer):
-        def __init__(self, reranker: Any, text_field: str, batch_size: int, verbose: bool) -> None:
-            if batch_size < 1:
-                raise ReasonRankError(f"batch size must be at least 1, found {batch_size}")
-            self.reranker = reranker
-            self.text_field = text_field
-            self.batch_size = batch_size
-            self.verbose = verbose
-
-        def __repr__(self) -> str:
-            return f"ReasonRankTransformer({type(self.reranker).__name__}, text_field={self.text_field!r})"
-
-        def transform(self, inp: Any) -> Any:
-            out = rerank_frame(self.reranker, inp, self.text_field, self.batch_size, self.verbose)
-            # Rows come best first per query with strictly decreasing scores, so ranks are positions
-            # (what pt.model.add_ranks computes, without its in-place drop that pandas deprecates).
-            out["rank"] = out.groupby("qid", sort=False).cumcount() + pt.model.FIRST_RANK
-            return out
-
-    _ReasonRankTransformer.__name__ = _ReasonRankTransformer.__qualname__ = "ReasonRankTransformer"
-    return _ReasonRankTransformer
-
-
-def rerank_frame(reranker: Any, frame: Any, text_field: str = "text", batch_size: int = BATCH_SIZE,
+def rerank_frame(reranker: BatchReranker, frame: Any, text_field: str = "text", batch_size: int = BATCH_SIZE,
                  verbose: bool = False) -> Any:
     """``frame`` with each query's rows reordered by ``reranker`` and rescored (no ``rank`` column yet)."""
-    import pandas as pd
-    from tqdm import tqdm
-
     needs_text = reranker.needs_passages
     _check_columns(frame, text_field, needs_text)
     if frame.empty:
@@ -70,7 +62,7 @@ def rerank_frame(reranker: Any, frame: Any, text_field: str = "text", batch_size
     groups = [group.sort_values("score", ascending=False, kind="stable")
               for _, group in frame.groupby("qid", sort=False)]
     rankings = [_ranking(group, text_field) for group in groups]
-    parts = []
+    parts: list[pd.DataFrame] = []
     with tqdm(total=len(rankings), desc="ReasonRank", unit="query", disable=not verbose) as bar:
         for batch in reranker.rerank_batches(rankings, batch_size):
             for ranking in batch.rankings:

@@ -34,7 +34,8 @@ def _ranking(record: dict, where: str) -> Ranking:
     seen: set[str] = set()
     for candidate in candidates:  # the rules of a TREC run (io.trec)
         if not math.isfinite(candidate.score):
-            raise ReasonRankError(f"{where}: score must be a finite number, found {candidate.score} for {candidate.doc_id!r}")
+            raise ReasonRankError(f"{where}: score must be a finite number, "
+                                  f"found {candidate.score} for {candidate.doc_id!r}")
         if candidate.doc_id in seen:
             raise ReasonRankError(f"{where}: doc {candidate.doc_id!r} is listed twice for query {query.query_id}")
         seen.add(candidate.doc_id)

@@ -29,7 +29,8 @@ def read_topics(path: str | os.PathLike) -> dict[str, Query]:
     for where, query_id, text in (_jsonl_topics(path) if jsonl else _tsv_topics(path)):
         _add(topics, lines, Query(str(query_id).strip(), str(text).strip()), where)
     if not topics:
-        raise ReasonRankError(f"{path}: no topics in the file; expected 'qid<TAB>query' lines, JSONL or TREC <top> blocks")
+        raise ReasonRankError(f"{path}: no topics in the file; "
+                              "expected 'qid<TAB>query' lines, JSONL or TREC <top> blocks")
     return topics
 
 

@@ -66,7 +66,7 @@ class TraceJournal:
         self.replayed = 0
         """Windows handed back by ``replay`` (not generated again)."""
         self._lock = threading.Lock()
-        self._handle = open(self.path, "a" if resume else "w", encoding="utf-8")
+        self._handle = open(self.path, "a" if resume else "w", encoding="utf-8")  # noqa: SIM115 (open until close())
 
     def _load(self) -> dict[tuple, WindowTrace]:
         data = self.path.read_bytes()

@@ -57,7 +57,8 @@ class FirstStage:
             name = "+".join(_file_stem(f) for f in self.fuse_runs)
         else:
             sparse = "bm25qs" if self.bm25.query_side else "bm25"
-            name = "+".join(([sparse] if self.fusion or not self.dense else []) + ([self.dense.name] if self.dense else []))
+            name = "+".join(([sparse] if self.fusion or not self.dense else [])
+                            + ([self.dense.name] if self.dense else []))
         if self.fusion or self.fuse_runs:
             name += "." + (self.fusion or FusionSettings()).label()
         return f"{name}.{self.expansion.name}" if self.expansion else name

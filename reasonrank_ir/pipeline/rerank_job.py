@@ -6,14 +6,14 @@ writes. The run file is written once, whole, at the end (see ``job``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
 from reasonrank_ir.data import Dataset
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.job import OutputFiles, finish
-from reasonrank_ir.rerank.listwise import BATCH_SIZE
+from reasonrank_ir.rerank.listwise import BATCH_SIZE, BatchReranker, RerankSummary
 from reasonrank_ir.types import Ranking, Run
 
 
@@ -40,12 +40,14 @@ class RerankOutcome:
     run: Run
     replayed_windows: int = 0
     """Windows taken from the journal of an earlier, interrupted attempt instead of the model."""
-    summary: object | None = None
+    summary: RerankSummary = field(default_factory=RerankSummary)
+    """Of every window the reranker generated so far (replayed ones are not counted)."""
     files: OutputFiles | None = None
 
 
-def rerank(reranker, run: Run, dataset: Dataset, files: OutputFiles | None = None, resume: bool = False,
-           batch_size: int = BATCH_SIZE, tag: str | None = None, progress: bool = True) -> RerankOutcome:
+def rerank(reranker: BatchReranker, run: Run, dataset: Dataset, files: OutputFiles | None = None,
+           resume: bool = False, batch_size: int = BATCH_SIZE, tag: str | None = None,
+           progress: bool = True) -> RerankOutcome:
     """Rerank ``run``, journaling each window to ``files.traces`` as it is parsed (see the module doc).
 
     With ``resume``, windows journaled by an earlier attempt are replayed instead of generated.
@@ -57,7 +59,7 @@ def rerank(reranker, run: Run, dataset: Dataset, files: OutputFiles | None = Non
     started = perf_counter()
     tag = tag or run.name
     depth = reranker.config.depth
-    needs_passages = getattr(reranker, "needs_passages", True)
+    needs_passages = reranker.needs_passages
     journal = TraceJournal(files.traces, resume=resume) if files else None
     done: dict[str, Ranking] = {}
     totals = dict.fromkeys(("windows", "prompt_tokens", "output_tokens"), 0)
@@ -81,4 +83,4 @@ def rerank(reranker, run: Run, dataset: Dataset, files: OutputFiles | None = Non
     if files:
         finish(files, final, tag, {**totals, "replayed_windows": replayed,
                                    "seconds": round(perf_counter() - started, 3)})
-    return RerankOutcome(final, replayed, getattr(reranker, "summary", None), files)
+    return RerankOutcome(final, replayed, reranker.summary, files)

@@ -133,6 +133,23 @@ class RerankedBatch:
     """Of the windows generated in this call (replayed ones are not counted)."""
 
 
+class BatchReranker(Protocol):
+    """What a reranking job and the PyTerrier transformer call: every :class:`SlidingWindowReranker`,
+    or any other reranker that streams batches and keeps a running summary."""
+
+    config: RerankConfig
+    summary: RerankSummary
+    """Of every window generated so far."""
+
+    @property
+    def needs_passages(self) -> bool:
+        """Whether candidates in the reranked depth must carry ``doc`` (the caller fills it)."""
+
+    def rerank_batches(self, rankings: Iterable[Ranking], batch_size: int = BATCH_SIZE,
+                       journal: WindowJournal | None = None) -> Iterator[RerankedBatch]:
+        """Rerank ``batch_size`` queries at a time, yielding each batch as it finishes."""
+
+
 class SlidingWindowReranker(ABC):
     """The window schedule and bookkeeping; subclasses order windows in ``rank_windows``.
 

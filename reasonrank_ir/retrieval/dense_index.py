@@ -110,9 +110,10 @@ def resolve_dense_index(dataset: Dataset, settings: DenseSettings) -> tuple[str,
         return index_dir, prebuilt_query_encoder(family, subset, settings.device, settings.encoder)
     if name and not Path(name).is_dir():
         local = dense_index_names(indexes_home())
+        prebuilt = ", ".join(n for n in known if n.startswith(dataset.name)) or ", ".join(PREBUILT_ENCODERS)
+        build = "none (build one with python -m reasonrank_ir.index --dense --encoder MODEL)"
         raise ReasonRankError(
-            f"unknown dense index {name!r}; prebuilt: {', '.join(n for n in known if n.startswith(dataset.name)) or ', '.join(PREBUILT_ENCODERS)}"
-            f"; local: {', '.join(local) or 'none (build one with python -m reasonrank_ir.index --dense --encoder MODEL)'}."
+            f"unknown dense index {name!r}; prebuilt: {prebuilt}; local: {', '.join(local) or build}."
             f"{close_matches(name, known + local)}")
     if name:
         index_dir = Path(name)

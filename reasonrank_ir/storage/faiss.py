@@ -21,7 +21,8 @@ from reasonrank_ir.batching import batched
 from reasonrank_ir.errors import ReasonRankError
 
 METADATA = "encoder.json"
-DENSE_EXTRA = "pip install 'reasonrank-ir[dense]' (faiss-cpu, sentence-transformers), or 'reasonrank-ir[gpu]' for faiss-gpu"
+DENSE_EXTRA = ("pip install 'reasonrank-ir[dense]' (faiss-cpu, sentence-transformers), "
+               "or 'reasonrank-ir[gpu]' for faiss-gpu")
 
 
 def require_faiss():

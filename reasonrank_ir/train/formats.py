@@ -97,7 +97,8 @@ def export_chat(samples: Iterable[Sample], path: str | Path, tokenizer: Any,
 
 # -- the released ReasonRank data ------------------------------------------------------------------
 
-def read_released(path: str | Path, queries: str | Path | None = None, docs: str | Path | None = None) -> Iterator[Sample]:
+def read_released(path: str | Path, queries: str | Path | None = None,
+                  docs: str | Path | None = None) -> Iterator[Sample]:
     """Samples from the released ``training_data_all.jsonl`` and its id->text tables.
 
     ``queries``/``docs`` default to the ``id_query/`` and ``id_doc/`` folders beside ``path``; each

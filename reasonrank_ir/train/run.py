@@ -126,7 +126,9 @@ def load_tokenizer(settings: TrainerSettings):
 def train_to_final(trainer, run_dir: Path, tokenizer, settings: TrainerSettings) -> Path:
     """Train (from the last checkpoint with ``resume``), then write the log history and the final
     model (LoRA merged) where the reranker can load it."""
-    trainer.train(resume_from_checkpoint=last_checkpoint(run_dir) if settings.resume else None)
+    from transformers.trainer_utils import get_last_checkpoint
+
+    trainer.train(resume_from_checkpoint=get_last_checkpoint(str(run_dir)) if settings.resume else None)
     write_jsonl(run_dir / "log_history.jsonl", trainer.state.log_history)
     final = run_dir / "final"
     model = trainer.accelerator.unwrap_model(trainer.model)
@@ -138,11 +140,6 @@ def train_to_final(trainer, run_dir: Path, tokenizer, settings: TrainerSettings)
     if trainer.accelerator.is_main_process:
         tokenizer.save_pretrained(final)
     return final
-
-
-def last_checkpoint(run_dir: Path) -> str | None:
-    found = sorted(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return str(found[-1]) if found else None
 
 
 @cli_main

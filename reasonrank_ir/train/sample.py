@@ -98,11 +98,13 @@ class Sample:
             qid = str(record["qid"])
             initial = [str(d) for d in record["initial_list"]]
         except KeyError as e:
-            raise ReasonRankError(f"A training record lacks the field {e}; expected at least qid and initial_list.") from None
+            raise ReasonRankError(f"A training record lacks the field {e}; "
+                                  "expected at least qid and initial_list.") from None
         text = record.get("query")
         if text is None:
             if queries is None or qid not in queries:
-                raise ReasonRankError(f"No text for query {qid!r}: the record has no 'query' and the query table lacks it.")
+                raise ReasonRankError(f"No text for query {qid!r}: "
+                                      "the record has no 'query' and the query table lacks it.")
             text = queries[qid]
         stored = record.get("docs") or {}
         candidates = []
@@ -145,8 +147,8 @@ def sample_at(where: str, record: Any, queries: Mapping[str, str] | None = None,
     except ReasonRankError as error:
         raise ReasonRankError(f"{where}: {error}") from None
     except (TypeError, AttributeError, ValueError) as error:  # a field of the wrong JSON type
-        raise ReasonRankError(f"{where}: a field has the wrong type ({type(error).__name__}: {error}); expected "
-                              "qid, query text, initial_list and final_list as lists of ids, docs as {id: fields}") from None
+        raise ReasonRankError(f"{where}: a field has the wrong type ({type(error).__name__}: {error}); expected qid, "
+                              "query text, initial_list and final_list as lists of ids, docs as {id: fields}") from None
 
 
 def append_samples(path: str | Path, samples: Iterable[Sample]) -> int:
