@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# CI leg 2: Python 3.12 (pyenv) with Pyserini 2.x in a fresh venv, running the Pyserini-facing tests
-# (`pytest -m pyserini`). Prints the leg's wall time, also when it fails.
+# CI leg: Python 3.12 (pyenv) with Pyserini 2.x in a fresh venv, running the Pyserini-facing tests
+# (`pytest -m pyserini`). Prints the leg's wall time, also when it fails. `.ci/py313.sh` runs this
+# script on Python 3.13, with the train and openai extras and the quick tests too (`-m "pyserini or
+# not slow"`).
 #
 # Pyserini 2.4 fetches its prebuilt-index tables from GitHub while `pyserini.search` is imported, so
 # offline (as CI runs) nothing that opens a Lucene index can work there. The leg therefore runs the
@@ -8,26 +10,33 @@
 # Pyserini and reruns the tests that need no network: BRIGHT names after import-bright in 2.4's cache
 # layout, evaluation, the oracle, the Java set-up and the one-line offline error. Where CI has internet, set
 # PYSERINI_OFFLINE=pyserini to run everything on the newest release instead.
-# Usage: .ci/py312.sh   (VENV=... to choose the folder; default .venv-py312, recreated each run)
+# Usage: .ci/py312.sh   (PYVER=3.13 for another Python; VENV=... to choose the folder, default
+# .venv-py312, .venv-py313 ..., recreated each run; EXTRAS=train,openai to install extras; SELECT=...
+# the first pytest -m selection, default pyserini)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
-trap 'echo "py312 leg: $((SECONDS - start)) s"' EXIT
+PYVER="${PYVER:-3.12}"
+trap 'echo "py${PYVER/./} leg: $((SECONDS - start)) s"' EXIT
 
 PYENV_HOME=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
-PYTHON312=$(ls -d "$PYENV_HOME"/versions/3.12.*/bin/python | sort -V | tail -n 1)
-VENV="${VENV:-.venv-py312}"
+PYTHON=$(ls -d "$PYENV_HOME"/versions/"$PYVER".*/bin/python | sort -V | tail -n 1)
+VENV="${VENV:-.venv-py${PYVER/./}}"
+SELECT="${SELECT:-pyserini}"
+EXTRAS="${EXTRAS:+[$EXTRAS]}"
 OFFLINE_SPEC="${PYSERINI_OFFLINE:-pyserini>=2,<2.4}"
 rm -rf "$VENV"
-"$PYTHON312" -m venv "$VENV"
+"$PYTHON" -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --upgrade pip
-# No CPU build of torch for 3.12 is on local disk: pip takes the registry's (CUDA) build here.
-"$VENV/bin/pip" install --quiet "$OFFLINE_SPEC" -e . "pytest>=8" "hypothesis>=6.100"
-"$VENV/bin/python" -c 'import importlib.metadata as m; print("Python 3.12, Pyserini", m.version("pyserini"))'
-"$VENV/bin/python" -m pytest -q -m pyserini
+# No CPU build of torch for 3.12/3.13 is on local disk: pip takes the registry's (CUDA) build here.
+"$VENV/bin/pip" install --quiet "$OFFLINE_SPEC" -e ".$EXTRAS" "pytest>=8" "hypothesis>=6.100"
+# The reward tests' RBO reference declares numpy<2 (see scripts/fetch_test_models.sh): no deps.
+"$VENV/bin/pip" install --quiet --no-deps "rbo==0.1.3"
+"$VENV/bin/python" -c 'import importlib.metadata as m, platform; print("Python", platform.python_version(), "Pyserini", m.version("pyserini"))'
+"$VENV/bin/python" -m pytest -q -m "$SELECT"
 
 "$VENV/bin/pip" install --quiet --upgrade pyserini
-"$VENV/bin/python" -c 'import importlib.metadata as m; print("Python 3.12, Pyserini", m.version("pyserini"))'
+"$VENV/bin/python" -c 'import importlib.metadata as m, platform; print("Python", platform.python_version(), "Pyserini", m.version("pyserini"))'
 "$VENV/bin/python" -m pytest -q -m pyserini tests/test_pyserini_compat.py tests/test_oracle.py \
   tests/test_evaluate.py tests/test_package.py tests/test_data.py::test_bright_names_resolve_offline_after_import \
   tests/test_data.py::test_bright_hub_aliases tests/test_data.py::test_bright_excluded_ids \

@@ -7,6 +7,7 @@ loads with ``--model RUN/final``.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -69,14 +70,23 @@ def require(settings: TrainerSettings, *keys: str) -> None:
         raise ReasonRankError(f"The training config needs {', '.join(missing)} (in the YAML or with --set).")
 
 
+def main_process() -> bool:
+    """Whether this process writes the run folder: rank 0 of ``accelerate launch``/``torchrun``, or the only one.
+
+    Read from the launcher's ``RANK`` so it holds before the trainer (and its process group) exists.
+    """
+    return os.environ.get("RANK", "0") == "0"
+
+
 def start_run(settings: TrainerSettings) -> Path:
     """Create the run folder and record the settings the run used."""
     import yaml
 
     run_dir = Path(settings.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    resolved = yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False)
-    (run_dir / "config.yaml").write_text(resolved, encoding="utf-8")
+    if main_process():
+        resolved = yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False)
+        (run_dir / "config.yaml").write_text(resolved, encoding="utf-8")
     return run_dir
 
 
@@ -128,8 +138,10 @@ def train_to_final(trainer, run_dir: Path, tokenizer, settings: TrainerSettings)
     model (LoRA merged) where the reranker can load it."""
     from transformers.trainer_utils import get_last_checkpoint
 
+    check_process_group(trainer)
     trainer.train(resume_from_checkpoint=get_last_checkpoint(str(run_dir)) if settings.resume else None)
-    write_jsonl(run_dir / "log_history.jsonl", trainer.state.log_history)
+    if trainer.accelerator.is_main_process:  # every rank holds the same history
+        write_jsonl(run_dir / "log_history.jsonl", trainer.state.log_history)
     final = run_dir / "final"
     model = trainer.accelerator.unwrap_model(trainer.model)
     if hasattr(model, "merge_and_unload"):  # LoRA: one full model the reranker can load
@@ -142,6 +154,19 @@ def train_to_final(trainer, run_dir: Path, tokenizer, settings: TrainerSettings)
     return final
 
 
+def check_process_group(trainer) -> None:
+    """Refuse processes a launcher started together that did not join one process group.
+
+    Each would train alone on all the data and write the same run folder: what ``accelerate launch
+    --multi_gpu`` gives on a machine without GPUs unless training runs on CPU (``training.use_cpu``).
+    """
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    joined = trainer.accelerator.num_processes
+    if launched > 1 and joined != launched:
+        raise ReasonRankError(f"{launched} processes were launched but {joined} joined the process group: "
+                              "without GPUs, train on CPU with --set training.use_cpu=true (gloo)")
+
+
 @cli_main
 def cli(argv: list[str] | None, prog: str, settings: type[TrainerSettings], train) -> int:
     """The shared CLI of sft and grpo: ``--config YAML``, flags, then ``--set key=value`` overrides."""
@@ -150,5 +175,6 @@ def cli(argv: list[str] | None, prog: str, settings: type[TrainerSettings], trai
     description = (sys.modules[train.__module__].__doc__ or "").split("\n\n")[0]
     parser = settings_parser(settings, prog, description, overrides=True)
     final = train(parse_settings(settings, parser, argv))
-    print(f"final checkpoint: {final}  (rerank with --model {final})")
+    if main_process():
+        print(f"final checkpoint: {final}  (rerank with --model {final})")
     return 0
