@@ -52,6 +52,9 @@ def rerank(reranker, run: Run, dataset: Dataset, files: OutputFiles | None = Non
     """
     from reasonrank_ir.io.traces import TraceJournal
 
+    if hasattr(reranker, "rerank_job"):  # engines elsewhere (pipeline.ray_pool): the pool runs the job itself
+        return reranker.rerank_job(run, dataset, files, resume=resume, batch_size=batch_size, tag=tag,
+                                   progress=progress)
     tag = tag or run.name
     depth = reranker.config.depth
     needs_passages = getattr(reranker, "needs_passages", True)
