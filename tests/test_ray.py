@@ -224,10 +224,10 @@ def test_an_unreachable_cluster_is_one_line(requests_file, tmp_path, capsys):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("extra", "message"), [
-    (("--ray-gpus-per-worker", "1"), "error: the Ray cluster has 2 CPUs and 0 GPUs on 3 nodes: 1 worker(s) of "
-                                     "1 CPU and 1 GPU each do not fit (room for 0)"),
-    (("--ray-workers", "3"), "error: the Ray cluster has 2 CPUs and 0 GPUs on 3 nodes: 3 worker(s) of "
-                             "1 CPU and 0 GPU each do not fit (room for 2)"),
+    (("--ray-gpus-per-worker", "1"), "error: the Ray cluster has 2 CPUs and 0 GPUs on 3 nodes: not one worker of "
+                                     "1 CPU and 1 GPU each fits; lower --ray-workers"),
+    (("--ray-workers", "3"), "error: the Ray cluster has 2 CPUs and 0 GPUs on 3 nodes: 3 workers of "
+                             "1 CPU and 0 GPU each do not fit (room for 2); lower"),
 ])
 def test_a_cluster_that_cannot_run_the_job_is_one_line(cluster, requests_file, tmp_path, capsys, extra, message):
     output = tmp_path / "run.txt"

@@ -123,10 +123,10 @@ def _fit(options: RayOptions) -> int:
     if wanted < 1 or wanted > room:
         total_cpus = sum(node.get("CPU", 0) for node in nodes)
         total_gpus = sum(node.get("GPU", 0) for node in nodes)
-        raise ReasonRankError(
-            f"the Ray cluster has {total_cpus:g} CPUs and {total_gpus:g} GPUs on {len(nodes)} nodes: "
-            f"{wanted or 'one'} worker(s) of {cpus:g} CPU and {gpus:g} GPU each do not fit (room for {room}); "
-            "lower --ray-workers or the per-worker resources, or add nodes")
+        each = f"{cpus:g} CPU and {gpus:g} GPU each"
+        fits = f"not one worker of {each} fits" if room < 1 else f"{wanted} workers of {each} do not fit (room for {room})"
+        raise ReasonRankError(f"the Ray cluster has {total_cpus:g} CPUs and {total_gpus:g} GPUs on {len(nodes)} nodes: "
+                              f"{fits}; lower --ray-workers or the per-worker resources, or add nodes")
     return min(wanted, room)
 
 
