@@ -246,3 +246,55 @@ def test_a_model_missing_on_the_workers_is_one_line(cluster, requests_file, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: a Ray worker cannot build its engine: ") and "absent.gguf" in err[-1]
     assert not output.exists()
+
+
+@pytest.mark.slow
+def test_experiments_run_on_ray_writes_the_same_files(cluster, cranfield, tmp_path, capsys):
+    import yaml
+
+    from reasonrank_ir.experiments.__main__ import main as experiments
+
+    server = GatedServer()
+    system = {"name": "rr", "reranker": "reasonrank", "model": "m", "backend": "openai",
+              "tokenizer": str(QWEN_TOKENIZER), "options": {"base_urls": [server.url]}, "depth": 6, "window": 3,
+              "step": 2, "passage_tokens": 12}
+    experiment = tmp_path / "experiment.yaml"
+    experiment.write_text(yaml.safe_dump({"name": "check", "datasets": ["cranfield"], "systems": [system]}))
+    alone, spread = tmp_path / "alone", tmp_path / "ray"
+    try:
+        for out, extra in ((alone, []), (spread, ["--ray", cluster.address])):
+            assert experiments(["run", str(experiment), "--limit-queries", "4", "--output-dir", str(out),
+                                *extra]) == 0
+    finally:
+        server.close()
+    assert "on 2 Ray workers" in capsys.readouterr().err
+    for name in ("cranfield.rr.txt", "cranfield.rr.settings.json", "cranfield.rr.eval.json"):
+        assert (spread / name).read_bytes() == (alone / name).read_bytes()
+    assert windows(spread / "cranfield.rr.traces.jsonl") == windows(alone / "cranfield.rr.traces.jsonl")
+    assert len(read_traces(spread / "cranfield.rr.traces.jsonl")) == 12
+
+
+@pytest.mark.slow
+def test_labelling_on_ray_writes_the_same_samples_in_the_same_order(cluster, cranfield, tmp_path, capsys):
+    from reasonrank_ir.train.label import main as label
+    from reasonrank_ir.train.mine import MiningConfig, mine_topics
+    from reasonrank_ir.train.sample import append_samples
+    from test_train_data import teacher_reply
+
+    mined = tmp_path / "mined.jsonl"
+    append_samples(mined, mine_topics(cranfield, MiningConfig(seed=7, list_size=6), num_queries=5))
+    teacher = ReplayServer(teacher_reply("boundary"))
+
+    def argv(out: Path, *extra: str) -> list[str]:
+        return ["--input", str(mined), "--output", str(out), "--model", "r1", "--base-url", teacher.url,
+                "--batch-size", "1", "--price-input", "1.0", *extra]
+
+    try:
+        assert label(argv(tmp_path / "alone.jsonl")) == 0
+        alone = capsys.readouterr().out
+        assert label(argv(tmp_path / "ray.jsonl", "--ray", cluster.address)) == 0
+        spread = capsys.readouterr().out
+    finally:
+        teacher.close()
+    assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "alone.jsonl").read_bytes()
+    assert spread == alone and alone.startswith("5 lists labelled, 35 requests")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reasonrank_ir.errors import ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_dir
+from reasonrank_ir.pipeline import ray_pool
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", nargs="+", metavar="DATASET", help="run only these datasets (column names)")
     run.add_argument("--limit-queries", type=int, metavar="N", help="first N queries of each dataset (a quick try)")
     run.add_argument("--output-dir", metavar="DIR", help="where runs and scores go (default: runs/<experiment>)")
+    ray_pool.add_arguments(run)
     report = commands.add_parser("report", help="print the markdown table; write report.md and a PNG chart")
     report.add_argument("experiment", metavar="YAML_OR_NAME", help="a name from `list`, or a YAML file")
     report.add_argument("--output-dir", metavar="DIR", help="the folder run wrote (default: runs/<experiment>)")
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         from reasonrank_ir.experiments.runner import run_experiment
 
         result = run_experiment(experiment, output_dir, limit_queries=args.limit_queries,
-                                echo=lambda line: print(line, file=sys.stderr))
+                                echo=lambda line: print(line, file=sys.stderr), ray=ray_pool.options_from(args))
         if result.missing:
             print(f"\n{len(result.missing)} parts could not run; what is missing and how to get it:",
                   file=sys.stderr)

@@ -55,10 +55,12 @@ def run_path(output_dir: Path, dataset: str, row: str) -> Path:
 
 
 def run_experiment(experiment: Experiment, output_dir: str | Path | None = None, limit_queries: int | None = None,
-                   progress: bool = True, echo: Callable[[str], None] = lambda line: None) -> ExperimentRun:
+                   progress: bool = True, echo: Callable[[str], None] = lambda line: None,
+                   ray=None) -> ExperimentRun:
     """First stage on every dataset, then each system on every dataset whose first stage is there.
 
     ``limit_queries`` keeps the first N topics of each dataset (a quick try; scores cover them only).
+    ``ray`` (``pipeline.ray_pool.RayOptions``) reranks on Ray actors, one engine each: the same files.
     ``echo`` receives one line per step (the CLI prints them).
     """
     if limit_queries is not None and limit_queries < 1:
@@ -84,7 +86,7 @@ def run_experiment(experiment: Experiment, output_dir: str | Path | None = None,
         result.finished.append((spec.name, first.name))
         echo(f"done     {spec.name} {first.name}: {len(candidates)} queries")
     for system in experiment.systems:
-        _run_system(system, experiment, prepared, output_dir, result, progress, echo)
+        _run_system(system, experiment, prepared, output_dir, result, progress, echo, ray)
     return result
 
 
@@ -138,7 +140,7 @@ def _first_stage(experiment: Experiment, spec: DatasetSpec, dataset: Dataset, to
 
 
 def _run_system(system: SystemSpec, experiment: Experiment, prepared: dict, output_dir: Path,
-                result: ExperimentRun, progress: bool, echo: Callable[[str], None]) -> None:
+                result: ExperimentRun, progress: bool, echo: Callable[[str], None], ray=None) -> None:
     from reasonrank_ir import job, pipeline
     from reasonrank_ir.io.trec import read_run
 
@@ -163,7 +165,7 @@ def _run_system(system: SystemSpec, experiment: Experiment, prepared: dict, outp
                 if system.reranker != "oracle":
                     dataset.index_path()  # passages: an index that cannot be fetched is reported before a model loads
                 job.start(files, _job_settings(system, experiment, dataset, candidates), resume=True)
-                reranker = _reranker(system, dataset, engine)
+                reranker = _reranker(system, dataset, engine, ray)
                 outcome = pipeline.rerank(reranker, candidates, dataset, files, resume=True,
                                           batch_size=system.batch_size, tag=f"{experiment.name}.{system.name}",
                                           progress=progress)
@@ -177,6 +179,8 @@ def _run_system(system: SystemSpec, experiment: Experiment, prepared: dict, outp
             continue
         result.finished.append((spec.name, system.name))
         echo(f"done     {spec.name} {system.name}: {files.run}")
+    if hasattr(engine.get("loaded"), "close"):  # a Ray pool: its actors hold GPUs
+        engine["loaded"].close()
     engine.clear()
     gc.collect()
 
@@ -192,7 +196,7 @@ def _job_settings(system: SystemSpec, experiment: Experiment, dataset: Dataset, 
             "passage_tokens": system.passage_tokens or dataset.max_passage_tokens, "max_tokens": system.max_tokens}
 
 
-def _reranker(system: SystemSpec, dataset: Dataset, engine: dict):
+def _reranker(system: SystemSpec, dataset: Dataset, engine: dict, ray=None):
     """The system's reranker for one dataset; the model and tokenizer are loaded once per system."""
     from reasonrank_ir.rerank.spec import build_reranker
 
@@ -205,8 +209,19 @@ def _reranker(system: SystemSpec, dataset: Dataset, engine: dict):
         raise engine["error"]
     if "loaded" in engine:
         loaded = engine["loaded"]
+        if hasattr(loaded, "rerank_job"):  # a Ray pool takes each dataset's passage truncation itself
+            return loaded
         return build_reranker(system, passage_tokens=dataset.max_passage_tokens, backend=loaded.backend,
                               tokenizer=loaded.tokenizer)
+    if ray is not None:
+        from reasonrank_ir.pipeline.ray_pool import start_pool
+
+        try:
+            engine["loaded"] = start_pool(system, ray)
+        except ReasonRankError as error:  # what the cluster lacks, said once for every dataset
+            engine["error"] = error
+            raise
+        return engine["loaded"]
     try:
         engine["loaded"] = build_reranker(system, passage_tokens=dataset.max_passage_tokens)
     except ReasonRankError as error:

@@ -15,12 +15,13 @@ driver decides per batch as results stream back. ``ray`` is imported only here, 
 """
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -52,24 +53,33 @@ class RayOptions:
 
 
 def add_arguments(parser) -> None:
-    """The ``--ray`` flags, shared by search, experiments run and train.label."""
-    group = parser.add_argument_group("Ray cluster (engines on a pool of Ray actors; the run is the same)")
-    group.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                       help="rerank on Ray actors, one engine each: at ADDRESS (host:port), else at $RAY_ADDRESS, "
-                            "else on a Ray instance started on this machine")
-    group.add_argument("--ray-workers", type=int, metavar="N",
+    """The ``--ray`` flags, shared by search, experiments run and train.label (absent flags stay absent)."""
+    group = parser.add_argument_group("Ray cluster (engines on a pool of Ray actors; the results are the same)")
+    group.add_argument("--ray", nargs="?", const="", default=argparse.SUPPRESS, metavar="ADDRESS",
+                       help="run the engines on Ray actors, one engine each: at ADDRESS (host:port), else at "
+                            "$RAY_ADDRESS, else on a Ray instance started on this machine")
+    group.add_argument("--ray-workers", type=int, default=argparse.SUPPRESS, metavar="N",
                        help="actors, one engine each (default: as many as the cluster's resources fit)")
-    group.add_argument("--ray-gpus-per-worker", type=float, default=0.0, metavar="G",
-                       help="GPUs per actor (default: 0; use 1, or the tensor-parallel size, for vllm/hf on GPUs)")
-    group.add_argument("--ray-cpus-per-worker", type=float, default=1.0, metavar="C",
+    group.add_argument("--ray-gpus-per-worker", type=float, default=argparse.SUPPRESS, metavar="G",
+                       help="GPUs per actor (default: 0; 1, or the tensor-parallel size, for vllm/hf on GPUs)")
+    group.add_argument("--ray-cpus-per-worker", type=float, default=argparse.SUPPRESS, metavar="C",
                        help="CPUs per actor (default: 1)")
+
+
+def parse_known(argv: Sequence[str] | None) -> tuple[RayOptions | None, list[str]]:
+    """The ``--ray`` flags of ``argv`` as options (None without ``--ray``), and the other arguments."""
+    parser = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    add_arguments(parser)
+    known, rest = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
+    return options_from(known), rest
 
 
 def options_from(args) -> RayOptions | None:
     """The flags as options, or None without ``--ray``."""
     if getattr(args, "ray", None) is None:
         return None
-    options = RayOptions(args.ray or None, args.ray_workers, args.ray_gpus_per_worker, args.ray_cpus_per_worker)
+    options = RayOptions(args.ray or None, getattr(args, "ray_workers", None),
+                         getattr(args, "ray_gpus_per_worker", 0.0), getattr(args, "ray_cpus_per_worker", 1.0))
     if options.workers is not None and options.workers < 1:
         raise ReasonRankError(f"--ray-workers must be at least 1, found {options.workers}")
     if options.gpus_per_worker < 0 or options.cpus_per_worker < 0:
@@ -77,7 +87,7 @@ def options_from(args) -> RayOptions | None:
     return options
 
 
-def connect(options: RayOptions) -> str:
+def connect(options: RayOptions) -> None:
     """Join (or start) the cluster; an address that does not answer is a one-line error within seconds."""
     address = options.address or os.environ.get("RAY_ADDRESS") or None
     if address and address != "auto":
@@ -85,7 +95,7 @@ def connect(options: RayOptions) -> str:
     import ray
 
     if ray.is_initialized():
-        return address or "local"
+        return
     try:
         ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=True,
                  include_dashboard=False if not address else None)
@@ -215,23 +225,62 @@ def _one_line(error: BaseException, what: str) -> ReasonRankError:
     return ReasonRankError(f"{what}: {type(cause).__name__}" + (f": {lines[-1].strip()[:300]}" if lines else ""))
 
 
-def start_pool(spec, options: RayOptions = RayOptions()) -> RayPool:
-    """The actors, each with its engine built; a worker that cannot build its engine fails here, before any work."""
+def start_actors(cls: type, args: tuple, options: RayOptions) -> tuple[list, list]:
+    """``cls(*args)`` on as many actors as ``options`` ask (and the cluster fits), with ``ready()``'s answers;
+    an actor that cannot build its engine fails here, before any work, in one line."""
     import ray
 
-    where = connect(options)
+    connect(options)
     count = _fit(options)
-    actor = ray.remote(RerankWorker).options(
-        num_cpus=options.cpus_per_worker, num_gpus=options.gpus_per_worker, max_restarts=-1, max_task_retries=-1)
-    workers = [actor.remote(spec) for _ in range(count)]
+    actor = ray.remote(cls).options(num_cpus=options.cpus_per_worker, num_gpus=options.gpus_per_worker,
+                                    max_restarts=-1, max_task_retries=-1)  # a lost node: restarted, retried
+    workers = [actor.remote(*args) for _ in range(count)]
     try:
-        engines = ray.get([w.ready.remote() for w in workers])
+        return workers, ray.get([w.ready.remote() for w in workers])
     except Exception as error:  # noqa: BLE001 - Ray wraps the worker's exception
         for worker in workers:
             ray.kill(worker)
         raise _one_line(error, "a Ray worker cannot build its engine") from None
-    print(f"reranker: {spec.reranker} with {spec.model} on {count} Ray workers ({engines[0]} backend each) "
-          f"on {where}", file=sys.stderr)
+
+
+def ordered_map(workers: Sequence, method: str, items: Iterable) -> Iterator:
+    """``worker.method(item)`` for every item, one in flight per worker, results yielded in the items' order
+    as soon as they and those before them are back (items are read lazily)."""
+    import ray
+
+    items = iter(items)
+    pending: dict[Any, tuple[int, Any]] = {}
+    finished: dict[int, Any] = {}
+    sent = next_out = 0
+
+    def send(worker) -> None:
+        nonlocal sent
+        for item in items:
+            pending[getattr(worker, method).remote(item)] = (sent, worker)
+            sent += 1
+            return
+
+    for worker in workers:
+        send(worker)
+    while pending:
+        (ref,), _ = ray.wait(list(pending), num_returns=1)
+        index, worker = pending.pop(ref)
+        try:
+            finished[index] = ray.get(ref)
+        except Exception as error:  # noqa: BLE001 - Ray wraps the worker's exception
+            raise _one_line(error, "a Ray worker failed") from None
+        send(worker)
+        while next_out in finished:
+            yield finished.pop(next_out)
+            next_out += 1
+
+
+def start_pool(spec, options: RayOptions = RayOptions()) -> RayPool:
+    """Reranking actors, each with its engine built; one that cannot build it fails here, before any work."""
+    workers, engines = start_actors(RerankWorker, (spec,), options)
+    where = options.address or os.environ.get("RAY_ADDRESS") or "a local Ray instance"
+    print(f"reranker: {spec.reranker} with {spec.model} on {len(workers)} Ray workers ({engines[0]} backend each) "
+          f"at {where}", file=sys.stderr)
     return RayPool(spec, workers)
 
 
