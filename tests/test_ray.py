@@ -23,6 +23,7 @@ from reasonrank_ir import pipeline
 from reasonrank_ir.io.requests import write_requests
 from reasonrank_ir.io.traces import read_traces
 from reasonrank_ir.search import main as search
+from reasonrank_ir.types import Candidate, Query, Ranking
 from test_jobs import start_job, wait_for_windows
 
 ray = pytest.importorskip("ray")
@@ -214,9 +215,12 @@ def test_actors_load_the_gguf_themselves(cluster, cranfield, tmp_path):
     same_files(alone, spread)
 
 
-def test_an_unreachable_cluster_is_one_line(requests_file, tmp_path, capsys):
+def test_an_unreachable_cluster_is_one_line(tmp_path, capsys):
+    requests = tmp_path / "requests.jsonl"
+    write_requests([Ranking(Query("1", "wing flutter"), (Candidate("184", 2.0, {"text": "flutter of wings"}),
+                                                         Candidate("29", 1.0, {"text": "heat transfer"})))], requests)
     address = f"127.0.0.1:{free_port()}"
-    assert search(argv(requests_file, "http://127.0.0.1:9/v1", tmp_path / "run.txt", "--ray", address)) == 2
+    assert search(argv(requests, "http://127.0.0.1:9/v1", tmp_path / "run.txt", "--ray", address)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"error: cannot reach the Ray cluster at {address} (")
     assert not (tmp_path / "run.txt").exists() and not (tmp_path / "run.settings.json").exists()

@@ -129,12 +129,15 @@ def _fit(options: RayOptions) -> int:
         return min(fits) if fits else 1 << 20
 
     room = sum(slots(node) for node in nodes)
+    if options.workers is None and not (cpus > 0 or gpus > 0):
+        raise ReasonRankError("workers that take no CPU and no GPU fit without bound: give --ray-workers N")
     wanted = options.workers if options.workers is not None else room
     if wanted < 1 or wanted > room:
         total_cpus = sum(node.get("CPU", 0) for node in nodes)
         total_gpus = sum(node.get("GPU", 0) for node in nodes)
         each = f"{cpus:g} CPU and {gpus:g} GPU each"
-        fits = f"not one worker of {each} fits" if room < 1 else f"{wanted} workers of {each} do not fit (room for {room})"
+        fits = (f"not one worker of {each} fits" if room < 1 else
+                f"{wanted} workers of {each} do not fit (room for {room})")
         raise ReasonRankError(f"the Ray cluster has {total_cpus:g} CPUs and {total_gpus:g} GPUs on {len(nodes)} nodes: "
                               f"{fits}; lower --ray-workers or the per-worker resources, or add nodes")
     return min(wanted, room)
