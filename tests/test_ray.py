@@ -195,7 +195,7 @@ def test_a_killed_driver_resumes_on_ray_asking_only_missing_windows(cluster, req
 
 @pytest.mark.slow
 def test_actors_load_the_gguf_themselves(cluster, cranfield, tmp_path):
-    """The llama.cpp engine built inside each actor reranks as the one in this process does."""
+    """The llama.cpp engine built inside each actor reranks as the one in this process does (one window a query)."""
     if not GGUF.is_file():
         pytest.skip(f"{GGUF} missing: run scripts/fetch_test_models.sh")
     topics = dict(list(cranfield.topics().items())[:2])
@@ -205,7 +205,7 @@ def test_actors_load_the_gguf_themselves(cluster, cranfield, tmp_path):
 
     def gguf(output: Path, *extra: str) -> list[str]:
         return ["--index", "cranfield", "--run", str(requests), "--rerank", "reasonrank", "--backend", "llamacpp",
-                "--model", str(GGUF), "--tokenizer", str(QWEN_TOKENIZER), "--depth", "4", "--window", "3",
+                "--model", str(GGUF), "--tokenizer", str(QWEN_TOKENIZER), "--depth", "3", "--window", "3",
                 "--step", "2", "--passage-tokens", "12", "--max-tokens", "8", "--max-model-len", "1024",
                 "--backend-option", "n_threads=1", "--output", str(output), *extra]
 
