@@ -194,6 +194,38 @@ def test_a_killed_driver_resumes_on_ray_asking_only_missing_windows(cluster, req
 
 
 @pytest.mark.slow
+def test_a_single_process_job_resumes_on_ray_from_partly_journaled_queries(cluster, requests_file, tmp_path):
+    """A journal that holds all, some or none of each query's windows (query i keeps its first i % 4): whole
+    queries are replayed on the driver, partial ones carry their windows to the actors, and the server is
+    asked exactly the windows the journal lacks."""
+    server = GatedServer()
+    whole, cut = tmp_path / "whole" / "run.txt", tmp_path / "cut" / "run.txt"
+    try:
+        assert search(argv(requests_file, server.url, whole)) == 0
+        traces = read_traces(whole.with_name("run.traces.jsonl"))
+        queries = list(dict.fromkeys(t.query_id for t in traces))
+        kept = {}
+        for t in traces:  # a query's windows in the order they ran: [3,6), [1,4), [0,2)
+            if sum(k[0] == t.query_id for k in kept) < queries.index(t.query_id) % 4:
+                kept[(t.query_id, t.start)] = t
+        lines = [line for line, t in zip(whole.with_name("run.traces.jsonl").read_text().splitlines(True), traces)
+                 if kept.get((t.query_id, t.start)) is t]
+        cut.parent.mkdir()
+        cut.with_name("run.traces.jsonl").write_text("".join(lines))
+        cut.with_name("run.settings.json").write_bytes(whole.with_name("run.settings.json").read_bytes())
+        before = len(server.requests)
+        assert search([*argv(requests_file, server.url, cut), "--resume", "--ray", cluster.address]) == 0
+        asked = server.asked(before)
+    finally:
+        server.close()
+    journaled = {re.search(r"window (\w+)", t.response).group(1) for t in kept.values()}
+    assert len(kept) == 12 and sorted(asked) == sorted({re.search(r"window (\w+)", t.response).group(1)
+                                                        for t in traces} - journaled)
+    assert cut.read_bytes() == whole.read_bytes()
+    assert windows(cut.with_name("run.traces.jsonl")) == windows(whole.with_name("run.traces.jsonl"))
+
+
+@pytest.mark.slow
 def test_actors_load_the_gguf_themselves(cluster, cranfield, tmp_path):
     """The llama.cpp engine built inside each actor reranks as the one in this process does (one window a query)."""
     if not GGUF.is_file():
