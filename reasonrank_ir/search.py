@@ -14,6 +14,7 @@ from reasonrank_ir.backends import BACKENDS
 from reasonrank_ir.errors import ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_file
 from reasonrank_ir.io.names import slug
+from reasonrank_ir.pipeline import ray_pool
 from reasonrank_ir.pipeline.first_stage import FirstStage
 from reasonrank_ir.rerank.defaults import DEFAULT_MODELS, DEFAULTS, RERANKERS
 from reasonrank_ir.retrieval.bm25 import BM25Settings
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument("--metrics", nargs="+", default=["nDCG@10"], metavar="MEASURE",
                             help="ir-measures names printed at the end (default: nDCG@10)")
+    ray_pool.add_arguments(parser)
     return parser
 
 
@@ -211,7 +213,7 @@ def reranker_spec(args):
     }, place=_flag)
 
 
-def make_reranker(spec, dataset: Dataset):
+def make_reranker(spec, dataset: Dataset, args=None):
     from reasonrank_ir.rerank.spec import build_reranker
 
     if spec.reranker == "oracle":
@@ -219,6 +221,8 @@ def make_reranker(spec, dataset: Dataset):
         if not qrels:
             raise ReasonRankError("--rerank oracle needs judgments: pass --qrels")
         return build_reranker(spec, passage_tokens=dataset.max_passage_tokens, qrels=qrels)
+    if (ray := ray_pool.options_from(args)) is not None:  # not a job setting: the run is the same
+        return ray_pool.start_pool(spec, ray)
     reranker = build_reranker(spec, passage_tokens=dataset.max_passage_tokens)
     print(f"reranker: {spec.reranker} with {spec.model} on the {reranker.backend.name} backend"
           + (" (--backend auto)" if spec.backend == "auto" else ""), file=sys.stderr)
@@ -271,7 +275,7 @@ def run(args) -> int:
             print("\n".join(format_lines(scores)))
         return 0
     try:
-        reranker = make_reranker(spec, dataset) if spec is not None else None
+        reranker = make_reranker(spec, dataset, args) if spec is not None else None
         started = time.perf_counter()
         candidates = pipeline.retrieve(dataset, topics, first_stage, progress=True)
         candidates.name = run_tag(output)

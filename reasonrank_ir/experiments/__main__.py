@@ -14,6 +14,7 @@ from pathlib import Path
 
 from reasonrank_ir.errors import ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_dir
+from reasonrank_ir.pipeline import ray_pool
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true",
                      help="redo the parts whose recorded settings differ from the YAML (the others are kept); "
                           "without it such parts are refused before any work")
+    ray_pool.add_arguments(run)
     report = commands.add_parser("report", help="print the markdown table; write report.md and a PNG chart")
     report.add_argument("experiment", metavar="YAML_OR_NAME", help="a name from `list`, or a YAML file")
     report.add_argument("--output-dir", metavar="DIR", help="the folder run wrote (default: runs/<experiment>)")
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         from reasonrank_ir.experiments.runner import run_experiment
 
         result = run_experiment(experiment, output_dir, limit_queries=args.limit_queries, overwrite=args.overwrite,
-                                echo=lambda line: print(line, file=sys.stderr))
+                                echo=lambda line: print(line, file=sys.stderr), ray=ray_pool.options_from(args))
         if result.missing:
             print(f"\n{len(result.missing)} parts could not run; what is missing and how to get it:",
                   file=sys.stderr)

@@ -27,6 +27,7 @@ from reasonrank_ir.job import OutputFiles
 from reasonrank_ir.pipeline.job_spec import JobSpec, source
 
 if TYPE_CHECKING:
+    from reasonrank_ir.pipeline.ray_pool import RayOptions, RayPool
     from reasonrank_ir.pipeline import RerankOutcome
     from reasonrank_ir.rerank.listwise import ListwiseReranker, SlidingWindowReranker
 
@@ -171,11 +172,12 @@ def show_setting(value: Any) -> str:
 
 def run_experiment(experiment: Experiment, output_dir: str | Path | None = None, limit_queries: int | None = None,
                    progress: bool = True, echo: Callable[[str], None] = lambda line: None,
-                   overwrite: bool = False) -> ExperimentRun:
+                   overwrite: bool = False, ray: RayOptions | None = None) -> ExperimentRun:
     """First stage on every dataset, then each system on every dataset whose first stage is there.
 
     ``limit_queries`` keeps the first N topics of each dataset (a quick try; scores cover them only).
     Parts made with other settings are refused before any work, or redone with ``overwrite``.
+    ``ray`` reranks on Ray actors, one engine each: the same files.
     ``echo`` receives one line per step (the CLI prints them).
     """
     if limit_queries is not None and limit_queries < 1:
@@ -212,7 +214,8 @@ def run_experiment(experiment: Experiment, output_dir: str | Path | None = None,
             result.skipped.append((spec.name, first.name))
         echo(f"done     {spec.name} {first.name}: {len(candidates)} queries")
     for system in experiment.systems:
-        _run_system(system, experiment, [p for p in parts if p.system is system], prepared, result, progress, echo)
+        _run_system(system, experiment, [p for p in parts if p.system is system], prepared, result, progress, echo,
+                    ray)
     return result
 
 
@@ -261,7 +264,8 @@ def _first_stage(part: Part, dataset: Dataset, topics: dict, progress: bool):
 
 
 def _run_system(system: SystemSpec, experiment: Experiment, parts: list[Part], prepared: dict,
-                result: ExperimentRun, progress: bool, echo: Callable[[str], None]) -> None:
+                result: ExperimentRun, progress: bool, echo: Callable[[str], None],
+                ray: RayOptions | None = None) -> None:
     from reasonrank_ir import job, pipeline
     from reasonrank_ir.io.trec import read_run
     from reasonrank_ir.pipeline.job_spec import run_tag
@@ -279,7 +283,7 @@ def _run_system(system: SystemSpec, experiment: Experiment, parts: list[Part], p
             if job.start(files, part.settings(), resume=True):
                 final, reused = read_run(files.run, topics), True
             else:
-                reranker = _reranker(system, dataset, engine)
+                reranker = _reranker(system, dataset, engine, ray)
                 candidates.name = run_tag(files.run)
                 outcome = pipeline.rerank(reranker, candidates, dataset, files, resume=True,
                                           batch_size=system.batch_size, progress=progress)
@@ -296,6 +300,8 @@ def _run_system(system: SystemSpec, experiment: Experiment, parts: list[Part], p
             echo(f"done     {spec.name} {system.name}: already complete")
         else:
             echo(f"done     {spec.name} {system.name}: {files.run}")
+    if engine.pool is not None:  # its actors hold GPUs
+        engine.pool.close()
     del engine
     gc.collect()
 
@@ -305,10 +311,13 @@ class _Engine:
     """A system's first reranker, whose model and tokenizer its other datasets reuse, or why it failed to load."""
 
     loaded: ListwiseReranker | None = None
+    pool: RayPool | None = None
+    """The system's Ray actors (``--ray``): each takes a dataset's passage truncation itself."""
     error: ReasonRankError | None = None
 
 
-def _reranker(system: SystemSpec, dataset: Dataset, engine: _Engine) -> SlidingWindowReranker:
+def _reranker(system: SystemSpec, dataset: Dataset, engine: _Engine,
+              ray: RayOptions | None = None) -> SlidingWindowReranker | RayPool:
     """The system's reranker for one dataset; the model and tokenizer are loaded once per system."""
     from reasonrank_ir.rerank.listwise import ListwiseReranker
     from reasonrank_ir.rerank.spec import build_reranker
@@ -320,9 +329,20 @@ def _reranker(system: SystemSpec, dataset: Dataset, engine: _Engine) -> SlidingW
         return build_reranker(system, passage_tokens=dataset.max_passage_tokens, qrels=qrels)
     if engine.error is not None:
         raise engine.error
+    if engine.pool is not None:
+        return engine.pool
     if engine.loaded is not None:
         return build_reranker(system, passage_tokens=dataset.max_passage_tokens, backend=engine.loaded.backend,
                               tokenizer=engine.loaded.tokenizer)
+    if ray is not None:
+        from reasonrank_ir.pipeline.ray_pool import start_pool
+
+        try:
+            engine.pool = start_pool(system, ray)
+        except ReasonRankError as error:  # what the cluster lacks, said once for every dataset
+            engine.error = error
+            raise
+        return engine.pool
     try:
         reranker = build_reranker(system, passage_tokens=dataset.max_passage_tokens)
     except ReasonRankError as error:

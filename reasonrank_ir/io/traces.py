@@ -88,6 +88,11 @@ class TraceJournal:
             journaled[(trace.query_id, trace.pass_index, trace.start, trace.end)] = trace
         return journaled
 
+    @property
+    def journaled(self) -> dict[tuple, WindowTrace]:
+        """The windows loaded on resume, by (query id, pass, start, end); ``replay`` checks their documents."""
+        return self._journaled
+
     def replay(self, request: Any) -> WindowTrace | None:
         """The journaled trace of a ``WindowRequest``'s window, or None when it has to run."""
         query_id = request.query.query_id

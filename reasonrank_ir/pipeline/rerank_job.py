@@ -6,12 +6,14 @@ writes. The run file is written once, whole, at the end (see ``job``).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
 from reasonrank_ir.data import Dataset
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.io.traces import WindowTrace
 from reasonrank_ir.job import OutputFiles, finish
 from reasonrank_ir.rerank.listwise import BATCH_SIZE, BatchReranker, RerankSummary
 from reasonrank_ir.types import Ranking, Run
@@ -45,6 +47,25 @@ class RerankOutcome:
     files: OutputFiles | None = None
 
 
+@dataclass
+class JobTotals:
+    """What a run cost, replayed windows included (whichever session paid for them): recorded when it finishes."""
+
+    windows: int = 0
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+
+    def add(self, traces: Iterable[WindowTrace]) -> None:
+        for trace in traces:
+            self.windows += 1
+            self.prompt_tokens += trace.prompt_tokens
+            self.output_tokens += trace.output_tokens
+
+    def facts(self, replayed: int, seconds: float) -> dict[str, int | float]:
+        return {"windows": self.windows, "prompt_tokens": self.prompt_tokens, "output_tokens": self.output_tokens,
+                "replayed_windows": replayed, "seconds": round(seconds, 3)}
+
+
 def rerank(reranker: BatchReranker, run: Run, dataset: Dataset, files: OutputFiles | None = None,
            resume: bool = False, batch_size: int = BATCH_SIZE, tag: str | None = None,
            progress: bool = True) -> RerankOutcome:
@@ -56,23 +77,23 @@ def rerank(reranker: BatchReranker, run: Run, dataset: Dataset, files: OutputFil
 
     from reasonrank_ir.io.traces import TraceJournal
 
+    if hasattr(reranker, "rerank_job"):  # engines elsewhere (pipeline.ray_pool): the pool runs the job itself
+        return reranker.rerank_job(run, dataset, files, resume=resume, batch_size=batch_size, tag=tag,
+                                   progress=progress)
     started = perf_counter()
     tag = tag or run.name
     depth = reranker.config.depth
     needs_passages = reranker.needs_passages
     journal = TraceJournal(files.traces, resume=resume) if files else None
     done: dict[str, Ranking] = {}
-    totals = dict.fromkeys(("windows", "prompt_tokens", "output_tokens"), 0)
+    totals = JobTotals()
     bar = tqdm(total=len(run), desc="reranking", unit="query", disable=not progress)
     prepared = (attach_passages(dataset, r, depth) if needs_passages else r for r in run)
     try:
         for batch in reranker.rerank_batches(prepared, batch_size=batch_size, journal=journal):
             for ranking in batch.rankings:
                 done[ranking.query_id] = ranking
-            for trace in batch.traces:  # replayed windows too: what the run cost, whichever session paid
-                totals["windows"] += 1
-                totals["prompt_tokens"] += trace.prompt_tokens
-                totals["output_tokens"] += trace.output_tokens
+            totals.add(batch.traces)
             bar.update(len(batch.rankings))
     finally:
         bar.close()
@@ -81,6 +102,5 @@ def rerank(reranker: BatchReranker, run: Run, dataset: Dataset, files: OutputFil
     final = Run({q: done[q] for q in run.rankings}, tag)
     replayed = journal.replayed if journal is not None else 0
     if files:
-        finish(files, final, tag, {**totals, "replayed_windows": replayed,
-                                   "seconds": round(perf_counter() - started, 3)})
+        finish(files, final, tag, totals.facts(replayed, perf_counter() - started))
     return RerankOutcome(final, replayed, reranker.summary, files)

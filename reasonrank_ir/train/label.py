@@ -28,6 +28,7 @@ from reasonrank_ir.backends.base import Backend, Generation, Message, Prompt, Sa
 from reasonrank_ir.batching import batched
 from reasonrank_ir.errors import ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_file
+from reasonrank_ir.pipeline import ray_pool
 from reasonrank_ir.rerank.parse import parse_answer, split_think
 from reasonrank_ir.rerank.prompts import PassageFormatter, clean_query, passage_text, replace_number
 from reasonrank_ir.train.config import TeacherSettings, flag, parse_settings, settings_parser, teacher_backend
@@ -161,6 +162,52 @@ def _usage(generations: Sequence[Generation], config: LabelConfig) -> dict[str, 
             "truncated": sum(g.finish_reason == "length" for g in generations)}
 
 
+class LabelWorker:
+    """A teacher client (and tokenizer) on a Ray actor, labelling the batches of lists the driver sends."""
+
+    def __init__(self, settings: LabelSettings, config: LabelConfig) -> None:
+        self.backend, tokenizer = _teacher(settings)
+        self.config = config
+        self.formatter = (PassageFormatter(tokenizer, config.max_passage_tokens)
+                          if tokenizer and config.max_passage_tokens else None)
+
+    def ready(self) -> str:
+        return self.backend.name
+
+    def label(self, batch: list[Sample]) -> tuple[list[Sample], LabelStats]:
+        stats = LabelStats()
+        return list(_label_batch(batch, self.backend, self.config, self.formatter, stats)), stats
+
+
+def label_on_ray(samples: Iterable[Sample], settings: LabelSettings, config: LabelConfig, ray,
+                 stats: LabelStats) -> Iterator[Sample]:
+    """``label_samples`` with a teacher client on each Ray actor: the same samples in the same order."""
+    from reasonrank_ir.pipeline.ray_pool import ordered_map, start_actors
+
+    workers, _ = start_actors(LabelWorker, (settings, config), ray)
+    bar = tqdm(desc="label (ray)", unit="list")
+    for labelled, batch_stats in ordered_map(workers, "label", batched(samples, settings.batch_size)):
+        for name, value in vars(batch_stats).items():
+            if name == "per_dataset":
+                for dataset, count in value.items():
+                    stats.per_dataset[dataset] = stats.per_dataset.get(dataset, 0) + count
+            else:
+                setattr(stats, name, getattr(stats, name) + value)
+        yield from labelled
+        bar.update(len(labelled))
+    bar.close()
+
+
+def _teacher(settings: LabelSettings) -> tuple[Backend, Any]:
+    backend = teacher_backend(settings)
+    tokenizer = None
+    if settings.tokenizer:
+        from reasonrank_ir.rerank.prompts import load_tokenizer
+
+        tokenizer = load_tokenizer(settings.tokenizer)
+    return backend, tokenizer
+
+
 class LabelSettings(TeacherSettings):
     """The labelling CLI's settings."""
 
@@ -179,16 +226,13 @@ class LabelSettings(TeacherSettings):
 def main(argv: list[str] | None = None) -> int:
     parser = settings_parser(LabelSettings, "python -m reasonrank_ir.train.label",
                              "Label mined lists with a teacher LLM (resumable).")
+    ray_pool.add_arguments(parser)
+    ray, argv = ray_pool.parse_known(argv)
     settings = parse_settings(LabelSettings, parser, argv)
     if not settings.input or not settings.output:
         raise ReasonRankError("--input and --output are required (on the command line or in --config).")
     check_output_file(settings.output, "--output")
-    backend = teacher_backend(settings)
-    tokenizer = None
-    if settings.tokenizer:
-        from reasonrank_ir.rerank.prompts import load_tokenizer
-
-        tokenizer = load_tokenizer(settings.tokenizer)
+    backend, tokenizer = _teacher(settings) if ray is None else (None, None)
     config = LabelConfig(
         listwise=Sampling(max_tokens=settings.max_tokens, temperature=settings.temperature),
         pointwise=Sampling(max_tokens=settings.pointwise_max_tokens, temperature=settings.temperature),
@@ -197,8 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     done = done_keys(settings.output)
     todo = (s for s in read_samples(settings.input) if (s.dataset, s.query_id) not in done)
     stats = LabelStats()
-    append_samples(settings.output, label_samples(todo, backend, config, tokenizer, settings.batch_size, stats,
-                                                  progress=True))
+    labelled = (label_samples(todo, backend, config, tokenizer, settings.batch_size, stats, progress=True)
+                if ray is None else label_on_ray(todo, settings, config, ray, stats))
+    append_samples(settings.output, labelled)
     print(stats.summary() + f" ({len(done)} lists were already labelled)")
     return 0
 
