@@ -25,7 +25,7 @@ from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.traces import WindowTrace
 from reasonrank_ir.rerank.parse import STATUSES, parse_answer
 from reasonrank_ir.rerank.prompts import PassageFormatter, build_messages, check_style, render
-from reasonrank_ir.rerank.window import STEP, WINDOW, windows
+from reasonrank_ir.rerank.window import STEP, WINDOW, pass_windows
 from reasonrank_ir.types import Query, Ranking, Run
 
 
@@ -183,8 +183,7 @@ class SlidingWindowReranker(ABC):
         heads = [min(config.depth, len(r.candidates)) for r in rankings]
         passages = self._passages(rankings, heads)
         orders = [list(range(head)) for head in heads]
-        schedules = [[(p, s, e) for p in range(config.passes) for s, e in windows(head, config.window, config.step)]
-                     for head in heads]
+        schedules = [pass_windows(head, config.window, config.step, config.passes) for head in heads]
 
         def request(q: int, k: int) -> WindowRequest:
             pass_index, start, end = schedules[q][k]
