@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reasonrank_ir.errors import ReasonRankError, cli_main
+from reasonrank_ir.errors import ArgumentParser, ReasonRankError, cli_main
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m reasonrank_ir.index",
         description="Index a dataset of the registry: its Lucene index (default), or with --dense a FAISS "
                     "index in Pyserini's layout, stored next to it in indexes/.")

@@ -5,13 +5,13 @@ import argparse
 import json
 import sys
 
-from reasonrank_ir.errors import cli_main
+from reasonrank_ir.errors import ArgumentParser, cli_main
 from reasonrank_ir.evaluate.measures import DEFAULT_METRICS, evaluate, format_lines, parse_measures
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reasonrank_ir.evaluate",
+    parser = ArgumentParser(prog="python -m reasonrank_ir.evaluate",
                                      description="Score a TREC run with ir-measures (trec_eval -c averaging).")
     parser.add_argument("run", help="TREC run file: qid Q0 docid rank score tag")
     parser.add_argument("--qrels", required=True, metavar="NAME_OR_FILE",
@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     run = read_run(args.run)
     if dataset is not None:
         run = dataset.clean_run(run)
-    evaluation = evaluate(run, qrels, parse_measures(args.metrics), complete=not args.no_complete)
+    evaluation = evaluate(run, qrels, parse_measures(args.metrics), complete=not args.no_complete,
+                          names=(args.run, args.qrels))
     if args.json:
         print(json.dumps({"aggregate": evaluation.aggregate,
                           **({"per_query": evaluation.per_query} if args.per_query else {})}, indent=2))
