@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ Settings = Mapping[str, Any]
 class OutputFiles:
     run: Path
     traces: Path
+    created: Path | None = field(default=None, compare=False)
+    """The outermost folder :func:`start` created for the run, which :func:`abandon` removes again."""
 
     @property
     def settings(self) -> Path:
@@ -122,6 +124,10 @@ def start(files: OutputFiles, settings: Settings, *, resume: bool = False, overw
                                   "done): add --resume to continue it, or --overwrite to start again")
         if changed is None:
             return False
+    folder = files.run.parent.absolute()
+    while not folder.parent.exists():
+        folder = folder.parent
+    files.created = folder if not folder.exists() else None
     _write_record(files, {"reasonrank_ir": __version__, "settings": settings})
     return False
 
@@ -132,6 +138,10 @@ def abandon(files: OutputFiles) -> None:
         files.settings.unlink(missing_ok=True)
         if files.traces.exists() and files.traces.stat().st_size == 0:
             files.traces.unlink()
+        folder = files.run.parent.absolute()
+        while files.created is not None and folder.is_relative_to(files.created) and not any(folder.iterdir()):
+            folder.rmdir()  # a refused job leaves no empty runs/ folder behind
+            folder = folder.parent
 
 
 def finish(files: OutputFiles, run, tag: str | None = None) -> None:
