@@ -84,6 +84,27 @@ class OpenAIBackend:
 
     name = "openai"
 
+    @staticmethod
+    def check_options(model: str | None, options: dict[str, Any]) -> None:
+        """Endpoint, URLs, concurrency, retries and times checked before any tokenizer or client loads."""
+        endpoint = options.get("endpoint", "chat")
+        if endpoint not in ENDPOINTS:
+            raise ReasonRankError(f"Unknown endpoint {endpoint!r}; expected one of "
+                                  f"{', '.join(ENDPOINTS)}." + close_matches(str(endpoint), ENDPOINTS))
+        urls = options.get("base_urls")
+        urls = [urls] if isinstance(urls, str) else list(urls or [])
+        if not urls:
+            raise ReasonRankError("The openai backend needs at least one base URL "
+                                  "(e.g. --base-url http://127.0.0.1:8000/v1).")
+        for url in urls:
+            normalise_base_url(url)
+        for key, least in (("concurrency", 1), ("max_retries", 0)):
+            if key in options and options[key] < least:
+                raise ReasonRankError(f"{key} must be at least {least}, found {options[key]}")
+        for key in ("timeout", "backoff", "max_backoff"):
+            if options.get(key) is not None and not options[key] > 0:
+                raise ReasonRankError(f"{key} must be a positive number of seconds, found {options[key]}")
+
     def __init__(self, model: str, base_urls: Sequence[str] | str, *, api_key: str | None = None,
                  endpoint: str = "chat", concurrency: int = 8, max_retries: int = 5,
                  timeout: float | None = None, backoff: float = 1.0, max_backoff: float = 60.0,
@@ -93,16 +114,10 @@ class OpenAIBackend:
         except ImportError as error:
             raise ReasonRankError("The openai backend needs the openai package: "
                                   "pip install 'reasonrank-ir[openai]'") from error
-        if endpoint not in ENDPOINTS:
-            raise ReasonRankError(f"Unknown endpoint {endpoint!r}; expected one of "
-                                  f"{', '.join(ENDPOINTS)}." + close_matches(endpoint, ENDPOINTS))
+        self.check_options(model, {"endpoint": endpoint, "base_urls": base_urls, "concurrency": concurrency,
+                                   "max_retries": max_retries, "timeout": timeout, "backoff": backoff,
+                                   "max_backoff": max_backoff})
         urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
-        if not urls:
-            raise ReasonRankError("The openai backend needs at least one base URL "
-                                  "(e.g. --base-url http://127.0.0.1:8000/v1).")
-        if concurrency < 1 or max_retries < 0:
-            raise ReasonRankError(f"concurrency must be >= 1 and max_retries >= 0, got "
-                                  f"{concurrency} and {max_retries}.")
         self.model = model
         self.base_urls = [normalise_base_url(url) for url in urls]
         self.endpoint = endpoint

@@ -15,8 +15,9 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from reasonrank_ir.errors import ReasonRankError, cli_main
+from reasonrank_ir.io import check_output_dir
 from reasonrank_ir.io.jsonl import write_jsonl
-from reasonrank_ir.train.config import Settings, check_keys, flag
+from reasonrank_ir.train.config import Settings, check_keys, check_types, flag
 from reasonrank_ir.train.formats import PromptSettings, read_samples_any
 
 
@@ -43,7 +44,9 @@ class TrainerSettings(Settings):
     @field_validator("training")
     @classmethod
     def _trl_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
-        check_keys("training", value, [f.name for f in dataclasses.fields(cls.trl_config())])
+        config = cls.trl_config()
+        check_keys("training", value, [f.name for f in dataclasses.fields(config)])
+        check_types("training", value, config)
         return {**cls.DEFAULT_TRAINING, **value}
 
     @field_validator("lora")
@@ -69,8 +72,13 @@ def require(settings: TrainerSettings, *keys: str) -> None:
         raise ReasonRankError(f"The training config needs {', '.join(missing)} (in the YAML or with --set).")
 
 
+def check_run_dir(settings: TrainerSettings) -> None:
+    """Refuse a run folder that is a file or cannot be created, before the model or data are loaded."""
+    check_output_dir(settings.run_dir, "--run-dir")
+
+
 def start_run(settings: TrainerSettings) -> Path:
-    """Create the run folder and record the settings the run used."""
+    """Create the run folder and record the settings the run used (once the inputs have been read)."""
     import yaml
 
     run_dir = Path(settings.run_dir)
