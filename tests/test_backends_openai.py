@@ -271,3 +271,58 @@ def test_a_hung_url_is_skipped_after_one_timeout(scripted, caplog):
     for connection, _ in accepted:
         connection.close()
     hung.close()
+
+
+def _hung_server() -> tuple[socket.socket, str]:
+    """A socket the kernel accepts connections on and nobody answers: requests and probes alike hang."""
+    hung = socket.create_server(("127.0.0.1", 0), backlog=64)
+    return hung, f"http://127.0.0.1:{hung.getsockname()[1]}/v1"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("urls", ["hung only", "hung and healthy"])
+def test_a_hung_server_is_found_by_a_probe_not_by_the_request_timeout(scripted, caplog, urls):
+    """With the default timeout (66 s for 60 tokens) a hung server is found after PROBE_AFTER + PROBE_TIMEOUT
+    seconds: the job stops when it is the only URL, and the other URL takes its requests when there is one."""
+    hung, hung_url = _hung_server()
+    healthy = scripted(echo)
+    backend = OpenAIBackend("m", [hung_url] + ([healthy.url] if urls == "hung and healthy" else []),
+                            concurrency=2, backoff=0.001)
+    prompts = [Prompt((Message("user", f"prompt {i}"),)) for i in range(4)]
+    with caplog.at_level(logging.WARNING, logger="reasonrank_ir.backends.openai"):
+        if urls == "hung only":
+            with pytest.raises(ReasonRankError, match=r"kept failing after 1 attempts \(Hung: no answer in \d+ s, "
+                                                      r"and none to GET /models in 5 s\)"):
+                backend.generate(prompts, Sampling(max_tokens=60))
+        else:
+            answers = backend.generate(prompts, Sampling(max_tokens=60))
+            assert [g.text for g in answers] == [f"prompt {i}" for i in range(4)]
+            assert len(healthy.requests) == 4
+            assert f"{hung_url} gave no answer" in caplog.text
+    hung.close()
+
+
+@pytest.mark.parametrize("fatal", [
+    (400, {"error": {"message": "bad prompt"}}, {}),       # refused at once
+    (500, {"error": {"message": "boom"}}, {}),             # retried, then exhausted
+])
+def test_the_first_request_that_fails_for_good_stops_the_others(scripted, fatal):
+    """Other requests in flight stop retrying at once instead of each burning its own retries."""
+    def reply(path, body):
+        if body["messages"][-1]["content"] == "prompt 0":
+            return fatal
+        return 503, {"error": {"message": "busy"}}, {}  # transient: the others would retry 20 times each
+
+    server = scripted(reply)
+    backend = OpenAIBackend("m", server.url, concurrency=4, max_retries=20, backoff=0.2, max_backoff=0.2)
+    prompts = [Prompt((Message("user", f"prompt {i}"),)) for i in range(4)]
+    with pytest.raises(ReasonRankError) as raised:
+        backend.generate(prompts, Sampling(max_tokens=8))
+    message = str(raised.value)
+    assert "bad prompt" in message if fatal[0] == 400 else "kept failing after 21 attempts" in message
+    first = [b for _, b in server.requests if b["messages"][-1]["content"] == "prompt 0"]
+    others = [b for _, b in server.requests if b["messages"][-1]["content"] != "prompt 0"]
+    assert len(others) <= 3 * (len(first) + 1)  # no more attempts each than the failing one made, plus one
+    # the backend is usable again once the failed call is over
+    healthy = OpenAIBackend("m", scripted(echo).url)
+    assert healthy.generate(prompts[:1], Sampling())[0].text == "prompt 0"

@@ -6,6 +6,11 @@ connection errors, 429, 5xx and answers that are no completion (malformed JSON, 
 choices: proxies and overloaded servers send them); other 4xx answers are the caller's mistake and
 fail at once. A request may take as long as its ``max_tokens`` at a slow pace (``request_timeout``);
 a URL that let one time out is skipped for a while where another URL answers (a circuit breaker).
+A request without an answer after ``PROBE_AFTER`` seconds has its server probed (``GET /models``,
+which a busy server still answers at once): a server that does not answer the probe either is hung,
+and is skipped after seconds instead of a whole timeout; the job stops when no URL is left.
+The first request that fails for good stops every other request of the backend (no more retries,
+in-flight ones abandoned), so a job stops at once and keeps what it finished.
 Servers that return the reasoning apart from the answer (``reasoning_content``, DeepSeek-R1 and
 vLLM's reasoning parsers) get it folded back into ``<think>...</think>``, so the output reads as
 if the model had written it inline, which is what the answer parser expects.
@@ -33,6 +38,10 @@ TIMEOUT_FLOOR = 60.0
 """Seconds for queueing and reading the prompt, on top of the generation's own time."""
 MIN_SKIP = 30.0
 """A URL that let a request time out is skipped for at least this long (or the timeout, if longer)."""
+PROBE_AFTER = 5.0
+"""Seconds without an answer after which the request's server is probed, and again every as many."""
+PROBE_TIMEOUT = 5.0
+"""A server that does not answer ``GET /models`` within this many seconds is taken for hung."""
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +53,10 @@ def request_timeout(max_tokens: int) -> float:
 
 class ServerFault(Exception):
     """A 200 answer that holds no completion; transient, retried like a 5xx."""
+
+
+class Hung(Exception):
+    """The server answered neither the request nor a probe: retried on another URL, if one is left."""
 
 
 def normalise_base_url(url: str) -> str:
@@ -128,7 +141,11 @@ class OpenAIBackend:
         self.progress = progress
         self.timeout = timeout
         self._skip_until = [0.0] * len(self.base_urls)
+        self._probed = [0.0] * len(self.base_urls)
         self._lock = threading.Lock()
+        self._halt = threading.Event()
+        self._failure = ""
+        self._active = 0
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         self._openai = openai
         self._turns = itertools.count()
@@ -149,18 +166,37 @@ class OpenAIBackend:
                                   "prompt has none (no tokenizer); use endpoint='chat'.")
         jobs = [(prompt, sample) for prompt in prompts for sample in range(sampling.n)]
         results: dict[int, Generation] = {}
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            futures = {pool.submit(self._request, next(self._turns), prompt, sampling, sample):
-                       index for index, (prompt, sample) in enumerate(jobs)}
-            try:
-                for future in tqdm(as_completed(futures), total=len(futures),
-                                   desc="openai generate", unit="request",
-                                   disable=not self.progress):
-                    results[futures[future]] = future.result()
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+        with self._lock:
+            self._active += 1
+        try:
+            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                futures = {pool.submit(self._request, next(self._turns), prompt, sampling, sample):
+                           index for index, (prompt, sample) in enumerate(jobs)}
+                try:
+                    for future in tqdm(as_completed(futures), total=len(futures),
+                                       desc="openai generate", unit="request",
+                                       disable=not self.progress):
+                        results[futures[future]] = future.result()
+                except BaseException:
+                    self._stop("interrupted")
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0:  # the failed job is over: the backend may be used again
+                    self._halt.clear()
         return [results[index] for index in range(len(jobs))]
+
+    def _stop(self, reason: str) -> None:
+        """Stop every request of the backend: the first failure ends the job, others do not retry on."""
+        with self._lock:
+            if not self._halt.is_set():
+                self._failure = reason
+                self._halt.set()
+
+    def _halted(self) -> ReasonRankError:
+        return ReasonRankError(f"stopped: another request failed ({self._failure})")
 
     def _request(self, turn: int, prompt: Prompt, sampling: Sampling, sample: int) -> Generation:
         """One request, retried on transient failures; the ``turn``-th request of this backend
@@ -169,26 +205,79 @@ class OpenAIBackend:
         timeout = self.timeout or request_timeout(sampling.max_tokens)
         attempt = 0
         while True:
+            if self._halt.is_set():
+                raise self._halted()
             slot = self._healthy((turn + attempt) % len(self._clients))
             try:
-                return self._call(self._clients[slot], prompt, sampling, sample, timeout)
+                return self._watched(slot, lambda: self._call(self._clients[slot], prompt, sampling, sample,
+                                                              timeout))
             except (openai.APIConnectionError, openai.RateLimitError,
-                    openai.InternalServerError, ServerFault) as error:
-                if isinstance(error, openai.APITimeoutError):
+                    openai.InternalServerError, ServerFault, Hung) as error:
+                if isinstance(error, openai.APITimeoutError | Hung):
                     self._skip(slot, timeout)
-                if attempt == self.max_retries:
-                    raise ReasonRankError(
-                        f"{self.base_urls[slot]} kept failing after {attempt + 1} attempts "
-                        f"({error.__class__.__name__}: {error}); is the server up?"
-                    ) from error
-                time.sleep(backoff_delay(attempt, self.backoff, self.max_backoff,
-                                         _retry_after(error)))
+                stuck = isinstance(error, Hung) and all(until > time.monotonic() for until in self._skip_until)
+                if attempt == self.max_retries or stuck:
+                    message = (f"{self.base_urls[slot]} kept failing after {attempt + 1} attempts "
+                               f"({error.__class__.__name__}: {error}); is the server up?")
+                    self._stop(message)
+                    raise ReasonRankError(message) from error
+                if self._halt.wait(backoff_delay(attempt, self.backoff, self.max_backoff, _retry_after(error))):
+                    raise self._halted() from error
                 attempt += 1
             except openai.APIStatusError as error:
                 body = error.body if isinstance(error.body, dict) else {}
-                raise ReasonRankError(f"{self.base_urls[slot]} refused the request with HTTP "
-                                      f"{error.status_code}: {body.get('message') or error.message}"
-                                      ) from error
+                message = (f"{self.base_urls[slot]} refused the request with HTTP "
+                           f"{error.status_code}: {body.get('message') or error.message}")
+                self._stop(message)
+                raise ReasonRankError(message) from error
+
+    def _watched(self, slot: int, call):
+        """``call()`` in a daemon thread, abandoned when the backend stops or the server stops answering.
+
+        The HTTP call itself cannot be interrupted; an abandoned one ends at its own timeout, and a
+        daemon thread never holds up the exit of a stopped job.
+        """
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def target() -> None:
+            try:
+                box["value"] = call()
+            except BaseException as error:  # handed to the waiting thread
+                box["error"] = error
+            finally:
+                done.set()
+
+        threading.Thread(target=target, daemon=True).start()
+        started = time.monotonic()
+        probed = started
+        while not done.wait(0.2):
+            if self._halt.is_set():
+                raise self._halted()
+            if time.monotonic() - probed >= PROBE_AFTER:
+                if not self._answers(slot):
+                    raise Hung(f"no answer in {time.monotonic() - started:.0f} s, and none to GET /models "
+                               f"in {PROBE_TIMEOUT:g} s")
+                probed = time.monotonic()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    def _answers(self, slot: int) -> bool:
+        """The server at ``slot`` answers ``GET /models`` (any HTTP status): it is busy, not hung."""
+        import urllib.error
+        import urllib.request
+
+        if time.monotonic() - self._probed[slot] < PROBE_AFTER:
+            return True  # another request's probe just heard from it
+        try:
+            urllib.request.urlopen(self.base_urls[slot] + "/models", timeout=PROBE_TIMEOUT).close()
+        except urllib.error.HTTPError:
+            pass  # an answer, whatever its status
+        except (OSError, ValueError):  # no connection, no answer in time (URLError and timeouts are OSErrors)
+            return False
+        self._probed[slot] = time.monotonic()
+        return True
 
     def _healthy(self, slot: int) -> int:
         """``slot``, or the next URL that has not timed out lately when ``slot``'s has."""

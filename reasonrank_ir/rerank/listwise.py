@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from time import perf_counter
 from typing import Any, Protocol
@@ -236,7 +236,8 @@ class SlidingWindowReranker(ABC):
         """Each query walks its own windows, ``concurrency`` queries at a time (no round barrier).
 
         When the walk is interrupted (Ctrl-C, a failed request), windows in flight finish in the
-        background but no further window starts, and nobody waits for them.
+        background but no further window starts, and nobody waits for them: the first failed window
+        stops the batch at once, whichever query it belongs to.
         """
         stop = threading.Event()
 
@@ -254,7 +255,12 @@ class SlidingWindowReranker(ABC):
             return [walk(q) for q in range(len(schedules))]
         pool = ThreadPoolExecutor(max_workers=self.concurrency)
         try:
-            return list(pool.map(walk, range(len(schedules))))
+            futures = [pool.submit(walk, q) for q in range(len(schedules))]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)  # the first failure stops the batch at once
+            failed = next((f for f in futures if f in done and f.exception() is not None), None)
+            if failed is not None:
+                raise failed.exception()
+            return [future.result() for future in futures]
         finally:
             stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
