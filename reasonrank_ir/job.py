@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from reasonrank_ir.errors import ReasonRankError
-from reasonrank_ir.io import replaced_atomically
+from reasonrank_ir.io import replaced_atomically, unreadable
 
 Settings = Mapping[str, Any]
 """Flag (``--window``) -> value (JSON scalars), in the order a user reads them."""
@@ -50,9 +50,12 @@ def file_digest(path: str | os.PathLike) -> str:
     if not Path(path).is_file():
         raise ReasonRankError(f"{path}: no such file")
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        raise unreadable(path, error) from None
     return digest.hexdigest()
 
 

@@ -45,7 +45,10 @@ class LlamaCppBackend:
 
     @staticmethod
     def check_options(model: str | None, options: dict[str, Any]) -> None:
-        """The model is a GGUF file and the sizes are in range, checked before any tokenizer loads."""
+        """The sizes are in range and the model is a GGUF file, checked before any tokenizer loads."""
+        for key, least in (("n_ctx", 0), ("n_gpu_layers", -1), ("n_batch", 1), ("n_threads", 1)):
+            if options.get(key) is not None and options[key] < least:
+                raise ReasonRankError(f"backend option {key} must be at least {least}, found {options[key]}")
         if model is not None:
             path = Path(model)
             if path.is_dir():
@@ -59,10 +62,7 @@ class LlamaCppBackend:
                 raise ReasonRankError(f"{model}: cannot read it ({error.strerror or error})") from None
             if magic != b"GGUF":
                 raise ReasonRankError(f"{model} is not a GGUF file (it starts with {magic!r}, not b'GGUF'): "
-                                      "a download cut short, or another format?")
-        for key, least in (("n_ctx", 0), ("n_gpu_layers", -1), ("n_batch", 1), ("n_threads", 1)):
-            if options.get(key) is not None and options[key] < least:
-                raise ReasonRankError(f"backend option {key} must be at least {least}, found {options[key]}")
+                                      "another format, or an error page saved as the model?")
 
     def __init__(self, model_path: str, *, n_ctx: int = 0, n_threads: int | None = None,
                  n_gpu_layers: int = 0, chat_format: str | None = None, n_batch: int | None = None,

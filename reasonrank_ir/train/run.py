@@ -44,6 +44,8 @@ class TrainerSettings(Settings):
     @field_validator("training")
     @classmethod
     def _trl_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if not value:  # the defaults are trl's own fields: no need to import trl (seconds) to check them
+            return dict(cls.DEFAULT_TRAINING)
         config = cls.trl_config()
         check_keys("training", value, [f.name for f in dataclasses.fields(config)])
         check_types("training", value, config)
@@ -88,13 +90,20 @@ def start_run(settings: TrainerSettings) -> Path:
     return run_dir
 
 
-def labelled_rows(settings: TrainerSettings, example: Callable[..., dict], tokenizer: Any):
-    """A ``datasets.Dataset`` of ``example(sample, tokenizer, settings.prompt)`` per labelled list of ``data``."""
-    from datasets import Dataset
-
+def labelled_samples(settings: TrainerSettings) -> list:
+    """The labelled lists of ``data``; read before the model loads, so bad data fails first."""
     samples = [s for s in read_samples_any(settings.data) if s.labelled]
     if not samples:
         raise ReasonRankError(f"{settings.data} holds no labelled lists (run reasonrank_ir.train.label first).")
+    return samples
+
+
+def labelled_rows(settings: TrainerSettings, example: Callable[..., dict], tokenizer: Any, samples: list | None = None):
+    """A ``datasets.Dataset`` of ``example(sample, tokenizer, settings.prompt)`` per labelled list of ``data``
+    (``samples``: those lists, already read)."""
+    from datasets import Dataset
+
+    samples = labelled_samples(settings) if samples is None else samples
     return Dataset.from_list([example(s, tokenizer, settings.prompt) for s in samples])
 
 
