@@ -326,3 +326,42 @@ def test_the_first_request_that_fails_for_good_stops_the_others(scripted, fatal)
     # the backend is usable again once the failed call is over
     healthy = OpenAIBackend("m", scripted(echo).url)
     assert healthy.generate(prompts[:1], Sampling())[0].text == "prompt 0"
+
+
+# -- engine options checked by the engine's signature, before anything loads -------------------------------
+
+@pytest.mark.parametrize("backend, options, model, expected", [
+    ("openai", {"base_urls": ["http://h/v1"], "timeout": "abc"}, "m", "timeout='abc': expected float"),
+    ("openai", {"base_urls": ["http://h/v1"], "concurrency": "8x"}, "m", "concurrency='8x': expected int"),
+    ("openai", {"base_urls": ["http://h/v1"], "max_retires": 3}, "m", "Did you mean: max_retries"),
+    ("openai", {"base_urls": ["http://h/v1"], "backoff": 0}, "m", "backoff must be a positive number"),
+    ("openai", {"base_urls": ["mailto:x"]}, "m", "is not an http(s) URL"),
+    ("openai", {"base_urls": []}, "m", "at least one base URL"),
+    ("llamacpp", {"n_batch": "abc"}, None, "n_batch='abc': expected int"),
+    ("llamacpp", {"n_batch": 0}, None, "n_batch must be at least 1, found 0"),
+    ("llamacpp", {"n_ctx": -5}, None, "n_ctx must be at least 0"),
+    ("llamacpp", {"n_gpu_layer": 1}, None, "Did you mean: n_gpu_layers"),
+    ("hf", {"batch_size": "four"}, None, "batch_size='four': expected int"),
+    ("hf", {"batch_size": 0}, None, "batch_size must be at least 1"),
+    ("hf", {"dtype": "fp8"}, None, "Unknown dtype 'fp8'"),
+    ("hf", {"devise": "cpu"}, None, "Did you mean: device"),
+    ("vllm", {"tensor_parallel_size": "two"}, None, "tensor_parallel_size='two': expected int"),
+    ("vllm", {"gpu_memory_utilisation": 0.8}, None, "has no option 'gpu_memory_utilisation'"),
+])
+def test_engine_options_are_checked_by_name_type_and_value_without_loading_anything(backend, options, model,
+                                                                                     expected):
+    from reasonrank_ir.backends import check_backend_options
+
+    with pytest.raises(ReasonRankError) as raised:
+        check_backend_options(backend, options, model)
+    assert expected in str(raised.value)
+
+
+def test_engine_options_that_fit_pass_through():
+    from reasonrank_ir.backends import check_backend_options
+
+    assert check_backend_options("openai", {"base_urls": "http://h", "timeout": 5, "api_key": None}, "m") == {
+        "base_urls": "http://h", "timeout": 5}
+    assert check_backend_options("hf", {"batch_size": 2, "dtype": "float32"}) == {"batch_size": 2, "dtype": "float32"}
+    assert check_backend_options("auto", {"tensor_parallel_size": 2, "n_ctx": 9}) == {"tensor_parallel_size": 2,
+                                                                                      "n_ctx": 9}  # auto ignores others'

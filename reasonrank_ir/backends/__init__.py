@@ -77,7 +77,9 @@ def check_backend_options(name: str, options: dict[str, Any], model: str | None 
         try:
             TypeAdapter(parameters[key]).validate_python(value)
         except ValidationError as error:
-            wanted = str(parameters[key]).replace("typing.", "").replace("collections.abc.", "")
+            kind = parameters[key]
+            wanted = kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "").replace(
+                "collections.abc.", "")
             raise ReasonRankError(f"backend option {key}={value!r}: expected {wanted} "
                                   f"({error.errors()[0]['msg'].lower()})") from None
     for engine in engines if name != "auto" else ():

@@ -174,7 +174,8 @@ def check_types(section: str, values: Mapping[str, Any], owner: type) -> None:
         try:
             adapter.validate_python(value)
         except ValidationError as error:
-            wanted = getattr(hints[key], "__name__", None) or str(hints[key]).replace("typing.", "")
+            kind = hints[key]
+            wanted = kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "")
             raise ValueError(f"{key}={value!r} is not a valid {wanted} "
                              f"({error.errors()[0]['msg'].lower()})") from None
 
