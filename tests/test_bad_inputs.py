@@ -44,6 +44,10 @@ def _head(path: Path, size: int) -> bytes:
 
 @pytest.fixture
 def files(tmp_path) -> dict[str, str]:
+    return make_files(tmp_path)
+
+
+def make_files(tmp_path: Path) -> dict[str, str]:
     """Good and bad input files, an empty folder for outputs, and paths no output can go to."""
     inputs = tmp_path / "in"
     inputs.mkdir()
