@@ -57,6 +57,9 @@ def run(args) -> int:
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for flag, value in (("--batch-size", args.batch_size), ("--max-length", args.max_length)):
+        if value is not None and value < 1:  # checked before the corpus is read or a model loads
+            raise ReasonRankError(f"{flag} must be at least 1, found {value}")
     return run(args)
 
 

@@ -308,6 +308,10 @@ CASES_2 = [
     ("topics blank", ("search", "--index", "cranfield", "--topics", " ", "--output", "{out}/run.txt"),
      "--topics: empty value ' '"),
     ("index command empty name", ("index", "--index", ""), "--index: empty value"),
+    ("index batch size 0", ("index", "--index", "cranfield", "--dense", "--encoder", "m", "--batch-size", "0"),
+     "--batch-size must be at least 1, found 0"),
+    ("index max length -1", ("index", "--index", "cranfield", "--dense", "--encoder", "m", "--max-length", "-1"),
+     "--max-length must be at least 1"),
     ("evaluate empty run name", ("evaluate", "", "--qrels", "{qrels}"), "run: empty value"),
     # -- 5. argparse's usage errors in the package's format -----------------------------------------------
     ("hits abc", (*SEARCH, "--hits", "abc"), "--hits: invalid int value 'abc' (see "),

@@ -214,7 +214,7 @@ class OpenAIBackend:
             except (openai.APIConnectionError, openai.RateLimitError,
                     openai.InternalServerError, ServerFault, Hung) as error:
                 if isinstance(error, openai.APITimeoutError | Hung):
-                    self._skip(slot, timeout)
+                    self._skip(slot, timeout, error if isinstance(error, Hung) else None)
                 stuck = isinstance(error, Hung) and all(until > time.monotonic() for until in self._skip_until)
                 if attempt == self.max_retries or stuck:
                     message = (f"{self.base_urls[slot]} kept failing after {attempt + 1} attempts "
@@ -288,13 +288,13 @@ class OpenAIBackend:
             return slot
         return min(healthy, key=lambda s: (s - slot) % count)
 
-    def _skip(self, slot: int, timeout: float) -> None:
+    def _skip(self, slot: int, timeout: float, hung: Hung | None = None) -> None:
         seconds = max(timeout, MIN_SKIP)
         with self._lock:
             self._skip_until[slot] = time.monotonic() + seconds
         if len(self.base_urls) > 1:
-            logger.warning("%s gave no answer in %g s: skipping it for %g s while another URL answers",
-                           self.base_urls[slot], timeout, seconds)
+            why = f"is hung ({hung})" if hung else f"gave no answer in {timeout:g} s"
+            logger.warning("%s %s: skipping it for %g s while another URL answers", self.base_urls[slot], why, seconds)
 
     def _call(self, client: Any, prompt: Prompt, sampling: Sampling, sample: int,
               timeout: float) -> Generation:

@@ -39,11 +39,14 @@ class Evaluation:
     """``{measure: {query_id: value}}`` for the queries the run answered."""
 
 
-def check_fit(run: Run, qrels: Qrels, run_name: str = "the run", qrels_name: str = "the qrels") -> None:
+def check_fit(run: Run, qrels: Qrels, run_name: str = "the run", qrels_name: str = "the qrels",
+              docs: bool = True) -> None:
     """Refuse a run and qrels that do not belong together, which would score a silent 0.0000.
 
-    Empty qrels, no query of the run judged (another topic set), or no doc of the run judged for any
-    of its judged queries (another collection's qrels, or a run of another corpus).
+    Empty qrels, no query of the run judged (another topic set), or, with ``docs``, no doc of the run
+    judged for any of its judged queries (another collection's qrels, or a run of another corpus;
+    a short run of the right collection may also judge none, so callers ask for it where a run is
+    given by the user).
     """
     judged = {q for q, docs in qrels.items() if docs}
     if not judged:
@@ -52,7 +55,7 @@ def check_fit(run: Run, qrels: Qrels, run_name: str = "the run", qrels_name: str
     if not shared:
         raise ReasonRankError(f"{run_name}: its query ids ({_sample(run.rankings)}) match none of the judged "
                               f"queries of {qrels_name} ({_sample(judged)}): wrong --qrels or --topics?")
-    if not any(c.doc_id in qrels[q] for q in shared for c in run[q].candidates):
+    if docs and not any(c.doc_id in qrels[q] for q in shared for c in run[q].candidates):
         example = next((c.doc_id for q in shared for c in run[q].candidates), "")
         raise ReasonRankError(f"{run_name}: none of its docs is judged in {qrels_name} (e.g. {example!r}): "
                               "are they of another collection?")
@@ -64,7 +67,7 @@ def evaluate(run: Run, qrels: Qrels, measures: Sequence = DEFAULT_METRICS, compl
     import ir_measures
 
     measures = parse_measures(m for m in measures) if all(isinstance(m, str) for m in measures) else list(measures)
-    check_fit(run, qrels, *names)
+    check_fit(run, qrels, *names, docs=False)
     scores = run.scores()
     judged = [q for q, docs in qrels.items() if docs]
     per_query: dict[str, dict[str, float]] = {str(m): {} for m in measures}
