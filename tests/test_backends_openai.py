@@ -280,26 +280,43 @@ def _hung_server() -> tuple[socket.socket, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("urls", ["hung only", "hung and healthy"])
-def test_a_hung_server_is_found_by_a_probe_not_by_the_request_timeout(scripted, caplog, urls):
-    """With the default timeout (66 s for 60 tokens) a hung server is found after PROBE_AFTER + PROBE_TIMEOUT
-    seconds: the job stops when it is the only URL, and the other URL takes its requests when there is one."""
+def test_a_hung_server_beside_a_healthy_one_costs_seconds_not_a_timeout(scripted, caplog):
+    """With the default timeout (66 s for 60 tokens) a hung URL is found by a probe it fails while the other
+    URL answers one: after PROBE_AFTER + PROBE_TIMEOUT seconds, and the other URL takes its requests."""
     hung, hung_url = _hung_server()
     healthy = scripted(echo)
-    backend = OpenAIBackend("m", [hung_url] + ([healthy.url] if urls == "hung and healthy" else []),
-                            concurrency=2, backoff=0.001)
+    backend = OpenAIBackend("m", [hung_url, healthy.url], concurrency=2, backoff=0.001)
     prompts = [Prompt((Message("user", f"prompt {i}"),)) for i in range(4)]
     with caplog.at_level(logging.WARNING, logger="reasonrank_ir.backends.openai"):
-        if urls == "hung only":
-            with pytest.raises(ReasonRankError, match=r"kept failing after 1 attempts \(Hung: no answer in \d+ s, "
-                                                      r"and none to GET /models in 5 s\)"):
-                backend.generate(prompts, Sampling(max_tokens=60))
-        else:
-            answers = backend.generate(prompts, Sampling(max_tokens=60))
-            assert [g.text for g in answers] == [f"prompt {i}" for i in range(4)]
-            assert len(healthy.requests) == 4
-            assert f"{hung_url} is hung (no answer in" in caplog.text
+        answers = backend.generate(prompts, Sampling(max_tokens=60))
+    assert [g.text for g in answers] == [f"prompt {i}" for i in range(4)]
+    assert len(healthy.requests) == 4
+    assert f"{hung_url} is hung (no answer in" in caplog.text and f"while {healthy.url} answers" in caplog.text
     hung.close()
+
+
+@pytest.mark.slow
+def test_a_lone_hung_server_stops_the_job_after_one_timeout(scripted):
+    """A timed-out request whose server fails the probe too is not retried max_retries times more."""
+    hung, hung_url = _hung_server()
+    backend = OpenAIBackend("m", hung_url, timeout=1.0, max_retries=5, backoff=0.001)
+    with pytest.raises(ReasonRankError, match=r"kept failing after 1 attempts \(APITimeoutError"):
+        backend.generate([Prompt(MESSAGES)], Sampling(max_tokens=8))
+    hung.close()
+
+
+@pytest.mark.slow
+def test_a_busy_server_that_does_not_answer_probes_is_not_taken_for_hung(scripted, monkeypatch):
+    """llama-cpp-python's server answers no GET while it generates: alone, that silence proves nothing
+    (the real server: test_rerank_engines.py's openai engine tests on a 2-core machine)."""
+    def slow(path, body):
+        time.sleep(7)  # past PROBE_AFTER
+        return echo(path, body)
+
+    backend = OpenAIBackend("m", scripted(slow).url, backoff=0.001)
+    monkeypatch.setattr(backend, "_answers", lambda slot: False)  # its probes go unanswered
+    [generation] = backend.generate([Prompt(MESSAGES)], Sampling(max_tokens=8))
+    assert generation.text == MESSAGES[-1].content
 
 
 @pytest.mark.parametrize("fatal", [
@@ -321,7 +338,7 @@ def test_the_first_request_that_fails_for_good_stops_the_others(scripted, fatal)
     message = str(raised.value)
     assert "bad prompt" in message if fatal[0] == 400 else "kept failing after 3 attempts" in message
     others = [b for _, b in server.requests if b["messages"][-1]["content"] != "prompt 0"]
-    assert len(others) == 3  # one attempt each: while they waited to retry, prompt 0 failed for good
+    assert len(others) <= 3  # one attempt each at most: while they waited to retry, prompt 0 failed for good
     # the backend is usable again once the failed call is over
     healthy = OpenAIBackend("m", scripted(echo).url)
     assert healthy.generate(prompts[:1], Sampling())[0].text == "prompt 0"

@@ -6,9 +6,12 @@ connection errors, 429, 5xx and answers that are no completion (malformed JSON, 
 choices: proxies and overloaded servers send them); other 4xx answers are the caller's mistake and
 fail at once. A request may take as long as its ``max_tokens`` at a slow pace (``request_timeout``);
 a URL that let one time out is skipped for a while where another URL answers (a circuit breaker).
-A request without an answer after ``PROBE_AFTER`` seconds has its server probed (``GET /models``,
-which a busy server still answers at once): a server that does not answer the probe either is hung,
-and is skipped after seconds instead of a whole timeout; the job stops when no URL is left.
+With several URLs, a request without an answer after ``PROBE_AFTER`` seconds has its server probed
+(``GET /models``): a server that answers neither while another URL answers its probe is taken for
+hung and skipped after seconds instead of a whole timeout. (A busy server may not answer the probe
+either: llama-cpp-python's holds its model lock, so one URL's silence alone proves nothing.) A request
+that timed out on a server that then fails the probe too is not retried there: with no other URL
+left, the job stops after one timeout instead of one per retry.
 The first request that fails for good stops every other request of the backend (no more retries,
 in-flight ones abandoned), so a job stops at once and keeps what it finished.
 Servers that return the reasoning apart from the answer (``reasoning_content``, DeepSeek-R1 and
@@ -41,7 +44,7 @@ MIN_SKIP = 30.0
 PROBE_AFTER = 5.0
 """Seconds without an answer after which the request's server is probed, and again every as many."""
 PROBE_TIMEOUT = 5.0
-"""A server that does not answer ``GET /models`` within this many seconds is taken for hung."""
+"""A server that does not answer ``GET /models`` within this many seconds fails the probe."""
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +218,9 @@ class OpenAIBackend:
                     openai.InternalServerError, ServerFault, Hung) as error:
                 if isinstance(error, openai.APITimeoutError | Hung):
                     self._skip(slot, timeout, error if isinstance(error, Hung) else None)
-                stuck = isinstance(error, Hung) and all(until > time.monotonic() for until in self._skip_until)
+                # a timed-out server that does not answer a probe either is hung: no retry where none is left
+                stuck = (isinstance(error, openai.APITimeoutError)
+                         and all(until > time.monotonic() for until in self._skip_until) and not self._answers(slot))
                 if attempt == self.max_retries or stuck:
                     message = (f"{self.base_urls[slot]} kept failing after {attempt + 1} attempts "
                                f"({error.__class__.__name__}: {error}); is the server up?")
@@ -254,14 +259,23 @@ class OpenAIBackend:
         while not done.wait(0.2):
             if self._halt.is_set():
                 raise self._halted()
-            if time.monotonic() - probed >= PROBE_AFTER:
-                if not self._answers(slot):
+            if len(self.base_urls) > 1 and time.monotonic() - probed >= PROBE_AFTER:
+                other = self._answering_other(slot) if not self._answers(slot) else None
+                if other is not None:
                     raise Hung(f"no answer in {time.monotonic() - started:.0f} s, and none to GET /models "
-                               f"in {PROBE_TIMEOUT:g} s")
+                               f"in {PROBE_TIMEOUT:g} s while {other} answers")
                 probed = time.monotonic()
         if "error" in box:
             raise box["error"]
         return box["value"]
+
+    def _answering_other(self, slot: int) -> str | None:
+        """Another URL, not skipped, that answers its probe: evidence that ``slot``'s silence is a hang."""
+        now = time.monotonic()
+        for other in range(len(self.base_urls)):
+            if other != slot and self._skip_until[other] <= now and self._answers(other):
+                return self.base_urls[other]
+        return None
 
     def _answers(self, slot: int) -> bool:
         """The server at ``slot`` answers ``GET /models`` (any HTTP status): it is busy, not hung."""
