@@ -4,8 +4,10 @@ CLIs print its message on one line and exit with status 2; library callers catch
 """
 from __future__ import annotations
 
+import argparse
 import difflib
 import functools
+import re
 import sys
 from collections.abc import Callable, Iterable
 
@@ -18,6 +20,32 @@ def close_matches(name: str, choices: Iterable[str], n: int = 5) -> str:
     """A ' Did you mean: a, b?' suffix for unknown-name errors ('' when nothing is close)."""
     matches = difflib.get_close_matches(name, list(choices), n=n, cutoff=0.5)
     return f" Did you mean: {', '.join(matches)}?" if matches else ""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the package's error format: a usage mistake is one ``error:`` line, not a usage dump.
+
+    ``error: --hits: invalid int value 'abc' (see --help)`` instead of argparse's usage lines; the
+    message goes through :func:`cli_main` as a :class:`ReasonRankError`, so it exits 2 like any other.
+    Subcommand parsers (``add_subparsers``) are of this class too.
+    """
+
+    def parse_known_args(self, args=None, namespace=None):
+        """argparse's parsing, then an empty text value (``--index ''``) refused by its flag's name:
+        it would otherwise mean "unset" (the dataset's topics) or the current folder."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        for action in self._actions:
+            value = getattr(namespace, action.dest, None)
+            values = value if isinstance(value, list) else [value]
+            if value != action.default and any(isinstance(v, str) and not v.strip() for v in values):
+                name = action.option_strings[0] if action.option_strings else action.metavar or action.dest
+                self.error(f"{name}: empty value {value!r}; give a name, file or value")
+        return namespace, extras
+
+    def error(self, message: str):
+        message = re.sub(r"^argument ([^:]+): ", r"\1: ", message)
+        message = re.sub(r"(invalid \S+ value|invalid choice): ", r"\1 ", message)
+        raise ReasonRankError(f"{message} (see {self.prog} --help)")
 
 
 def cli_main(main: Callable[..., int]) -> Callable[..., int]:

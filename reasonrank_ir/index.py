@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reasonrank_ir.errors import ReasonRankError, cli_main
+from reasonrank_ir.errors import ArgumentParser, ReasonRankError, cli_main
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m reasonrank_ir.index",
         description="Index a dataset of the registry: its Lucene index (default), or with --dense a FAISS "
                     "index in Pyserini's layout, stored next to it in indexes/.")
@@ -57,6 +57,9 @@ def run(args) -> int:
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for flag, value in (("--batch-size", args.batch_size), ("--max-length", args.max_length)):
+        if value is not None and value < 1:  # checked before the corpus is read or a model loads
+            raise ReasonRankError(f"{flag} must be at least 1, found {value}")
     return run(args)
 
 

@@ -13,12 +13,12 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reasonrank_ir.errors import ReasonRankError
-from reasonrank_ir.io import replaced_atomically
+from reasonrank_ir.io import replaced_atomically, unreadable
 
 Settings = Mapping[str, Any]
 """Flag (``--window``) -> value (JSON scalars), in the order a user reads them."""
@@ -33,6 +33,8 @@ machine where ``auto`` picks another engine (the record says which engine made i
 class OutputFiles:
     run: Path
     traces: Path
+    created: Path | None = field(default=None, compare=False)
+    """The outermost folder :func:`start` created for the run, which :func:`abandon` removes again."""
 
     @property
     def settings(self) -> Path:
@@ -53,9 +55,12 @@ def file_digest(path: str | os.PathLike) -> str:
     if not Path(path).is_file():
         raise ReasonRankError(f"{path}: no such file")
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        raise unreadable(path, error) from None
     return digest.hexdigest()
 
 
@@ -165,6 +170,10 @@ def start(files: OutputFiles, settings: Settings, *, resume: bool = False, overw
                                   "done): add --resume to continue it, or --overwrite to start again")
         if journaled:
             return False
+    folder = files.run.parent.absolute()
+    while not folder.parent.exists():
+        folder = folder.parent
+    files.created = folder if not folder.exists() else None
     _write_record(files, {"reasonrank_ir": __version__, "settings": settings})
     return False
 
@@ -175,6 +184,10 @@ def abandon(files: OutputFiles) -> None:
         files.settings.unlink(missing_ok=True)
         if files.traces.exists() and files.traces.stat().st_size == 0:
             files.traces.unlink()
+        folder = files.run.parent.absolute()
+        while files.created is not None and folder.is_relative_to(files.created) and not any(folder.iterdir()):
+            folder.rmdir()  # a refused job leaves no empty runs/ folder behind
+            folder = folder.parent
 
 
 def finish(files: OutputFiles, run, tag: str | None = None, facts: Mapping[str, Any] | None = None) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reasonrank_ir.backends import BACKENDS
-from reasonrank_ir.errors import ReasonRankError, cli_main
+from reasonrank_ir.errors import ArgumentParser, ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_file
 from reasonrank_ir.io.names import slug
 from reasonrank_ir.pipeline import ray_pool
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m reasonrank_ir.search",
         description="Retrieve with Pyserini, rerank with ReasonRank's sliding window, write a TREC run "
                     "and reasoning traces, and score the run when judgments are known.")
@@ -265,6 +265,8 @@ def run(args) -> int:
     if args.limit_queries:
         topics = dict(list(topics.items())[:args.limit_queries])
     dataset.qrels()  # read now: a bad judgments file must fail before the run, not after it
+    if args.qrels:
+        pipeline.check_judgments(dataset, topics, args.qrels)
     files = job.OutputFiles.beside(output, args.traces)
     settings = job_spec(args, spec).settings(dataset.max_passage_tokens)
     if job.start(files, settings, resume=args.resume, overwrite=args.overwrite):
@@ -281,6 +283,8 @@ def run(args) -> int:
         candidates.name = run_tag(output)
         print(f"first stage: {len(candidates)} queries from {first_stage.name} in {time.perf_counter() - started:.1f}s",
               file=sys.stderr)
+        if args.qrels:  # another collection's judgments would score the reranked run 0.0000
+            pipeline.check_judgments(dataset, topics, args.qrels, candidates)
         if reranker is None:
             job.finish(files, candidates, facts={"seconds": round(time.perf_counter() - started, 3)})
             final = candidates

@@ -271,3 +271,113 @@ def test_a_hung_url_is_skipped_after_one_timeout(scripted, caplog):
     for connection, _ in accepted:
         connection.close()
     hung.close()
+
+
+def _hung_server() -> tuple[socket.socket, str]:
+    """A socket the kernel accepts connections on and nobody answers: requests and probes alike hang."""
+    hung = socket.create_server(("127.0.0.1", 0), backlog=64)
+    return hung, f"http://127.0.0.1:{hung.getsockname()[1]}/v1"
+
+
+@pytest.mark.slow
+def test_a_hung_server_beside_a_healthy_one_costs_seconds_not_a_timeout(scripted, caplog):
+    """With the default timeout (66 s for 60 tokens) a hung URL is found by a probe it fails while the other
+    URL answers one: after PROBE_AFTER + PROBE_TIMEOUT seconds, and the other URL takes its requests."""
+    hung, hung_url = _hung_server()
+    healthy = scripted(echo)
+    backend = OpenAIBackend("m", [hung_url, healthy.url], concurrency=2, backoff=0.001)
+    prompts = [Prompt((Message("user", f"prompt {i}"),)) for i in range(4)]
+    with caplog.at_level(logging.WARNING, logger="reasonrank_ir.backends.openai"):
+        answers = backend.generate(prompts, Sampling(max_tokens=60))
+    assert [g.text for g in answers] == [f"prompt {i}" for i in range(4)]
+    assert len(healthy.requests) == 4
+    assert f"{hung_url} is hung (no answer in" in caplog.text and f"while {healthy.url} answers" in caplog.text
+    hung.close()
+
+
+@pytest.mark.slow
+def test_a_lone_hung_server_stops_the_job_after_one_timeout(scripted):
+    """A timed-out request whose server fails the probe too is not retried max_retries times more."""
+    hung, hung_url = _hung_server()
+    backend = OpenAIBackend("m", hung_url, timeout=1.0, max_retries=5, backoff=0.001)
+    with pytest.raises(ReasonRankError, match=r"kept failing after 1 attempts \(APITimeoutError"):
+        backend.generate([Prompt(MESSAGES)], Sampling(max_tokens=8))
+    hung.close()
+
+
+@pytest.mark.slow
+def test_a_busy_server_that_does_not_answer_probes_is_not_taken_for_hung(scripted, monkeypatch):
+    """llama-cpp-python's server answers no GET while it generates: alone, that silence proves nothing
+    (the real server: test_rerank_engines.py's openai engine tests on a 2-core machine)."""
+    def slow(path, body):
+        time.sleep(7)  # past PROBE_AFTER
+        return echo(path, body)
+
+    backend = OpenAIBackend("m", scripted(slow).url, backoff=0.001)
+    monkeypatch.setattr(backend, "_answers", lambda slot: False)  # its probes go unanswered
+    [generation] = backend.generate([Prompt(MESSAGES)], Sampling(max_tokens=8))
+    assert generation.text == MESSAGES[-1].content
+
+
+@pytest.mark.parametrize("fatal", [
+    (400, {"error": {"message": "bad prompt"}}, {}),       # refused at once
+    (500, {"error": {"message": "boom"}}, {}),             # retried, then exhausted
+])
+def test_the_first_request_that_fails_for_good_stops_the_others(scripted, fatal):
+    """Other requests in flight stop retrying at once instead of each burning its own retries."""
+    def reply(path, body):
+        if body["messages"][-1]["content"] == "prompt 0":
+            return fatal
+        return 503, {"error": {"message": "busy"}}, {"Retry-After": "1"}  # transient: retried after 1 s, 3 times
+
+    server = scripted(reply)
+    backend = OpenAIBackend("m", server.url, concurrency=4, max_retries=2, backoff=0.01, max_backoff=5)
+    prompts = [Prompt((Message("user", f"prompt {i}"),)) for i in range(4)]
+    with pytest.raises(ReasonRankError) as raised:
+        backend.generate(prompts, Sampling(max_tokens=8))
+    message = str(raised.value)
+    assert "bad prompt" in message if fatal[0] == 400 else "kept failing after 3 attempts" in message
+    others = [b for _, b in server.requests if b["messages"][-1]["content"] != "prompt 0"]
+    assert len(others) <= 3  # one attempt each at most: while they waited to retry, prompt 0 failed for good
+    # the backend is usable again once the failed call is over
+    healthy = OpenAIBackend("m", scripted(echo).url)
+    assert healthy.generate(prompts[:1], Sampling())[0].text == "prompt 0"
+
+
+# -- engine options checked by the engine's signature, before anything loads -------------------------------
+
+@pytest.mark.parametrize("backend, options, model, expected", [
+    ("openai", {"base_urls": ["http://h/v1"], "timeout": "abc"}, "m", "timeout='abc': expected float"),
+    ("openai", {"base_urls": ["http://h/v1"], "concurrency": "8x"}, "m", "concurrency='8x': expected int"),
+    ("openai", {"base_urls": ["http://h/v1"], "max_retires": 3}, "m", "Did you mean: max_retries"),
+    ("openai", {"base_urls": ["http://h/v1"], "backoff": 0}, "m", "backoff must be a positive number"),
+    ("openai", {"base_urls": ["mailto:x"]}, "m", "is not an http(s) URL"),
+    ("openai", {"base_urls": []}, "m", "at least one base URL"),
+    ("llamacpp", {"n_batch": "abc"}, None, "n_batch='abc': expected int"),
+    ("llamacpp", {"n_batch": 0}, None, "n_batch must be at least 1, found 0"),
+    ("llamacpp", {"n_ctx": -5}, None, "n_ctx must be at least 0"),
+    ("llamacpp", {"n_gpu_layer": 1}, None, "Did you mean: n_gpu_layers"),
+    ("hf", {"batch_size": "four"}, None, "batch_size='four': expected int"),
+    ("hf", {"batch_size": 0}, None, "batch_size must be at least 1"),
+    ("hf", {"dtype": "fp8"}, None, "Unknown dtype 'fp8'"),
+    ("hf", {"devise": "cpu"}, None, "Did you mean: device"),
+    ("vllm", {"tensor_parallel_size": "two"}, None, "tensor_parallel_size='two': expected int"),
+    ("vllm", {"gpu_memory_utilisation": 0.8}, None, "has no option 'gpu_memory_utilisation'"),
+])
+def test_engine_options_are_checked_by_name_type_and_value_without_loading_anything(backend, options, model,
+                                                                                     expected):
+    from reasonrank_ir.backends import check_backend_options
+
+    with pytest.raises(ReasonRankError) as raised:
+        check_backend_options(backend, options, model)
+    assert expected in str(raised.value)
+
+
+def test_engine_options_that_fit_pass_through():
+    from reasonrank_ir.backends import check_backend_options
+
+    assert check_backend_options("openai", {"base_urls": "http://h", "timeout": 5, "api_key": None}, "m") == {
+        "base_urls": "http://h", "timeout": 5}
+    assert check_backend_options("hf", {"batch_size": 2, "dtype": "float32"}) == {"batch_size": 2, "dtype": "float32"}
+    assert check_backend_options("auto", {"tensor_parallel_size": 2, "n_ctx": 9}) == {"tensor_parallel_size": 2,
+                                                                                      "n_ctx": 9}  # auto ignores others'

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,10 @@ def _head(path: Path, size: int) -> bytes:
 
 @pytest.fixture
 def files(tmp_path) -> dict[str, str]:
+    return make_files(tmp_path)
+
+
+def make_files(tmp_path: Path) -> dict[str, str]:
     """Good and bad input files, an empty folder for outputs, and paths no output can go to."""
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -65,6 +70,21 @@ def files(tmp_path) -> dict[str, str]:
         "labelled_latin1": labelled_line("1").encode() + LATIN1 + b"\n",
         "a_file": b"not a folder\n",
         "gguf_cut": _head(GGUF, 5000),
+        # round two
+        "run_empty": b"",
+        "qrels_empty": b"",
+        "qrels_other_corpus": b"1 0 x1 1\n2 0 x3 1\n",
+        "qrels_other_topics": b"7 0 d1 1\n8 0 d3 1\n",
+        "topics_space_id": b"1\tfirst\n2 b\tsecond\n",
+        "locked_run": b"1 Q0 d1 1 0.9 t\n",
+        "locked_topics": b"1\tfirst\n",
+        "locked_qrels": b"1 0 d1 1\n",
+        "locked_labelled": labelled_line("1").encode(),
+        "gguf_text": b"this is not a model\n",
+        "labelled_empty": b"",
+        "labelled_broken": b'{"dataset": "toy", "qid": ',
+        "labelled_other": b'{"id": 1, "text": "not a sample"}\n',
+        "mined_empty": b"",
     }
     paths = {}
     for name, data in contents.items():
@@ -72,6 +92,11 @@ def files(tmp_path) -> dict[str, str]:
         path = inputs / (name + suffix)
         path.write_bytes(data)
         paths[name] = str(path)
+    for name in contents:
+        if name.startswith("locked"):
+            os.chmod(paths[name], 0)  # unreadable once root's override capabilities are dropped (see run_cli)
+    (inputs / "folder.gguf").mkdir()
+    paths["gguf_folder"] = str(inputs / "folder.gguf")
     (tmp_path / "out").mkdir()
     (tmp_path / "never-run").mkdir()
     paths.update(out=str(tmp_path / "out"), never_run=str(tmp_path / "never-run"), readonly=_readonly_dir(tmp_path))
@@ -82,6 +107,8 @@ def _readonly_dir(tmp_path: Path) -> str:
     """A folder nothing can be created in (root ignores mode bits: then a read-only system folder)."""
     folder = tmp_path / "readonly"
     folder.mkdir(mode=0o555)
+    if UNPRIVILEGED:
+        return str(folder)
     for candidate in (folder, Path("/sys"), Path("/proc")):
         try:
             tempfile.TemporaryFile(dir=candidate).close()
@@ -193,10 +220,134 @@ CASES = [
      "needs --model and --base-url"),
 ]
 
+# Round two ("nothing silently wrong, round two"), class by class; several variants each.
+LLAMACPP = (*SEARCH, "--run", "{run}", "--rerank", "reasonrank", "--backend", "llamacpp")
+OPENAI = (*SEARCH, "--run", "{run}", "--rerank", "reasonrank", "--backend", "openai", "--model", "m")
+URL = ("--base-url", "http://127.0.0.1:9/v1")
+TRAIN = ("--model", str(QWEN_TOKENIZER), "--data", "{labelled}")
+CASES_2 = [
+    # -- 2. what belongs together: run, qrels and topics --------------------------------------------------
+    ("evaluate qrels of another corpus", ("evaluate", "{run}", "--qrels", "{qrels_other_corpus}"),
+     "run.txt: none of its docs is judged in"),
+    ("evaluate qrels of other topics", ("evaluate", "{run}", "--qrels", "{qrels_other_topics}"),
+     "match none of the judged queries"),
+    ("evaluate empty qrels", ("evaluate", "{run}", "--qrels", "{qrels_empty}"), "qrels_empty.txt: no judgments"),
+    ("evaluate empty run", ("evaluate", "{run_empty}", "--qrels", "{qrels}"), "run_empty.txt: no run lines"),
+    ("search qrels of other topics", (*SEARCH[:-1], "{qrels_other_topics}", "--run", "{run}", "--rerank", "oracle",
+                                      "--output", "{out}/run.txt"), "judges none of the topics (1, 2)"),
+    ("search empty qrels", (*SEARCH[:-1], "{qrels_empty}", "--run", "{run}", "--output", "{out}/run.txt"),
+     "qrels_empty.txt: no judgments"),
+    ("search qrels of another corpus", (*SEARCH[:-1], "{qrels_other_corpus}", "--run", "{run}",
+                                        "--output", "{out}/run.txt"), "none of its docs is judged"),
+    ("search empty run", (*SEARCH, "--run", "{run_empty}", "--output", "{out}/run.txt"), "no run lines"),
+    ("topic id with a space", ("search", "--index", "cranfield", "--topics", "{topics_space_id}",
+                               "--output", "{out}/run.txt"), "topic id '2 b' contains whitespace"),
+    # -- 3. every file error is one line: unreadable inputs, outputs that cannot be created ---------------
+    ("unreadable run", ("evaluate", "{locked_run}", "--qrels", "{qrels}"),
+     "locked_run.txt: cannot read it (Permission denied)"),
+    ("unreadable qrels", ("evaluate", "{run}", "--qrels", "{locked_qrels}"), "locked_qrels.txt: cannot read it"),
+    ("unreadable topics", ("search", "--index", "cranfield", "--topics", "{locked_topics}",
+                           "--output", "{out}/run.txt"), "locked_topics.txt: cannot read it"),
+    ("unreadable run to rerank", (*SEARCH, "--run", "{locked_run}", "--rerank", "oracle",
+                                  "--output", "{out}/run.txt"), "locked_run.txt: cannot read it"),
+    ("unreadable training input", ("train.filter", "--input", "{locked_labelled}", "--output", "{out}/kept.jsonl"),
+     "locked_labelled.txt: cannot read it"),
+    ("unreadable sft data", ("train.sft", "--model", str(QWEN_TOKENIZER), "--data", "{locked_labelled}",
+                             "--run-dir", "{out}/sft"), "locked_labelled.txt: cannot read it"),
+    ("inspect output is a folder", ("inspect", "{run}", "--output", "{out}"), "is a folder; give a file name"),
+    ("inspect output read-only", ("inspect", "{run}", "--output", "{readonly}/run.html"), "cannot write in"),
+    ("inspect output under a file", ("inspect", "{run}", "--output", "{a_file}/run.html"), "is a file, not a folder"),
+    ("sft run-dir is a file", ("train.sft", *TRAIN, "--run-dir", "{a_file}"), "a_file.txt is a file, not a folder"),
+    ("grpo run-dir is a file", ("train.grpo", *TRAIN, "--run-dir", "{a_file}"), "a_file.txt is a file, not a folder"),
+    ("grpo run-dir read-only", ("train.grpo", *TRAIN, "--run-dir", "{readonly}/grpo"), "cannot write in"),
+    ("sft run-dir under a file", ("train.sft", *TRAIN, "--run-dir", "{a_file}/sft"), "is a file, not a folder"),
+    ("label output under a file", ("train.label", "--input", "{mined}", "--output", "{a_file}/l.jsonl"),
+     "is a file, not a folder"),
+    # -- 4. every flag checked before any work, with its type --------------------------------------------
+    ("bm25 k1 negative", (*SEARCH, "--k1", "-1", "--output", "{out}/run.txt"), "--k1 must be a finite number"),
+    ("bm25 k1 inf", (*SEARCH, "--k1", "inf", "--output", "{out}/run.txt"), "--k1 must be a finite number"),
+    ("bm25 b above 1", (*SEARCH, "--b", "1.5", "--output", "{out}/run.txt"), "--b must lie in [0, 1], found 1.5"),
+    ("bm25 b nan", (*SEARCH, "--b", "nan", "--output", "{out}/run.txt"), "--b must lie in [0, 1], found nan"),
+    ("threads 0", (*SEARCH, "--threads", "0", "--output", "{out}/run.txt"), "--threads must be at least 1, found 0"),
+    ("batch size -1", (*SEARCH, "--batch-size", "-1", "--output", "{out}/run.txt"), "--batch-size must be at least 1"),
+    ("rrf-k 0", (*SEARCH, "--fusion", "rrf", "--fuse-runs", "{run}", "{run}", "--rrf-k", "0",
+                 "--output", "{out}/run.txt"), "--rrf-k must be at least 1, found 0"),
+    ("rrf-k -60", (*SEARCH, "--fusion", "rrf", "--fuse-runs", "{run}", "{run}", "--rrf-k", "-60",
+                   "--output", "{out}/run.txt"), "--rrf-k must be at least 1"),
+    ("metric P@0", (*ORACLE, "--metrics", "P@0", "--output", "{out}/run.txt"), "'P@0': the cut-off after @"),
+    ("metric nDCG@0", ("evaluate", "{run}", "--qrels", "{qrels}", "--metrics", "nDCG@0"), "'nDCG@0': the cut-off"),
+    ("metric R@-1", ("evaluate", "{run}", "--qrels", "{qrels}", "--metrics", "R@-1"), "R@-1"),
+    ("llamacpp n_batch abc", (*LLAMACPP, "--model", "{gguf_text}", "--backend-option", "n_batch=abc",
+                              "--output", "{out}/run.txt"), "backend option n_batch='abc': expected int"),
+    ("llamacpp misspelt option", (*LLAMACPP, "--model", "{gguf_text}", "--backend-option", "n_batc=8",
+                                  "--output", "{out}/run.txt"), "no option 'n_batc'"),
+    ("llamacpp n_ctx -1", (*LLAMACPP, "--model", "{gguf_text}", "--max-model-len", "-1",
+                           "--output", "{out}/run.txt"), "n_ctx must be at least 0, found -1"),
+    ("gguf is text", (*LLAMACPP, "--model", "{gguf_text}", "--output", "{out}/run.txt"),
+     "gguf_text.gguf is not a GGUF file"),
+    ("gguf is a folder", (*LLAMACPP, "--model", "{gguf_folder}", "--output", "{out}/run.txt"),
+     "folder.gguf is a folder"),
+    ("gguf missing", (*LLAMACPP, "--model", "{out}/none.gguf", "--output", "{out}/run.txt"), "does not exist"),
+    ("openai timeout abc", (*OPENAI, *URL, "--backend-option", "timeout=abc", "--output", "{out}/run.txt"),
+     "backend option timeout='abc': expected float"),
+    ("openai misspelt option", (*OPENAI, *URL, "--backend-option", "max_retires=2", "--output", "{out}/run.txt"),
+     "Did you mean: max_retries"),
+    ("openai retries -1", (*OPENAI, *URL, "--backend-option", "max_retries=-1", "--output", "{out}/run.txt"),
+     "max_retries must be at least 0"),
+    ("openai concurrency 0", (*OPENAI, *URL, "--concurrency", "0", "--output", "{out}/run.txt"),
+     "concurrency must be at least 1"),
+    ("openai ftp url", (*OPENAI, "--base-url", "ftp://host/v1", "--output", "{out}/run.txt"), "is not an http(s) URL"),
+    ("openai no url", (*OPENAI, "--output", "{out}/run.txt"), "at least one base URL"),
+    ("hf dtype", (*SEARCH, "--run", "{run}", "--rerank", "reasonrank", "--backend", "hf", "--model", "m",
+                  "--backend-option", "dtype=float8", "--output", "{out}/run.txt"), "Unknown dtype 'float8'"),
+    ("train set learning_rate abc", ("train.sft", "--config", "sft", "--set", "training.learning_rate=abc",
+                                     *TRAIN, "--run-dir", "{out}/sft"), "learning_rate='abc' is not a valid float"),
+    ("train set epochs a list", ("train.grpo", "--config", "grpo", "--set", "training.max_steps=[1]",
+                                 *TRAIN, "--run-dir", "{out}/grpo"), "max_steps=[1] is not a valid int"),
+    ("index empty", ("search", "--index", "", "--output", "{out}/run.txt"), "--index: empty value ''"),
+    ("topics blank", ("search", "--index", "cranfield", "--topics", " ", "--output", "{out}/run.txt"),
+     "--topics: empty value ' '"),
+    ("index command empty name", ("index", "--index", ""), "--index: empty value"),
+    ("index batch size 0", ("index", "--index", "cranfield", "--dense", "--encoder", "m", "--batch-size", "0"),
+     "--batch-size must be at least 1, found 0"),
+    ("index max length -1", ("index", "--index", "cranfield", "--dense", "--encoder", "m", "--max-length", "-1"),
+     "--max-length must be at least 1"),
+    ("evaluate empty run name", ("evaluate", "", "--qrels", "{qrels}"), "run: empty value"),
+    # -- 5. argparse's usage errors in the package's format -----------------------------------------------
+    ("hits abc", (*SEARCH, "--hits", "abc"), "--hits: invalid int value 'abc' (see "),
+    ("alpha x", ("train.filter", "--input", "{labelled}", "--output", "{out}/k.jsonl", "--alpha", "x"),
+     "--alpha: invalid float value 'x'"),
+    ("rerank choice", (*SEARCH, "--rerank", "resonrank"), "--rerank: invalid choice 'resonrank'"),
+    ("evaluate without qrels", ("evaluate", "{run}"), "the following arguments are required: --qrels"),
+    ("search unknown flag", (*SEARCH, "--hts", "5"), "unrecognized arguments: --hts 5"),
+    ("experiments no command", ("experiments",), "the following arguments are required"),
+    ("mine num-queries abc", ("train.mine", "--index", "cranfield", "--output", "{out}/m.jsonl",
+                              "--num-queries", "abc"), "--num-queries: invalid int value 'abc'"),
+    ("sft unknown flag", ("train.sft", "--config", "sft", "--bogus"), "unrecognized arguments: --bogus"),
+    # -- 9. training inputs ------------------------------------------------------------------------------
+    ("label empty input", ("train.label", "--input", "{mined_empty}", "--output", "{out}/l.jsonl",
+                           "--model", "m", *URL), "mined_empty.jsonl: no mined lists"),
+    ("filter empty input", ("train.filter", "--input", "{labelled_empty}", "--output", "{out}/k.jsonl"),
+     "labelled_empty.jsonl: no labelled lists"),
+    ("grpo empty data", ("train.grpo", "--model", str(QWEN_TOKENIZER), "--data", "{labelled_empty}",
+                         "--run-dir", "{out}/grpo"), "labelled_empty.jsonl: no training samples"),
+    ("grpo broken data", ("train.grpo", "--model", str(QWEN_TOKENIZER), "--data", "{labelled_broken}",
+                          "--run-dir", "{out}/grpo"), "labelled_broken.jsonl:1: not valid JSON"),
+    ("sft data not samples", ("train.sft", "--model", str(QWEN_TOKENIZER), "--data", "{labelled_other}",
+                              "--run-dir", "{out}/sft"), "labelled_other.jsonl:1: not a training sample"),
+    ("sft missing data", ("train.sft", "--model", str(QWEN_TOKENIZER), "--data", "{out}/none.jsonl",
+                          "--run-dir", "{out}/sft"), "none.jsonl: no such file"),
+]
+
+
+UNPRIVILEGED = (["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+                 "--inh-caps=-dac_override,-dac_read_search"] if os.geteuid() == 0 and shutil.which("setpriv") else [])
+"""Root reads and writes past mode bits (CAP_DAC_OVERRIDE); the CLIs run without that power, as a user would."""
+
 
 def run_cli(module: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", f"reasonrank_ir.{module}", *args], capture_output=True, text=True,
-                          timeout=300, env=dict(os.environ, OPENAI_API_KEY="placeholder"))
+    return subprocess.run([*UNPRIVILEGED, sys.executable, "-m", f"reasonrank_ir.{module}", *args], capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, OPENAI_API_KEY="placeholder"))
 
 
 def assert_one_clear_error(result: subprocess.CompletedProcess, expected: str) -> None:
@@ -208,7 +359,7 @@ def assert_one_clear_error(result: subprocess.CompletedProcess, expected: str) -
 
 
 @pytest.mark.parametrize("name, argv, expected", [  # llama.cpp loading a cut GGUF takes seconds
-    pytest.param(*case, id=case[0], marks=pytest.mark.slow if "gguf" in case[0] else ()) for case in CASES])
+    pytest.param(*case, id=case[0], marks=pytest.mark.slow if "cut .gguf" in case[0] else ()) for case in CASES + CASES_2])
 def test_bad_input_is_one_clear_line_and_leaves_no_output(files, name, argv, expected):
     if name.startswith("cut .gguf") and not GGUF.is_file():
         pytest.skip(f"{GGUF} missing: run scripts/fetch_test_models.sh")

@@ -354,3 +354,54 @@ def test_reasoning_mentions_and_sorting_in_the_browser(browser, tmp_path):
     assert "[9] does not exist" in text(browser, ".window .reasoning")
     assert text(browser, ".window .moves") == "relevant passages moved▲ e (relevance 2): rank 5 → 3"
     assert_clean(browser, path)
+
+
+# -- warnings: traces that miss windows, judgments of another collection --------------------------------
+
+def _windows_of(pass_index, spans):
+    return [WindowTrace("q", pass_index, s, e, 0, 0, 0.0, "ok", tuple(range(e - s)), "", tuple("abcdefgh"[s:e]))
+            for s, e in spans]
+
+
+@pytest.mark.parametrize("windows, expected", [
+    (_windows_of(0, [(4, 8), (2, 6), (0, 4)]), None),                                   # whole
+    (_windows_of(0, [(4, 8), (2, 6), (0, 4)]) + _windows_of(1, [(4, 8), (2, 6)]), None),  # pass 1 starts at step
+    (_windows_of(0, [(4, 8), (2, 6)]), "1 queries miss windows"),                       # never reached the top
+    (_windows_of(0, [(4, 8), (0, 2)]), "1 queries miss windows"),                       # a gap between windows
+    (_windows_of(1, [(4, 8), (2, 6)]), "1 queries miss windows"),                       # pass 0 missing
+])
+def test_missing_windows_are_named(windows, expected):
+    from reasonrank_ir.inspect.build import missing_windows
+
+    run = make_run({"q": list("abcdefgh")})
+    found = missing_windows({"q": windows}, run)
+    assert found == expected if expected is None else expected in found
+
+
+def test_queries_without_windows_are_named():
+    from reasonrank_ir.inspect.build import missing_windows
+
+    run = make_run({"q": list("abcdefgh"), "r": list("xy"), "s": list("z")})
+    found = missing_windows({"q": _windows_of(0, [(4, 8), (2, 6), (0, 4)])}, run)
+    assert found.startswith("2 of the run's 3 queries have no window in the traces (e.g. 'r')")
+
+
+@pytest.mark.parametrize("qrels, warned", [
+    ({"q": {"x1": 1, "x2": 0}}, True),           # judgments of another collection: none of the run's docs
+    ({"q": {"a": 0, "zz": 1}}, False),           # one doc judged (not relevant): scores are meaningful
+])
+def test_cli_warns_about_cut_traces_and_foreign_judgments(tmp_path, capsys, qrels, warned):
+    from reasonrank_ir.io.traces import TraceJournal
+    from reasonrank_ir.io.trec import write_qrels, write_run
+
+    write_run(make_run({"q": list("abcdefgh")}), tmp_path / "run.txt")
+    write_qrels(qrels, tmp_path / "qrels.txt")
+    with TraceJournal(tmp_path / "run.traces.jsonl") as traces:
+        for window in _windows_of(0, [(4, 8), (2, 6)]):  # the last window, [0, 4), is missing
+            traces.record(window)
+    assert inspect_cli([str(tmp_path / "run.txt"), "--qrels", str(tmp_path / "qrels.txt")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: run.traces.jsonl: 1 queries miss windows of their schedule (e.g. 'q')" in err
+    assert ("judge none of the run's docs" in err) is warned
+    overview, _ = blocks(tmp_path / "run.html")
+    assert any("miss windows" in note for note in overview["notes"])

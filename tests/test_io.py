@@ -185,3 +185,69 @@ def test_any_bytes_read_or_fail_with_one_clear_error(tmp_path, data, name):
         reader(path)
     except ReasonRankError as error:
         assert "\n" not in str(error)
+
+
+# -- TREC columns as trec_eval reads them: any run of whitespace separates ------------------------------
+
+_QRELS = "1 0 d1 2\n1 0 d2 0\n1 0 d4 1\n2 0 d3 1\n2 0 d5 1\n"
+_RUN = [("1", "d1", 1, 0.9), ("1", "d2", 2, 0.8), ("1", "d4", 3, 0.7), ("2", "d5", 1, 0.6), ("2", "d3", 2, 0.5)]
+
+
+@pytest.mark.parametrize("layout", [
+    "{q} Q0 {d} {r} {s} tag",            # the usual single spaces
+    "{q}\tQ0\t{d}\t{r}\t{s}\ttag",       # tab-separated
+    "{q}  Q0   {d}  {r}  {s}  tag",      # several spaces
+    "{q}\t Q0 \t{d} {r}\t\t{s} tag ",    # a mix, trailing blank
+    "  {q} Q0 {d} {r} {s} tag",          # leading blanks
+])
+def test_whitespace_separated_runs_read_and_score_as_ir_measures_reads_them(tmp_path, layout):
+    import ir_measures
+
+    from reasonrank_ir.evaluate import evaluate
+
+    run_path, qrels_path = tmp_path / "run.trec", tmp_path / "qrels.txt"
+    run_path.write_text("".join(layout.format(q=q, d=d, r=r, s=s) + "\n" for q, d, r, s in _RUN))
+    qrels_path.write_text(_QRELS.replace(" ", "\t"))
+    theirs = list(ir_measures.read_trec_run(str(run_path)))
+    ours = read_run(run_path)
+    assert [(c.doc_id, c.score) for r in ours for c in r.candidates] == [(d.doc_id, d.score) for d in theirs]
+    measures = [ir_measures.nDCG @ 10, ir_measures.AP, ir_measures.RR]
+    expected = ir_measures.calc_aggregate(measures, list(ir_measures.read_trec_qrels(str(qrels_path))), theirs)
+    got = evaluate(ours, read_qrels(qrels_path), measures).aggregate
+    assert got == pytest.approx({str(m): v for m, v in expected.items()})
+
+
+@pytest.mark.parametrize("line, doc_id", [
+    ("q1 Q0 torch/Memory Management_2_0.txt 1 0.9 t", "torch/Memory Management_2_0.txt"),   # 7 columns
+    ("q1\tQ0\tMemory Management.txt\t1\t0.9\tt", "Memory Management.txt"),                    # tabs around it
+    ("q1 Q0 a b c 1 0.9 t", "a b c"),                                                           # 8 columns
+    ("q1  Q0  two  spaces 1 0.9 t", "two  spaces"),                                             # kept as written
+])
+def test_doc_ids_with_spaces_are_what_lies_between_q0_and_the_last_three_columns(tmp_path, line, doc_id):
+    """The first field is the query, the second Q0, the last three rank, score and tag."""
+    import ir_measures
+
+    from reasonrank_ir.evaluate import evaluate
+
+    (tmp_path / "run.trec").write_text(line + "\n")
+    (tmp_path / "qrels.txt").write_text(f"q1 0 {doc_id} 1\nq1 0 other 1\n")
+    run = read_run(tmp_path / "run.trec")
+    assert [c.doc_id for c in run["q1"].candidates] == [doc_id]
+    assert read_qrels(tmp_path / "qrels.txt") == {"q1": {doc_id: 1, "other": 1}}
+    # trec_eval's semantics on the ids as read: one of two relevant docs at rank 1
+    reference = ir_measures.calc_aggregate([ir_measures.R @ 10], {"q1": {doc_id: 1, "other": 1}}, {"q1": {doc_id: 0.9}})
+    assert evaluate(run, read_qrels(tmp_path / "qrels.txt"), [ir_measures.R @ 10]).aggregate == {"R@10": 0.5}
+    assert reference[ir_measures.R @ 10] == 0.5
+
+
+@pytest.mark.parametrize("name, content", [
+    ("topics.tsv", "1\tfirst\n2 b\tsecond\n"),
+    ("topics.tsv", "1\tfirst\n2\tb\tsecond\n".replace("2\tb", "2\u00a0b")),  # a no-break space
+    ("topics.jsonl", '{"query_id": "1", "query": "a"}\n{"query_id": "x y", "query": "b"}\n'),
+    ("topics.jsonl", '{"qid": "1", "text": "a"}\n{"qid": "x\\ty", "text": "b"}\n'),
+])
+def test_topic_ids_with_whitespace_are_refused_when_read(tmp_path, name, content):
+    """A run line could not carry such an id: its queries would be scored as other ids, or not at all."""
+    (tmp_path / name).write_text(content)
+    with pytest.raises(ReasonRankError, match=rf"{name}:2: topic id .* contains whitespace"):
+        read_topics(tmp_path / name)

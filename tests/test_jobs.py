@@ -305,3 +305,65 @@ def test_the_engine_auto_picked_binds_an_unfinished_job_only(tmp_path):
     assert job.conflict(files, elsewhere) is None and job.start(files, elsewhere) is True
     assert job.conflict(files, {**elsewhere, "--window": 10}).key == "--window"
     assert job.recorded(files)["settings"]["engine"] == "vllm"  # what made it, kept
+
+
+class FailingOnce(LoopbackServer):
+    """Reversed answers after ``delay`` s, except one window that the server refuses (HTTP 400) while ``broken``."""
+
+    def __init__(self, delay: float):
+        self.requests: list[str] = []
+        self.broken = True
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                prompt = body["messages"][-1]["content"]
+                outer.requests.append(prompt)
+                refuse = outer.broken and len(outer.requests) == 4
+                if not refuse:
+                    time.sleep(delay)
+                content, _ = reversed_answer(body) if not refuse else ("", None)
+                answer = json.dumps(
+                    {"error": {"message": "prompt too long"}} if refuse else
+                    {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                     "choices": [{"index": 0, "finish_reason": "stop",
+                                  "message": {"role": "assistant", "content": content}}],
+                     "usage": {"prompt_tokens": 10, "completion_tokens": 5}}).encode()
+                self.send_response(400 if refuse else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+        self.serve(Handler)
+
+
+@pytest.mark.slow
+def test_a_failed_request_stops_the_job_at_once_and_resume_asks_only_the_rest(cranfield, tmp_path, monkeypatch,
+                                                                                capsys):
+    """The 4th request is refused: the job stops with that line while other queries' windows are in flight
+    (their chains start no further window); what finished is journaled, and --resume asks for the rest."""
+    topics = topics_file(cranfield, tmp_path / "topics.tsv", 4)
+    server = FailingOnce(delay=0.5)
+    argv = ["--index", "cranfield", "--topics", str(topics), "--hits", "6", "--rerank", "reasonrank",
+            "--backend", "openai", "--model", "m", "--base-url", server.url, "--tokenizer", str(QWEN_TOKENIZER),
+            "--depth", "6", "--window", "3", "--step", "2", "--passage-tokens", "12", "--output", "run.txt",
+            "--concurrency", "3", "--backend-option", "max_retries=3"]
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert search(argv) == 2
+        assert "refused the request with HTTP 400: prompt too long" in capsys.readouterr().err
+        saved = len(read_traces(tmp_path / "run.traces.jsonl"))
+        asked = len(server.requests)
+        assert saved < 12 and asked < 12  # 4 queries x 3 windows were due; the job stopped well before
+        assert not (tmp_path / "run.txt").exists()
+        server.broken = False
+        assert search([*argv, "--resume"]) == 0
+        assert len(server.requests) - asked == 12 - saved
+        assert len(read_traces(tmp_path / "run.traces.jsonl")) == 12
+    finally:
+        server.close()

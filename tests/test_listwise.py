@@ -166,13 +166,17 @@ def test_mixed_lengths_passes_and_batches(tokenizer):
     backend = ScriptedBackend(reverse_window)
     reranker = ListwiseReranker(backend, tokenizer, RerankConfig(passes=2))
     batches = list(reranker.rerank_batches([ranking("long", 100), ranking("short", 30), ranking("tiny", 3)]))
-    # each query walks its own schedule (pass 0 then pass 1); round k holds every query's k-th window
-    assert [len(call) for call in backend.calls] == [3, 3, 2, 2] + [1] * 14
+    # each query walks its own schedule (pass 0 then pass 1); round k holds every query's k-th window.
+    # Upstream's pass p starts at rank step*p (REFERENCE.md section 3): 100 candidates take 9 + 8 windows,
+    # 30 take 2 + 1 ([10, 30) alone in pass 1), 3 take 1 + 0 (pass 1 starts below them).
+    assert [len(call) for call in backend.calls] == [3, 2, 2] + [1] * 14
     traces = batches[0].traces
     assert [(t.pass_index, t.start, t.end) for t in traces if t.query_id == "short"] == [
-        (0, 10, 30), (0, 0, 20), (1, 10, 30), (1, 0, 20)]
-    # reversing a 3-passage window twice restores the order
-    assert [c.doc_id for c in batches[0].rankings[2].candidates] == ["tiny-d0", "tiny-d1", "tiny-d2"]
+        (0, 10, 30), (0, 0, 20), (1, 10, 30)]
+    assert [(t.start, t.end) for t in traces if t.query_id == "long" and t.pass_index == 1] == [
+        (80, 100), (70, 90), (60, 80), (50, 70), (40, 60), (30, 50), (20, 40), (10, 30)]
+    # a 3-passage window reversed once, in pass 0 only
+    assert [c.doc_id for c in batches[0].rankings[2].candidates] == ["tiny-d2", "tiny-d1", "tiny-d0"]
 
     backend.calls.clear()
     batches = list(ListwiseReranker(backend, tokenizer).rerank_batches(

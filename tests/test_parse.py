@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reasonrank_ir.rerank.parse import ANSWER_PATTERN, STATUSES, parse_answer, split_think
+from reasonrank_ir.rerank.parse import ANSWER_PATTERN, STATUSES, parse_answer, split_think, unreadable
 
 CASES = [
     # strict format, exact permutation
@@ -81,8 +81,40 @@ def test_answer_pattern_is_the_strict_format():
 
 
 def test_huge_numbers_are_out_of_range():
-    parsed = parse_answer("<think>r</think><answer>" + "9" * 5000 + " 2 1</answer>", 2)
+    """Up to Python's 4,300-digit limit upstream's int() reads an id, which is out of range and dropped."""
+    parsed = parse_answer("<think>r</think><answer>" + "9" * 4300 + " 2 1</answer>", 2)
     assert (parsed.order, parsed.status) == ((1, 0), "repaired")
+
+
+@pytest.mark.parametrize("answer", [
+    "9" * 4301 + " 2 1",           # upstream's int() raises past 4,300 digits (REFERENCE.md section 2)
+    "0" * 4300 + "2 1",            # leading zeros count towards the limit
+    "[2]\u00b2 > [1]",            # ² : str.isdigit, not \d
+    "[2] > [1] > \u2460",         # ①
+    "[\u00b9] > [2]",             # ¹ alone is a token upstream cannot read
+])
+def test_answers_upstream_cannot_read_keep_the_window(answer):
+    """Upstream keeps every str.isdigit character and its int() then fails: the window stays unchanged."""
+    parsed = parse_answer(f"<think>r</think><answer>{answer}</answer>", 2)
+    assert (parsed.order, parsed.status) == ((0, 1), "no_answer")
+    assert unreadable(answer)
+
+
+@pytest.mark.parametrize("text, order", [
+    ("<think>r</think><ANSWER>[2] > [1]", (1, 0)),       # fallback, upper case, no closing tag
+    ("<THINK>r</THINK> <ANSWER>[2] > [1]</ANSWER>", (1, 0)),  # strict pattern on the lower-cased text
+    ("reasoning [1] then <Answer>[2] > [1]", (1, 0)),
+])
+def test_answer_tag_in_any_case(text, order):
+    """Decided: the fallback finds <ANSWER> in any case (upstream's looks for lower case only and then
+    ranks the digits of the reasoning, which REFERENCE.md section 2 asks to do better than)."""
+    assert parse_answer(text, 2).order == order
+
+
+def test_decimal_digits_of_other_scripts_are_read_as_upstream_reads_them():
+    """Arabic-Indic digits are str.isdecimal: upstream's int() reads them, and so does the parser."""
+    assert int("\u0662") == 2
+    assert parse_answer("<think>r</think><answer>[\u0662] > [1]</answer>", 2).order == (1, 0)
 
 
 _PIECES = st.sampled_from(["<think>", "</think>", "<answer>", "</answer>", "<ANSWER>", " > ", "[", "]",

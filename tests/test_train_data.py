@@ -311,3 +311,24 @@ def test_malformed_training_lists_name_the_line(tmp_path, record, expected):
     with pytest.raises(ReasonRankError, match=r"lists\.jsonl:2: ") as error:
         list(read_samples(path))
     assert expected in str(error.value)
+
+
+def test_a_job_that_fails_before_its_first_sample_leaves_no_output(tmp_path):
+    """train.label used to leave an empty --output when the teacher failed on the first batch."""
+    def failing():
+        raise ReasonRankError("the teacher is down")
+        yield  # a generator, as label_samples is
+
+    out = tmp_path / "new" / "labelled.jsonl"
+    with pytest.raises(ReasonRankError, match="the teacher is down"):
+        append_samples(out, failing())
+    assert not out.exists() and not out.parent.exists()
+
+
+@pytest.mark.parametrize("relevant", [[], ()])
+def test_a_grpo_row_needs_a_relevant_passage(qwen_tokenizer, relevant):
+    """The reward's NDCG@10 is undefined without one (upstream divides by zero): refused with the sample named."""
+    candidates = tuple(Candidate(d, 1.0, {"text": f"passage {d}"}) for d in "ab")
+    sample = Sample("toy", Query("7", "q"), candidates).with_labels(relevant, ["a", "b"], "r")
+    with pytest.raises(ReasonRankError, match="Sample toy/7: no relevant passage"):
+        grpo_example(sample, qwen_tokenizer)

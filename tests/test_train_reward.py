@@ -109,9 +109,19 @@ def test_huge_ids_score_zero_without_raising(huge):
     assert ranking_reward(completion, INITIAL, {"a"}, TEACHER) == 0.0
 
 
-def test_leading_zeros_of_any_length_still_name_the_passage():
-    completion = f"<think>x</think><answer>[1] > [2] > [{'0' * 5000}3]</answer>"
+def test_leading_zeros_name_the_passage_up_to_the_int_limit():
+    completion = f"<think>x</think><answer>[1] > [2] > [{'0' * 4299}3]</answer>"
     assert ranking_reward(completion, INITIAL, {"a"}, TEACHER) == pytest.approx(1.0 + 0.2 + 0.1)
+
+
+@pytest.mark.parametrize("ids", [
+    f"[1] > [2] > [{'0' * 4300}3]",  # 4,301 digits: upstream's int() raises (REFERENCE.md section 2)
+    "[1] > [2]\u00b2 > [3]",        # ²: str.isdigit but not a decimal, int() raises
+    "[1] > [2] > [3\u2460]",        # ①
+])
+def test_answers_int_cannot_read_earn_what_a_made_up_id_earns(ids):
+    """The reranker keeps such a window's order (no ranking read); the reward gives such a ranking 0."""
+    assert ranking_reward(f"<think>x</think><answer>{ids}</answer>", INITIAL, {"a"}, TEACHER) == 0.0
 
 
 _ANSWER_TOKENS = st.sampled_from(["[1]", "[2]", "[3]", "[01]", "[0]", "[4]", "[" + "7" * 4400 + "]", " > ", ">", "x", ""])
@@ -126,8 +136,11 @@ def test_reward_is_bounded_for_any_completion(completion):
     assert -1.0 <= reward <= 1.0 + config.phi + config.gamma
 
 
-def test_no_relevant_passage_leaves_only_rbo():
-    assert ranking_reward(answer(1, 2, 3), INITIAL, set(), TEACHER) == pytest.approx(0.1)
+@pytest.mark.parametrize("relevant", [set(), [], ()])
+def test_no_relevant_passage_is_refused(relevant):
+    """Upstream divides by zero in NDCG; the reward says why instead (and GRPO's dataset refuses such lists)."""
+    with pytest.raises(ReasonRankError, match="at least one relevant id"):
+        ranking_reward(answer(1, 2, 3), INITIAL, relevant, TEACHER)
 
 
 def test_trl_adapter_reads_dataset_columns_and_counts_calls():
@@ -242,6 +255,8 @@ def test_reward_is_ndcg_plus_recall_plus_rbo_of_independent_implementations():
     expected = reference_scores(cases)
     for i, ((completion, initial, teacher, ranked), (_, graded)) in enumerate(zip(rollouts, cases)):
         relevant = {d for d, g in graded.items() if g > 0}
+        if not relevant:
+            continue  # refused, see test_no_relevant_passage_is_refused
         reference = (expected[(str(i), "nDCG@10")] + config.phi * expected[(str(i), "R@10")]
                      + config.gamma * reference_rbo(ranked, teacher, config.p))
         assert ranking_reward(completion, initial, relevant, teacher, config) == pytest.approx(reference, abs=1e-12)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from reasonrank_ir.errors import ReasonRankError
-from reasonrank_ir.rerank.window import windows
+from reasonrank_ir.rerank.window import pass_windows, windows
 
 
 def test_defaults_give_nine_windows_back_to_front():
@@ -46,3 +46,32 @@ def test_bad_settings():
         windows(100, 0, 10)
     with pytest.raises(ReasonRankError):
         windows(100, 20, 0)
+
+
+def _upstream_pass(n: int, window: int, step: int, rank_start: int) -> list[tuple[int, int]]:
+    """REFERENCE.md section 3's loop with upstream's ``rank_start``, written from its description."""
+    if n - rank_start <= 0:
+        return []
+    if n - rank_start < window:  # the package's one window of all of them (see above)
+        return [(rank_start, n)]
+    spans, end, start = [], n, n - window
+    while end > rank_start and start + step != rank_start:
+        start = max(start, rank_start)
+        spans.append((start, end))
+        end, start = end - step, start - step
+    return spans
+
+
+@pytest.mark.parametrize("passes, count", [(1, 9), (2, 17), (3, 24)])
+def test_pass_p_starts_at_rank_step_times_p_as_upstream(passes, count):
+    schedule = pass_windows(100, 20, 10, passes)
+    assert len(schedule) == count
+    assert [min(s for p, s, _ in schedule if p == index) for index in range(passes)] == [0, 10, 20][:passes]
+    assert all(end == 100 for p, _, end in schedule[:1] + [w for w, v in zip(schedule[1:], schedule) if w[0] != v[0]])
+
+
+@pytest.mark.parametrize("n", [1, 3, 10, 15, 20, 21, 25, 30, 37, 50, 100, 123])
+@pytest.mark.parametrize("window, step, passes", [(20, 10, 3), (10, 5, 4), (20, 20, 2), (4, 1, 5)])
+def test_multi_pass_schedule_is_upstreams_loop(n, window, step, passes):
+    expected = [(p, s, e) for p in range(passes) for s, e in _upstream_pass(n, window, step, step * p)]
+    assert pass_windows(n, window, step, passes) == expected

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import typing
 from typing import Any
 
 from reasonrank_ir.backends.base import Backend, Generation, Message, Prompt, Sampling
@@ -38,6 +39,56 @@ def resolve_backend_name(name: str) -> str:
     return "vllm" if torch.cuda.is_available() else "hf"
 
 
+def _engine(name: str) -> type:
+    """The backend class of engine ``name`` (its module imports no engine library until constructed)."""
+    module_name, class_name = _ENGINES[name]
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+_NOT_OPTIONS = ("self", "model", "model_path")
+
+
+def check_backend_options(name: str, options: dict[str, Any], model: str | None = None) -> dict[str, Any]:
+    """Check ``options`` for engine ``name`` before any work: each must be a parameter of the engine's
+    constructor, of the type its annotation says; an engine class may check values further in a
+    ``check_options(model, options)`` static method (URLs, ranges, the model file) that loads nothing heavy.
+
+    Returns the options without the unset (None) ones. Under ``auto`` a name is checked against every
+    engine ``auto`` may choose (vllm, hf), as :func:`create_backend` then ignores the others'.
+    """
+    from pydantic import TypeAdapter, ValidationError
+
+    if name not in BACKENDS:
+        resolve_backend_name(name)  # the unknown-backend error
+    options = {key: value for key, value in options.items() if value is not None}
+    engines = [_engine(n) for n in (("vllm", "hf") if name == "auto" else (name,))]
+    parameters = {}
+    for engine in reversed(engines):  # hf's annotation wins under auto
+        hints = typing.get_type_hints(engine.__init__)
+        for key in inspect.signature(engine).parameters:
+            if key not in _NOT_OPTIONS:
+                parameters[key] = hints.get(key, Any)
+    for key, value in options.items():
+        if key not in parameters:
+            if name == "auto":
+                continue
+            raise ReasonRankError(f"The {name} backend has no option {key!r}; it takes {', '.join(parameters)}."
+                                  + close_matches(key, parameters))
+        try:
+            TypeAdapter(parameters[key]).validate_python(value)
+        except ValidationError as error:
+            kind = parameters[key]
+            wanted = kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "").replace(
+                "collections.abc.", "")
+            raise ReasonRankError(f"backend option {key}={value!r}: expected {wanted} "
+                                  f"({error.errors()[0]['msg'].lower()})") from None
+    for engine in engines if name != "auto" else ():
+        check = getattr(engine, "check_options", None)
+        if check is not None:
+            check(model, options)
+    return options
+
+
 def create_backend(name: str, model: str, **options: Any) -> Backend:
     """Build the backend ``name`` for ``model`` (a path, hub id, served model name or .gguf file).
 
@@ -47,8 +98,7 @@ def create_backend(name: str, model: str, **options: Any) -> Backend:
     ignored.
     """
     chosen = resolve_backend_name(name)
-    module_name, class_name = _ENGINES[chosen]
-    engine = getattr(importlib.import_module(module_name), class_name)
+    engine = _engine(chosen)
     parameters = inspect.signature(engine).parameters
     accepted = [parameter for parameter in parameters if parameter not in ("self", "model", "model_path")]
     options = {key: value for key, value in options.items() if value is not None}
@@ -63,8 +113,11 @@ def create_backend(name: str, model: str, **options: Any) -> Backend:
         flags = {"base_urls": "--base-url URL"}
         raise ReasonRankError(f"The {chosen} backend needs {missing[0]}"
                               + (f" ({flags[missing[0]]})" if missing[0] in flags else "") + ".")
-    return engine(model, **{key: value for key, value in options.items() if key in accepted})
+    options = {key: value for key, value in options.items() if key in accepted}
+    if hasattr(engine, "check_options"):
+        engine.check_options(model, options)
+    return engine(model, **options)
 
 
 __all__ = ["BACKENDS", "Backend", "Generation", "Message", "Prompt", "Sampling",
-           "create_backend", "resolve_backend_name"]
+           "check_backend_options", "create_backend", "resolve_backend_name"]

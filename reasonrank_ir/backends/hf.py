@@ -34,6 +34,16 @@ class HFBackend:
 
     name = "hf"
 
+    @staticmethod
+    def check_options(model: str | None, options: dict[str, Any]) -> None:
+        """Batch size and dtype checked before torch or the model load."""
+        if options.get("batch_size", 1) < 1:
+            raise ReasonRankError(f"batch_size must be at least 1, got {options['batch_size']}.")
+        dtype = options.get("dtype", "auto")
+        if dtype not in DTYPES:
+            raise ReasonRankError(f"Unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}."
+                                  + close_matches(str(dtype), DTYPES))
+
     def __init__(self, model: str, *, batch_size: int = 8, device: str | None = None,
                  dtype: str = "auto", progress: bool = False) -> None:
         import torch

@@ -43,6 +43,27 @@ class LlamaCppBackend:
     """Prompts run one by one anyway: the reranker sends one window per call (so each is journaled
     as soon as it is parsed, and a query's windows follow each other in llama.cpp's prefix cache)."""
 
+    @staticmethod
+    def check_options(model: str | None, options: dict[str, Any]) -> None:
+        """The sizes are in range and the model is a GGUF file, checked before any tokenizer loads."""
+        for key, least in (("n_ctx", 0), ("n_gpu_layers", -1), ("n_batch", 1), ("n_threads", 1)):
+            if options.get(key) is not None and options[key] < least:
+                raise ReasonRankError(f"backend option {key} must be at least {least}, found {options[key]}")
+        if model is not None:
+            path = Path(model)
+            if path.is_dir():
+                raise ReasonRankError(f"{model} is a folder; the llamacpp backend takes a .gguf file (--model)")
+            if not path.is_file():
+                raise ReasonRankError(f"GGUF model file {model!r} does not exist; pass the path of a .gguf file.")
+            try:
+                with path.open("rb") as handle:
+                    magic = handle.read(4)
+            except OSError as error:
+                raise ReasonRankError(f"{model}: cannot read it ({error.strerror or error})") from None
+            if magic != b"GGUF":
+                raise ReasonRankError(f"{model} is not a GGUF file (it starts with {magic!r}, not b'GGUF'): "
+                                      "another format, or an error page saved as the model?")
+
     def __init__(self, model_path: str, *, n_ctx: int = 0, n_threads: int | None = None,
                  n_gpu_layers: int = 0, chat_format: str | None = None, n_batch: int | None = None,
                  progress: bool = False) -> None:

@@ -6,6 +6,14 @@ connection errors, 429, 5xx and answers that are no completion (malformed JSON, 
 choices: proxies and overloaded servers send them); other 4xx answers are the caller's mistake and
 fail at once. A request may take as long as its ``max_tokens`` at a slow pace (``request_timeout``);
 a URL that let one time out is skipped for a while where another URL answers (a circuit breaker).
+With several URLs, a request without an answer after ``PROBE_AFTER`` seconds has its server probed
+(``GET /models``): a server that answers neither while another URL answers its probe is taken for
+hung and skipped after seconds instead of a whole timeout. (A busy server may not answer the probe
+either: llama-cpp-python's holds its model lock, so one URL's silence alone proves nothing.) A request
+that timed out on a server that then fails the probe too is not retried there: with no other URL
+left, the job stops after one timeout instead of one per retry.
+The first request that fails for good stops every other request of the backend (no more retries,
+in-flight ones abandoned), so a job stops at once and keeps what it finished.
 Servers that return the reasoning apart from the answer (``reasoning_content``, DeepSeek-R1 and
 vLLM's reasoning parsers) get it folded back into ``<think>...</think>``, so the output reads as
 if the model had written it inline, which is what the answer parser expects.
@@ -33,6 +41,10 @@ TIMEOUT_FLOOR = 60.0
 """Seconds for queueing and reading the prompt, on top of the generation's own time."""
 MIN_SKIP = 30.0
 """A URL that let a request time out is skipped for at least this long (or the timeout, if longer)."""
+PROBE_AFTER = 5.0
+"""Seconds without an answer after which the request's server is probed, and again every as many."""
+PROBE_TIMEOUT = 5.0
+"""A server that does not answer ``GET /models`` within this many seconds fails the probe."""
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +56,10 @@ def request_timeout(max_tokens: int) -> float:
 
 class ServerFault(Exception):
     """A 200 answer that holds no completion; transient, retried like a 5xx."""
+
+
+class Hung(Exception):
+    """The server answered neither the request nor a probe: retried on another URL, if one is left."""
 
 
 def normalise_base_url(url: str) -> str:
@@ -84,6 +100,27 @@ class OpenAIBackend:
 
     name = "openai"
 
+    @staticmethod
+    def check_options(model: str | None, options: dict[str, Any]) -> None:
+        """Endpoint, URLs, concurrency, retries and times checked before any tokenizer or client loads."""
+        endpoint = options.get("endpoint", "chat")
+        if endpoint not in ENDPOINTS:
+            raise ReasonRankError(f"Unknown endpoint {endpoint!r}; expected one of "
+                                  f"{', '.join(ENDPOINTS)}." + close_matches(str(endpoint), ENDPOINTS))
+        urls = options.get("base_urls")
+        urls = [urls] if isinstance(urls, str) else list(urls or [])
+        if not urls:
+            raise ReasonRankError("The openai backend needs at least one base URL "
+                                  "(e.g. --base-url http://127.0.0.1:8000/v1).")
+        for url in urls:
+            normalise_base_url(url)
+        for key, least in (("concurrency", 1), ("max_retries", 0)):
+            if key in options and options[key] < least:
+                raise ReasonRankError(f"{key} must be at least {least}, found {options[key]}")
+        for key in ("timeout", "backoff", "max_backoff"):
+            if options.get(key) is not None and not options[key] > 0:
+                raise ReasonRankError(f"{key} must be a positive number of seconds, found {options[key]}")
+
     def __init__(self, model: str, base_urls: Sequence[str] | str, *, api_key: str | None = None,
                  endpoint: str = "chat", concurrency: int = 8, max_retries: int = 5,
                  timeout: float | None = None, backoff: float = 1.0, max_backoff: float = 60.0,
@@ -93,16 +130,10 @@ class OpenAIBackend:
         except ImportError as error:
             raise ReasonRankError("The openai backend needs the openai package: "
                                   "pip install 'reasonrank-ir[openai]'") from error
-        if endpoint not in ENDPOINTS:
-            raise ReasonRankError(f"Unknown endpoint {endpoint!r}; expected one of "
-                                  f"{', '.join(ENDPOINTS)}." + close_matches(endpoint, ENDPOINTS))
+        self.check_options(model, {"endpoint": endpoint, "base_urls": base_urls, "concurrency": concurrency,
+                                   "max_retries": max_retries, "timeout": timeout, "backoff": backoff,
+                                   "max_backoff": max_backoff})
         urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
-        if not urls:
-            raise ReasonRankError("The openai backend needs at least one base URL "
-                                  "(e.g. --base-url http://127.0.0.1:8000/v1).")
-        if concurrency < 1 or max_retries < 0:
-            raise ReasonRankError(f"concurrency must be >= 1 and max_retries >= 0, got "
-                                  f"{concurrency} and {max_retries}.")
         self.model = model
         self.base_urls = [normalise_base_url(url) for url in urls]
         self.endpoint = endpoint
@@ -113,7 +144,11 @@ class OpenAIBackend:
         self.progress = progress
         self.timeout = timeout
         self._skip_until = [0.0] * len(self.base_urls)
+        self._probed = [0.0] * len(self.base_urls)
         self._lock = threading.Lock()
+        self._halt = threading.Event()
+        self._failure = ""
+        self._active = 0
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         self._openai = openai
         self._turns = itertools.count()
@@ -134,18 +169,37 @@ class OpenAIBackend:
                                   "prompt has none (no tokenizer); use endpoint='chat'.")
         jobs = [(prompt, sample) for prompt in prompts for sample in range(sampling.n)]
         results: dict[int, Generation] = {}
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            futures = {pool.submit(self._request, next(self._turns), prompt, sampling, sample):
-                       index for index, (prompt, sample) in enumerate(jobs)}
-            try:
-                for future in tqdm(as_completed(futures), total=len(futures),
-                                   desc="openai generate", unit="request",
-                                   disable=not self.progress):
-                    results[futures[future]] = future.result()
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+        with self._lock:
+            self._active += 1
+        try:
+            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                futures = {pool.submit(self._request, next(self._turns), prompt, sampling, sample):
+                           index for index, (prompt, sample) in enumerate(jobs)}
+                try:
+                    for future in tqdm(as_completed(futures), total=len(futures),
+                                       desc="openai generate", unit="request",
+                                       disable=not self.progress):
+                        results[futures[future]] = future.result()
+                except BaseException:
+                    self._stop("interrupted")
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0:  # the failed job is over: the backend may be used again
+                    self._halt.clear()
         return [results[index] for index in range(len(jobs))]
+
+    def _stop(self, reason: str) -> None:
+        """Stop every request of the backend: the first failure ends the job, others do not retry on."""
+        with self._lock:
+            if not self._halt.is_set():
+                self._failure = reason
+                self._halt.set()
+
+    def _halted(self) -> ReasonRankError:
+        return ReasonRankError(f"stopped: another request failed ({self._failure})")
 
     def _request(self, turn: int, prompt: Prompt, sampling: Sampling, sample: int) -> Generation:
         """One request, retried on transient failures; the ``turn``-th request of this backend
@@ -154,26 +208,90 @@ class OpenAIBackend:
         timeout = self.timeout or request_timeout(sampling.max_tokens)
         attempt = 0
         while True:
+            if self._halt.is_set():
+                raise self._halted()
             slot = self._healthy((turn + attempt) % len(self._clients))
             try:
-                return self._call(self._clients[slot], prompt, sampling, sample, timeout)
+                return self._watched(slot, lambda: self._call(self._clients[slot], prompt, sampling, sample,
+                                                              timeout))
             except (openai.APIConnectionError, openai.RateLimitError,
-                    openai.InternalServerError, ServerFault) as error:
-                if isinstance(error, openai.APITimeoutError):
-                    self._skip(slot, timeout)
-                if attempt == self.max_retries:
-                    raise ReasonRankError(
-                        f"{self.base_urls[slot]} kept failing after {attempt + 1} attempts "
-                        f"({error.__class__.__name__}: {error}); is the server up?"
-                    ) from error
-                time.sleep(backoff_delay(attempt, self.backoff, self.max_backoff,
-                                         _retry_after(error)))
+                    openai.InternalServerError, ServerFault, Hung) as error:
+                if isinstance(error, openai.APITimeoutError | Hung):
+                    self._skip(slot, timeout, error if isinstance(error, Hung) else None)
+                # a timed-out server that does not answer a probe either is hung: no retry where none is left
+                stuck = (isinstance(error, openai.APITimeoutError)
+                         and all(until > time.monotonic() for until in self._skip_until) and not self._answers(slot))
+                if attempt == self.max_retries or stuck:
+                    message = (f"{self.base_urls[slot]} kept failing after {attempt + 1} attempts "
+                               f"({error.__class__.__name__}: {error}); is the server up?")
+                    self._stop(message)
+                    raise ReasonRankError(message) from error
+                if self._halt.wait(backoff_delay(attempt, self.backoff, self.max_backoff, _retry_after(error))):
+                    raise self._halted() from error
                 attempt += 1
             except openai.APIStatusError as error:
                 body = error.body if isinstance(error.body, dict) else {}
-                raise ReasonRankError(f"{self.base_urls[slot]} refused the request with HTTP "
-                                      f"{error.status_code}: {body.get('message') or error.message}"
-                                      ) from error
+                message = (f"{self.base_urls[slot]} refused the request with HTTP "
+                           f"{error.status_code}: {body.get('message') or error.message}")
+                self._stop(message)
+                raise ReasonRankError(message) from error
+
+    def _watched(self, slot: int, call):
+        """``call()`` in a daemon thread, abandoned when the backend stops or the server stops answering.
+
+        The HTTP call itself cannot be interrupted; an abandoned one ends at its own timeout, and a
+        daemon thread never holds up the exit of a stopped job.
+        """
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def target() -> None:
+            try:
+                box["value"] = call()
+            except BaseException as error:  # handed to the waiting thread
+                box["error"] = error
+            finally:
+                done.set()
+
+        threading.Thread(target=target, daemon=True).start()
+        started = time.monotonic()
+        probed = started
+        while not done.wait(0.2):
+            if self._halt.is_set():
+                raise self._halted()
+            if len(self.base_urls) > 1 and time.monotonic() - probed >= PROBE_AFTER:
+                other = self._answering_other(slot) if not self._answers(slot) else None
+                if other is not None:
+                    raise Hung(f"no answer in {time.monotonic() - started:.0f} s, and none to GET /models "
+                               f"in {PROBE_TIMEOUT:g} s while {other} answers")
+                probed = time.monotonic()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    def _answering_other(self, slot: int) -> str | None:
+        """Another URL, not skipped, that answers its probe: evidence that ``slot``'s silence is a hang."""
+        now = time.monotonic()
+        for other in range(len(self.base_urls)):
+            if other != slot and self._skip_until[other] <= now and self._answers(other):
+                return self.base_urls[other]
+        return None
+
+    def _answers(self, slot: int) -> bool:
+        """The server at ``slot`` answers ``GET /models`` (any HTTP status): it is busy, not hung."""
+        import urllib.error
+        import urllib.request
+
+        if time.monotonic() - self._probed[slot] < PROBE_AFTER:
+            return True  # another request's probe just heard from it
+        try:
+            urllib.request.urlopen(self.base_urls[slot] + "/models", timeout=PROBE_TIMEOUT).close()
+        except urllib.error.HTTPError:
+            pass  # an answer, whatever its status
+        except (OSError, ValueError):  # no connection, no answer in time (URLError and timeouts are OSErrors)
+            return False
+        self._probed[slot] = time.monotonic()
+        return True
 
     def _healthy(self, slot: int) -> int:
         """``slot``, or the next URL that has not timed out lately when ``slot``'s has."""
@@ -184,13 +302,13 @@ class OpenAIBackend:
             return slot
         return min(healthy, key=lambda s: (s - slot) % count)
 
-    def _skip(self, slot: int, timeout: float) -> None:
+    def _skip(self, slot: int, timeout: float, hung: Hung | None = None) -> None:
         seconds = max(timeout, MIN_SKIP)
         with self._lock:
             self._skip_until[slot] = time.monotonic() + seconds
         if len(self.base_urls) > 1:
-            logger.warning("%s gave no answer in %g s: skipping it for %g s while another URL answers",
-                           self.base_urls[slot], timeout, seconds)
+            why = f"is hung ({hung})" if hung else f"gave no answer in {timeout:g} s"
+            logger.warning("%s %s: skipping it for %g s while another URL answers", self.base_urls[slot], why, seconds)
 
     def _call(self, client: Any, prompt: Prompt, sampling: Sampling, sample: int,
               timeout: float) -> Generation:

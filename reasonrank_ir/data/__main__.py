@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reasonrank_ir.errors import cli_main
+from reasonrank_ir.errors import ArgumentParser, cli_main
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reasonrank_ir.data",
+    parser = ArgumentParser(prog="python -m reasonrank_ir.data",
                                      description="Import downloaded topics, qrels and corpora into the caches "
                                                  "Pyserini and ir_datasets read, so dataset names work offline.")
     commands = parser.add_subparsers(dest="command", required=True)

@@ -42,6 +42,8 @@ class DatasetRef:
 
 def resolve(name: str) -> DatasetRef:
     """Which kind of dataset ``name`` is, in the order ``load`` tries them; one-line error when none."""
+    if not name.strip():  # Path('') is the current folder
+        raise ReasonRankError(f"empty index or dataset name {name!r}; give a name or a folder")
     bright = canonical_name(name)
     if bright:
         return DatasetRef("bright", bright)
@@ -80,7 +82,10 @@ def resolve_topics(source: str) -> dict[str, Query]:
 def resolve_qrels(source: str) -> Qrels:
     """A qrels file, the judgments of a dataset name, or a Pyserini qrels name (``dl19-passage``)."""
     if Path(source).is_file():
-        return read_qrels(source)
+        qrels = read_qrels(source)
+        if not any(qrels.values()):
+            raise ReasonRankError(f"{source}: no judgments in the file; expected 'qid 0 docid relevance' lines")
+        return qrels
     dataset = dataset_or_none(source)
     if dataset is None:
         return pyserini_qrels(source)

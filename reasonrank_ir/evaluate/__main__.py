@@ -5,13 +5,13 @@ import argparse
 import json
 import sys
 
-from reasonrank_ir.errors import cli_main
-from reasonrank_ir.evaluate.measures import DEFAULT_METRICS, evaluate, format_lines, parse_measures
+from reasonrank_ir.errors import ArgumentParser, cli_main
+from reasonrank_ir.evaluate.measures import DEFAULT_METRICS, check_fit, evaluate, format_lines, parse_measures
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reasonrank_ir.evaluate",
+    parser = ArgumentParser(prog="python -m reasonrank_ir.evaluate",
                                      description="Score a TREC run with ir-measures (trec_eval -c averaging).")
     parser.add_argument("run", help="TREC run file: qid Q0 docid rank score tag")
     parser.add_argument("--qrels", required=True, metavar="NAME_OR_FILE",
@@ -28,13 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     from reasonrank_ir.data import dataset_or_none, resolve_qrels
     from reasonrank_ir.io.trec import read_run
 
+    measures = parse_measures(args.metrics)  # a typo fails before the files are read
     qrels = resolve_qrels(args.qrels)
     # a dataset name also says how its index spells doc ids and which ids it excludes
     dataset = None if Path(args.qrels).is_file() else dataset_or_none(args.qrels)
     run = read_run(args.run)
     if dataset is not None:
         run = dataset.clean_run(run)
-    evaluation = evaluate(run, qrels, parse_measures(args.metrics), complete=not args.no_complete)
+    check_fit(run, qrels, args.run, args.qrels)  # a run of another collection would score a silent 0.0000
+    evaluation = evaluate(run, qrels, measures, complete=not args.no_complete,
+                          names=(args.run, args.qrels))
     if args.json:
         print(json.dumps({"aggregate": evaluation.aggregate,
                           **({"per_query": evaluation.per_query} if args.per_query else {})}, indent=2))

@@ -26,6 +26,9 @@ def parse_measures(names: Iterable[str]) -> list:
             known = list(ir_measures.measures.registry)
             raise ReasonRankError(f"unknown measure {name!r} (ir-measures syntax, e.g. nDCG@10, R@100, "
                                   f"MAP, RR@10).{close_matches(name.split('@')[0], known)}") from None
+        cutoff = getattr(measures[-1], "params", {}).get("cutoff")
+        if cutoff is not None and not (isinstance(cutoff, int) and cutoff >= 1):
+            raise ReasonRankError(f"measure {name!r}: the cut-off after @ must be at least 1, found {cutoff!r}")
     return measures
 
 
@@ -36,15 +39,37 @@ class Evaluation:
     """``{measure: {query_id: value}}`` for the queries the run answered."""
 
 
-def evaluate(run: Run, qrels: Qrels, measures: Sequence = DEFAULT_METRICS, complete: bool = True) -> Evaluation:
+def check_fit(run: Run, qrels: Qrels, run_name: str = "the run", qrels_name: str = "the qrels",
+              docs: bool = True) -> None:
+    """Refuse a run and qrels that do not belong together, which would score a silent 0.0000.
+
+    Empty qrels, no query of the run judged (another topic set), or, with ``docs``, no doc of the run
+    judged for any of its judged queries (another collection's qrels, or a run of another corpus;
+    a short run of the right collection may also judge none, so callers ask for it where a run is
+    given by the user).
+    """
+    judged = {q for q, docs in qrels.items() if docs}
+    if not judged:
+        raise ReasonRankError(f"{qrels_name}: no judgments in it; nothing to score against")
+    shared = [q for q in run.rankings if q in judged]
+    if not shared:
+        raise ReasonRankError(f"{run_name}: its query ids ({_sample(run.rankings)}) match none of the judged "
+                              f"queries of {qrels_name} ({_sample(judged)}): wrong --qrels or --topics?")
+    if docs and not any(c.doc_id in qrels[q] for q in shared for c in run[q].candidates):
+        example = next((c.doc_id for q in shared for c in run[q].candidates), "")
+        raise ReasonRankError(f"{run_name}: none of its docs is judged in {qrels_name} (e.g. {example!r}): "
+                              "are they of another collection?")
+
+
+def evaluate(run: Run, qrels: Qrels, measures: Sequence = DEFAULT_METRICS, complete: bool = True,
+             names: tuple[str, str] = ("the run", "the qrels")) -> Evaluation:
+    """Scores of ``run`` on ``qrels``; ``names`` (run, qrels) are what errors call them."""
     import ir_measures
 
     measures = parse_measures(m for m in measures) if all(isinstance(m, str) for m in measures) else list(measures)
+    check_fit(run, qrels, *names, docs=False)
     scores = run.scores()
     judged = [q for q, docs in qrels.items() if docs]
-    if not set(scores) & set(judged):
-        raise ReasonRankError(f"the run's query ids ({_sample(scores)}) match none of the judged queries "
-                              f"({_sample(judged)}): wrong --qrels or --topics?")
     per_query: dict[str, dict[str, float]] = {str(m): {} for m in measures}
     for metric in ir_measures.iter_calc(measures, qrels, scores):
         per_query[str(metric.measure)][metric.query_id] = float(metric.value)

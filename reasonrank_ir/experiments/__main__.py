@@ -12,13 +12,13 @@ import json
 import sys
 from pathlib import Path
 
-from reasonrank_ir.errors import ReasonRankError, cli_main
+from reasonrank_ir.errors import ArgumentParser, ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_dir
 from reasonrank_ir.pipeline import ray_pool
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m reasonrank_ir.experiments",
         description="Run an experiment YAML (first stage, rerankers, scores; resumable) and report it as the "
                     "paper's table with the published numbers beside ours.")

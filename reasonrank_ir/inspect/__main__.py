@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reasonrank_ir.errors import cli_main
+from reasonrank_ir.errors import ArgumentParser, cli_main
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m reasonrank_ir.inspect",
         description="Write one self-contained HTML page showing a reranked run: scores before and after, "
                     "per-query changes, and every window's input, reasoning and answer.")
@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     from reasonrank_ir.inspect.report import write_report
 
     path = write_report(args.run, args.output, traces=args.traces, baseline=args.baseline, qrels=args.qrels,
-                        topics=args.topics, metric=args.metric, index=args.index)
+                        topics=args.topics, metric=args.metric, index=args.index,
+                        warn=lambda text: print(f"warning: {text}", file=sys.stderr))
     print(f"report: {path}", file=sys.stderr)
     return 0
 

@@ -119,6 +119,37 @@ def group_traces(traces: Sequence[WindowTrace], run: Run, where: str = "the trac
     return grouped
 
 
+def missing_windows(grouped: Mapping[str, Sequence[WindowTrace]], run: Run) -> str | None:
+    """What the traces lack of the run's windows, in one sentence, or None when they look whole.
+
+    Queries of the run without any window (when others have some), and queries whose windows of a
+    pass leave a gap or never reach the pass's top (rank ``start`` of its last window must be the
+    lowest start of the pass, and each window must overlap or touch the one before it).
+    """
+    if not grouped:
+        return None
+    bare = [q for q in run.rankings if q not in grouped]
+    gaps = []
+    for query_id, windows in grouped.items():
+        passes: dict[int, list[WindowTrace]] = {}
+        for trace in windows:
+            passes.setdefault(trace.pass_index, []).append(trace)
+        for index, spans in passes.items():
+            if index == 0 and min(t.start for t in spans) != 0 or any(
+                    later.end < earlier.start for earlier, later in zip(spans, spans[1:])):
+                gaps.append(query_id)
+                break
+        else:
+            if sorted(passes) != list(range(len(passes))):
+                gaps.append(query_id)
+    parts = []
+    if bare:
+        parts.append(f"{len(bare)} of the run's {len(run)} queries have no window in the traces (e.g. {bare[0]!r})")
+    if gaps:
+        parts.append(f"{len(gaps)} queries miss windows of their schedule (e.g. {gaps[0]!r})")
+    return "; ".join(parts) + ": a partial or mixed traces file?" if parts else None
+
+
 def initial_order(final: Sequence[str], windows: Sequence[WindowTrace], where: str = "the traces") -> list[str]:
     """The list before the first window ran, undoing windows from the last one back.
 

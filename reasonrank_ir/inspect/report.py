@@ -14,6 +14,7 @@ import json
 import os
 from importlib import resources
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from reasonrank_ir.errors import ReasonRankError
@@ -29,23 +30,34 @@ PASSAGE_CHARS = 2000
 def write_report(run: str | os.PathLike, output: str | os.PathLike | None = None, *,
                  traces: str | os.PathLike | None = None, baseline: str | os.PathLike | None = None,
                  qrels: str | None = None, topics: str | None = None, metric: str = "nDCG@10",
-                 index: str | None = None) -> Path:
+                 index: str | None = None, warn: Callable[[str], None] | None = None) -> Path:
     """Write the report of ``run`` and return its path (default: beside the run, ``.html``).
 
     ``traces`` default to ``<run>.traces.jsonl`` beside the run (none there: overview and lists
     only). ``qrels``/``topics`` are files or dataset names; given neither, the dataset named in a
     ``run.<dataset>....txt`` file name is used where the registry knows it. ``baseline`` defaults
     to the first stage, recovered from the traces. Passage texts come from ``index`` (a dataset
-    name or index folder) when given.
+    name or index folder) when given. Traces that miss windows of the run, and judgments that judge
+    none of its docs (another collection's), are noted on the page and passed to ``warn``.
     """
     from reasonrank_ir.evaluate import evaluate, parse_measures
-    from reasonrank_ir.inspect.build import build, first_stage, group_traces
+    from reasonrank_ir.inspect.build import build, first_stage, group_traces, missing_windows
+    from reasonrank_ir.io import check_output_file
     from reasonrank_ir.io.traces import read_traces
     from reasonrank_ir.job import OutputFiles
 
     run_path = Path(run)
+    target = Path(output) if output else run_path.with_name(run_path.name.removesuffix(".txt").removesuffix(".trec")
+                                                            + ".html")
+    check_output_file(target, "--output")
     (measure,) = parse_measures([metric])
     notes = []
+
+    def warning(text: str) -> None:
+        notes.append(f"Warning: {text}")
+        if warn is not None:
+            warn(text)
+
     dataset = _dataset(qrels, topics, run_path)
     judgments = _judgments(qrels, dataset)
     queries = _topics(topics, dataset)
@@ -56,6 +68,9 @@ def write_report(run: str | os.PathLike, output: str | os.PathLike | None = None
     grouped = {}
     if traces_path.is_file():
         grouped = group_traces(read_traces(traces_path), ranked, str(traces_path))
+        missing = missing_windows(grouped, ranked)
+        if missing:
+            warning(f"{traces_path.name}: {missing}")
     else:
         notes.append(f"No traces beside the run ({traces_path.name}): overview and lists only.")
     if baseline:
@@ -65,15 +80,21 @@ def write_report(run: str | os.PathLike, output: str | os.PathLike | None = None
     else:
         base, base_name = None, ""
     scores: dict[str, dict[str, float]] = {}
+    foreign = False
     if judgments:
         judged = {q: d for q, d in judgments.items() if q in ranked}
         if not any(judged.values()):
             raise ReasonRankError(f"the run's query ids match none of the judged queries of {qrels or dataset.name}: "
                                   "wrong --qrels?")
+        if not any(c.doc_id in judged.get(r.query_id, {}) for r in ranked for c in r.candidates):
+            warning(f"the judgments of {qrels or dataset.name} judge none of the run's docs: another collection's? "
+                    "Scores would all be 0, so none are shown.")
+            judgments, foreign = None, True
+    if judgments:
         scores["after"] = evaluate(ranked, judged, [measure]).per_query[str(measure)]
         if base is not None:
             scores["before"] = evaluate(base, judged, [measure]).per_query[str(measure)]
-    else:
+    elif not foreign:
         notes.append("No relevance judgments: pass --qrels for scores and labels.")
     passages = _passages(index, ranked, notes) if index else {}
     if not index:
@@ -82,8 +103,6 @@ def write_report(run: str | os.PathLike, output: str | os.PathLike | None = None
                  scores=scores, baseline_name=base_name, notes=notes)
     data.overview["title"] = run_path.name
     data.overview["has_passages"] = bool(passages)
-    target = Path(output) if output else run_path.with_name(run_path.name.removesuffix(".txt").removesuffix(".trec")
-                                                            + ".html")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render_html(data.overview, data.details, passages), encoding="utf-8")
     return target

@@ -37,6 +37,8 @@ def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
                     yield number, line.rstrip("\r\n")
     except (gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise ReasonRankError(f"{path}: not a readable gzip file ({error or 'cut short'})") from None
+    except OSError as error:
+        raise unreadable(path, error) from None
 
 
 def read_text(path: str | os.PathLike) -> str:
@@ -44,9 +46,17 @@ def read_text(path: str | os.PathLike) -> str:
     path = Path(path)
     if not path.is_file():
         raise ReasonRankError(f"{path}: no such file")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise unreadable(path, error) from None
     start = len(_BOM) if data.startswith(_BOM) else 0
     return _decode(data[start:], path, None, start).replace("\r\n", "\n")
+
+
+def unreadable(path: str | os.PathLike, error: OSError) -> ReasonRankError:
+    """The one-line error for an input that exists but cannot be read (permissions, a folder, I/O)."""
+    return ReasonRankError(f"{path}: cannot read it ({error.strerror or error})")
 
 
 def _decode(raw: bytes, path: Path, number: int | None, offset: int) -> str:

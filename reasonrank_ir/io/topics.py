@@ -16,7 +16,7 @@ _TEXT_KEYS = ("query", "text", "title")
 def read_topics(path: str | os.PathLike) -> dict[str, Query]:
     """Queries keyed by id, in file order: JSONL (by extension), TREC SGML (``<top>``) or TSV.
 
-    An empty file, a topic without text or an id given twice is an error: each would otherwise run
+    An empty file, a topic without text, an id with whitespace or an id given twice is an error: each would otherwise run
     and score a different set of queries than the file seems to hold.
     """
     name = Path(path).name
@@ -38,6 +38,9 @@ def _add(topics: dict[str, Query], lines: dict[str, str], query: Query, where: s
     """Add ``query`` (read at ``where``), refusing an empty id or text and an id seen before."""
     if not query.query_id or not query.text:
         raise ReasonRankError(f"{where}: topic {query.query_id!r} has an empty {'text' if query.query_id else 'id'}")
+    if any(c.isspace() for c in query.query_id):
+        raise ReasonRankError(f"{where}: topic id {query.query_id!r} contains whitespace; a TREC run or qrels line "
+                              "cannot carry it (columns are split on whitespace)")
     if query.query_id in topics:
         raise ReasonRankError(f"{where}: topic id {query.query_id} is given twice (first at {lines[query.query_id]})")
     topics[query.query_id] = query

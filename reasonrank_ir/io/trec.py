@@ -1,13 +1,15 @@
 """TREC run and qrels files.
 
-Doc ids may contain spaces (BRIGHT stackoverflow), so run lines are parsed from the right:
-``qid Q0 docid... rank score tag``. A run trec_eval would refuse or misread (a missing column, a
-``nan`` score, a doc twice in one query) is an error naming the line.
+Columns are split on any run of whitespace (spaces, tabs), as trec_eval reads them. Doc ids may
+contain spaces (BRIGHT stackoverflow), so a run line is ``qid Q0 docid... rank score tag``: the first
+two fields, the last three, and the doc id between them, kept as written. A run trec_eval would refuse
+or misread (a missing column, a ``nan`` score, a doc twice in one query) is an error naming the line.
 """
 from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 
 from reasonrank_ir.errors import ReasonRankError
@@ -15,21 +17,24 @@ from reasonrank_ir.io import numbered_lines, replaced_atomically
 from reasonrank_ir.types import Candidate, Qrels, Query, Ranking, Run
 
 
+_FIELD = re.compile(r"\S+")
+
+
 def parse_run_line(line: str, where: str) -> tuple[str, str, int, float, str]:
     """(query_id, doc_id, rank, score, tag) of one ``qid Q0 docid rank score tag`` line."""
-    head, _, tail = line.strip().partition(" ")
-    parts = tail.rsplit(None, 3) if tail else []
-    q0, _, doc_id = parts[0].partition(" ") if len(parts) == 4 else ("", "", "")
-    if not doc_id.strip():
+    fields = list(_FIELD.finditer(line))
+    if len(fields) < 6:
         raise ReasonRankError(f"{where}: expected 6 columns 'qid Q0 docid rank score tag', found {line.strip()!r}")
-    _, rank, score, tag = parts
+    head = fields[0].group()
+    doc_id = line[fields[2].start():fields[-4].end()]
+    rank, score, tag = (field.group() for field in fields[-3:])
     try:
         rank_number, score_number = int(rank), float(score)
     except ValueError:
         raise ReasonRankError(f"{where}: rank and score must be numbers, found {line.strip()!r}") from None
     if not math.isfinite(score_number):
         raise ReasonRankError(f"{where}: score must be a finite number, found {score!r}")
-    return head, doc_id.strip(), rank_number, score_number, tag
+    return head, doc_id, rank_number, score_number, tag
 
 
 def read_run(path: str | os.PathLike, topics: Mapping[str, Query] | None = None) -> Run:
@@ -47,6 +52,8 @@ def read_run(path: str | os.PathLike, topics: Mapping[str, Query] | None = None)
             raise ReasonRankError(f"{path}:{number}: doc {doc_id!r} is ranked twice for query {query_id} "
                                   f"(also on line {first}); a run lists each doc once per query")
         grouped.setdefault(query_id, []).append((score, number, doc_id))
+    if not grouped:
+        raise ReasonRankError(f"{path}: no run lines in the file; expected 'qid Q0 docid rank score tag' lines")
     run = Run(name=tag)
     for query_id, rows in grouped.items():
         rows.sort(key=lambda row: (-row[0], row[1]))
@@ -69,17 +76,18 @@ def write_run(run: Run | Iterable[Ranking], path: str | os.PathLike, tag: str | 
 
 
 def read_qrels(path: str | os.PathLike) -> Qrels:
-    """TREC qrels ``qid iter docid rel``; doc ids with spaces are kept whole."""
+    """TREC qrels ``qid iter docid rel`` split as run lines are; doc ids with spaces are kept whole."""
     qrels: Qrels = {}
     for number, line in numbered_lines(path):
-        parts = line.split("\t") if line.count("\t") == 3 else line.split()
-        if len(parts) < 4:
+        fields = list(_FIELD.finditer(line))
+        if len(fields) < 4:
             raise ReasonRankError(f"{path}:{number}: expected 'qid 0 docid relevance', found {line.strip()!r}")
         try:
-            relevance = int(parts[-1])
+            relevance = int(fields[-1].group())
         except ValueError:
-            raise ReasonRankError(f"{path}:{number}: relevance must be an integer, found {parts[-1]!r}") from None
-        qrels.setdefault(parts[0].strip(), {})[" ".join(parts[2:-1]).strip()] = relevance
+            raise ReasonRankError(f"{path}:{number}: relevance must be an integer, found {fields[-1].group()!r}"
+                                  ) from None
+        qrels.setdefault(fields[0].group(), {})[line[fields[2].start():fields[-2].end()]] = relevance
     return qrels
 
 

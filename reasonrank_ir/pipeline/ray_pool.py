@@ -33,7 +33,7 @@ from reasonrank_ir.io.traces import WindowTrace
 from reasonrank_ir.job import OutputFiles, finish
 from reasonrank_ir.pipeline.rerank_job import JobTotals, RerankOutcome, attach_passages
 from reasonrank_ir.rerank.listwise import RerankConfig, RerankSummary, SlidingWindowReranker
-from reasonrank_ir.rerank.window import windows
+from reasonrank_ir.rerank.window import pass_windows
 from reasonrank_ir.types import Ranking, Run
 
 CONNECT_TIMEOUT_S = 5.0
@@ -203,8 +203,7 @@ class _JournalOnly(SlidingWindowReranker):
 
 
 def _schedule(config: RerankConfig, ranking: Ranking) -> list[tuple[int, int, int]]:
-    head = min(config.depth, len(ranking.candidates))
-    return [(p, s, e) for p in range(config.passes) for s, e in windows(head, config.window, config.step)]
+    return pass_windows(min(config.depth, len(ranking.candidates)), config.window, config.step, config.passes)
 
 
 def _cause(error: BaseException) -> BaseException:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from time import perf_counter
 from typing import Any, Protocol
@@ -25,7 +25,7 @@ from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.traces import WindowTrace
 from reasonrank_ir.rerank.parse import STATUSES, parse_answer
 from reasonrank_ir.rerank.prompts import PassageFormatter, build_messages, check_style, render
-from reasonrank_ir.rerank.window import STEP, WINDOW, windows
+from reasonrank_ir.rerank.window import STEP, WINDOW, pass_windows
 from reasonrank_ir.types import Query, Ranking, Run
 
 
@@ -200,8 +200,7 @@ class SlidingWindowReranker(ABC):
         heads = [min(config.depth, len(r.candidates)) for r in rankings]
         passages = self._passages(rankings, heads)
         orders = [list(range(head)) for head in heads]
-        schedules = [[(p, s, e) for p in range(config.passes) for s, e in windows(head, config.window, config.step)]
-                     for head in heads]
+        schedules = [pass_windows(head, config.window, config.step, config.passes) for head in heads]
 
         def request(q: int, k: int) -> WindowRequest:
             pass_index, start, end = schedules[q][k]
@@ -254,7 +253,8 @@ class SlidingWindowReranker(ABC):
         """Each query walks its own windows, ``concurrency`` queries at a time (no round barrier).
 
         When the walk is interrupted (Ctrl-C, a failed request), windows in flight finish in the
-        background but no further window starts, and nobody waits for them.
+        background but no further window starts, and nobody waits for them: the first failed window
+        stops the batch at once, whichever query it belongs to.
         """
         stop = threading.Event()
 
@@ -272,7 +272,12 @@ class SlidingWindowReranker(ABC):
             return [walk(q) for q in range(len(schedules))]
         pool = ThreadPoolExecutor(max_workers=self.concurrency)
         try:
-            return list(pool.map(walk, range(len(schedules))))
+            futures = [pool.submit(walk, q) for q in range(len(schedules))]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)  # the first failure stops the batch at once
+            failed = next((f for f in futures if f in done and f.exception() is not None), None)
+            if failed is not None:
+                raise failed.exception()
+            return [future.result() for future in futures]
         finally:
             stop.set()
             pool.shutdown(wait=False, cancel_futures=True)

@@ -3,7 +3,13 @@
 Follows upstream ReasonRank (lower-cased strict pattern, else the text after the last ``<answer>``,
 digits only, first occurrence wins, out-of-range ids dropped, missing ids appended in input order),
 except that a response with no answer keeps the window's order instead of ranking the digits of
-its reasoning, and says so in ``status``.
+its reasoning, and says so in ``status``. The corners (REFERENCE.md section 2):
+
+* an answer holding a character ``str.isdigit`` accepts but ``\\d`` does not (``²``, ``①``), or an id
+  of more than 4,300 digits, keeps the window's order (``no_answer``), as upstream's failing ``int()``
+  does;
+* the fallback finds ``<ANSWER>`` in any case (upstream's is lower case only and would then rank the
+  digits of the reasoning: the strict pattern is already case-blind, so the fallback is too).
 """
 from __future__ import annotations
 
@@ -16,7 +22,11 @@ ANSWER_PATTERN = re.compile(r"<think>.*?</think>\s*<answer>(.*?)</answer>", re.D
 
 STATUSES = ("ok", "repaired", "no_answer")
 """``ok``: strict format and an exact permutation; ``repaired``: an answer was found but needed
-the fallback pattern or repair; ``no_answer``: nothing usable, the window keeps its order."""
+the fallback pattern or repair; ``no_answer``: nothing usable (no answer, or one upstream cannot
+read), the window keeps its order."""
+
+MAX_DIGITS = 4300
+"""Python's int-string limit: upstream's ``int()`` raises on a longer id and keeps the window."""
 
 _THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
@@ -77,13 +87,20 @@ def parse_answer(text: str, num: int, *, tagged: bool = True) -> ParsedAnswer:
         reasoning = _reasoning(text)
     else:
         answer, reasoning = text, ""
-    ids, clean = _ids(answer or "", num)
+    ids, clean = ([], False) if answer is None or unreadable(answer) else _ids(answer, num)
     if not ids:
         return ParsedAnswer(tuple(range(num)), "no_answer", reasoning)
     seen = set(ids)
     order = tuple(ids + [i for i in range(num) if i not in seen])
     exact = clean and len(ids) == num and (strict or not tagged)
     return ParsedAnswer(order, "ok" if exact else "repaired", reasoning)
+
+
+def unreadable(answer: str) -> bool:
+    """True when upstream's ``int()`` fails on the answer: a non-decimal digit (``²``, ``①``: upstream
+    keeps every ``str.isdigit`` character) or an id longer than :data:`MAX_DIGITS` digits."""
+    return (any(c.isdigit() and not c.isdecimal() for c in answer)
+            or any(len(token) > MAX_DIGITS for token in _NUMBER.findall(answer)))
 
 
 def passage_number(token: str) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
-from reasonrank_ir.backends import BACKENDS
+from reasonrank_ir.backends import BACKENDS, check_backend_options
 from reasonrank_ir.backends.base import Backend, Sampling
 from reasonrank_ir.errors import ReasonRankError, close_matches
 from reasonrank_ir.rerank.defaults import DEFAULTS, RERANKERS
@@ -86,6 +86,13 @@ class RerankerSpec(Settings):
             self.config()
         except ReasonRankError as error:
             raise ValueError(str(error)) from None
+        return self
+
+    @model_validator(mode="after")
+    def _engine_options(self) -> RerankerSpec:
+        """Engine options by name, type and value (and a .gguf model file), before any tokenizer or model loads."""
+        if self.reranker != "oracle":
+            check_backend_options(self.backend, self.options, self.model)
         return self
 
     def config(self, passage_tokens: int | None = None, sampling: Sampling | None = None) -> RerankConfig:

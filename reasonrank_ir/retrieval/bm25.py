@@ -1,11 +1,13 @@
 """BM25 (and Pyserini's query-side BM25Q) over a Lucene index, as Pyserini's CLI runs it."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
+from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.storage.lucene import LuceneIndex
 from reasonrank_ir.types import Candidate, Query, Ranking, Run
 
@@ -20,6 +22,16 @@ class BM25Settings:
     """Pyserini's ``--remove-query``: drop hits whose id equals the query id."""
     threads: int = 1
     batch_size: int = 64
+
+    def __post_init__(self):
+        """Lucene's limits, checked here rather than as a Java exception after the index is opened."""
+        if not (math.isfinite(self.k1) and self.k1 >= 0):
+            raise ReasonRankError(f"--k1 must be a finite number of at least 0, found {self.k1}")
+        if not 0.0 <= self.b <= 1.0:  # also refuses nan
+            raise ReasonRankError(f"--b must lie in [0, 1], found {self.b}")
+        for flag, value in (("--threads", self.threads), ("--batch-size", self.batch_size)):
+            if value < 1:
+                raise ReasonRankError(f"{flag} must be at least 1, found {value}")
 
 
 class BM25:

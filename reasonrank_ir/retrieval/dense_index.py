@@ -37,6 +37,11 @@ class DenseSettings:
     device: str | None = None
     threads: int = 1
 
+    def __post_init__(self):
+        for flag, value in (("--threads", self.threads), ("--batch-size", self.batch_size)):
+            if value < 1:
+                raise ReasonRankError(f"{flag} must be at least 1, found {value}")
+
     @property
     def name(self) -> str:
         family = next((f for f in PREBUILT_ENCODERS if self.index and self.index.endswith(f)), None)

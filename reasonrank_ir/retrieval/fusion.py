@@ -31,6 +31,10 @@ class FusionSettings:
                                   + close_matches(self.method, METHODS))
         if not 0.0 <= self.alpha <= 1.0:
             raise ReasonRankError(f"--alpha must lie in [0, 1], got {self.alpha}")
+        if self.rrf_k < 1:  # Pyserini divides by k + rank - 1: 0 divides by zero on the top hit
+            raise ReasonRankError(f"--rrf-k must be at least 1, found {self.rrf_k}")
+        if self.depth is not None and self.depth < 1:
+            raise ReasonRankError(f"fusion depth must be at least 1, found {self.depth}")
 
     def label(self) -> str:
         return "rrf" if self.method == "rrf" else f"interp{self.alpha:g}"

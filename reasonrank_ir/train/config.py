@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import ConfigDict, Field, field_validator
 
 from reasonrank_ir.backends.base import Backend
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ArgumentParser, ReasonRankError, close_matches
 from reasonrank_ir import settings as settings_module
 
 S = TypeVar("S", bound="Settings")
@@ -42,7 +42,7 @@ def settings_parser(settings: type[Settings], prog: str, description: str, overr
                     ) -> argparse.ArgumentParser:
     """A parser with ``--config``, a flag per field of ``settings`` that has a description and, with
     ``overrides``, ``--set KEY=VALUE``. No flag has a default: those are the model's."""
-    parser = argparse.ArgumentParser(prog=prog, description=description, argument_default=argparse.SUPPRESS)
+    parser = ArgumentParser(prog=prog, description=description, argument_default=argparse.SUPPRESS)
     parser.add_argument("--config", help="YAML file whose keys are these settings"
                         + (" (packaged: sft, grpo)" if overrides else ""))
     if overrides:
@@ -156,6 +156,28 @@ def check_keys(section: str, values: Mapping[str, Any], known: Sequence[str]) ->
     for key in values:
         if key not in known:
             raise ValueError(f"unknown setting {key!r}.{close_matches(key, known)}")
+
+
+def check_types(section: str, values: Mapping[str, Any], owner: type) -> None:
+    """Refuse a value of a free-form section whose type the library's dataclass ``owner`` does not
+    take (``learning_rate=abc`` would otherwise surface deep in the trainer, or never)."""
+    from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
+
+    hints = typing.get_type_hints(owner)
+    for key, value in values.items():
+        if key not in hints:
+            continue
+        try:
+            adapter = TypeAdapter(hints[key])
+        except (PydanticSchemaGenerationError, TypeError, NameError):
+            continue  # a type pydantic cannot describe: left to the library
+        try:
+            adapter.validate_python(value)
+        except ValidationError as error:
+            kind = hints[key]
+            wanted = kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "")
+            raise ValueError(f"{key}={value!r} is not a valid {wanted} "
+                             f"({error.errors()[0]['msg'].lower()})") from None
 
 
 def _unwrap(annotation: Any) -> Any:

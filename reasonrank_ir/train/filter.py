@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reasonrank_ir.errors import ReasonRankError, cli_main
+from reasonrank_ir.errors import ArgumentParser, ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_file
 from reasonrank_ir.io.jsonl import read_jsonl
 from reasonrank_ir.train.reward import ndcg_at
@@ -66,7 +66,7 @@ def self_consistent(samples: Iterable[Sample], alpha: float = 0.4, report: Filte
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reasonrank_ir.train.filter", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m reasonrank_ir.train.filter", description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", required=True, help="labelled samples (JSONL from reasonrank_ir.train.label)")
     parser.add_argument("--output", required=True, help="JSONL of the samples kept (overwritten)")
     parser.add_argument("--alpha", type=float, default=0.4, help="minimum NDCG@10 of the teacher list (default 0.4)")
@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         raise ReasonRankError("--output must differ from --input.")
     check_output_file(output, "--output")
     first = next(read_jsonl(args.input), None)
-    if first is not None and isinstance(first[1], dict) and not first[1].get("final_list"):
+    if first is None:
+        raise ReasonRankError(f"{args.input}: no labelled lists in the file (the output of reasonrank_ir.train.label)")
+    if isinstance(first[1], dict) and not first[1].get("final_list"):
         raise ReasonRankError(f"{first[0]}: this list is not labelled (no final_list); the filter reads the output "
                               "of reasonrank_ir.train.label, not of train.mine")
     output.unlink(missing_ok=True)

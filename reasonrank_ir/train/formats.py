@@ -81,6 +81,9 @@ def sft_example(sample: Sample, tokenizer: Any, settings: PromptSettings = Promp
 def grpo_example(sample: Sample, tokenizer: Any, settings: PromptSettings = PromptSettings()) -> dict[str, Any]:
     """A GRPO row: the rendered prompt plus the columns the ranking reward reads."""
     sample.teacher_order()  # a list the teacher did not fully rank cannot be rewarded
+    if not sample.relevant:
+        raise ReasonRankError(f"Sample {sample.dataset}/{sample.query_id}: no relevant passage, so GRPO's reward "
+                              "(NDCG@10) is undefined for it; drop it (train.filter drops such lists) or relabel it")
     return {
         "prompt": render(prompt_messages(sample, tokenizer, settings), tokenizer).text,
         "initial_list": list(sample.initial_list),
@@ -119,7 +122,12 @@ def read_samples_any(path: str | Path) -> Iterator[Sample]:
     from reasonrank_ir.train.sample import read_samples
 
     path = Path(path)
-    first = next(read_jsonl(path), (None, {}))[1]
+    where, first = next(read_jsonl(path), (None, None))
+    if where is None:
+        raise ReasonRankError(f"{path}: no training samples in the file")
+    if not isinstance(first, dict) or not ({"docs", "initial_list"} & set(first)):
+        raise ReasonRankError(f"{where}: not a training sample: expected this package's JSONL (with 'docs') or the "
+                              "released ReasonRank data (with 'initial_list' and id tables beside it)")
     if "docs" in first:
         return read_samples(path)
     return read_released(path)

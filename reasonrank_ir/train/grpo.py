@@ -61,20 +61,25 @@ def train_grpo(config: Mapping[str, Any] | GRPOSettings, reward: RankingReward |
     ``extra_rewards`` are further trl reward functions (format or length shaping, say) added to the
     ranking reward, weighted by ``training.reward_weights`` when given.
     """
-    from reasonrank_ir.train.run import load_tokenizer, peft_config, precision, require, start_run, train_to_final
+    from reasonrank_ir.train.formats import grpo_example
+    from reasonrank_ir.train.run import (check_run_dir, labelled_rows, labelled_samples, load_tokenizer, peft_config,
+                                         precision, require, start_run, train_to_final)
     settings = GRPOSettings.parse(config)
     require(settings, "model", "data", "run_dir")
+    check_run_dir(settings)
+    samples = labelled_samples(settings)  # bad data fails before the model loads and the run folder exists
     trl = import_trl()
-    run_dir = start_run(settings)
     tokenizer = load_tokenizer(settings)
     tokenizer.padding_side = "left"
+    dataset = labelled_rows(settings, grpo_example, tokenizer, samples)
+    run_dir = start_run(settings)
     reward = reward or RankingReward(settings.reward)
     args = trl.GRPOConfig(output_dir=str(run_dir), **precision(settings.training), **settings.training)
     trainer = trl.GRPOTrainer(
         model=settings.model,
         reward_funcs=[reward, *extra_rewards],
         args=args,
-        train_dataset=grpo_dataset(settings, tokenizer),
+        train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config(settings),
     )

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from reasonrank_ir.backends.base import Backend, Generation, Message, Prompt, Sampling
 from reasonrank_ir.batching import batched
 from reasonrank_ir.errors import ReasonRankError, cli_main
-from reasonrank_ir.io import check_output_file
+from reasonrank_ir.io import check_output_file, numbered_lines
 from reasonrank_ir.pipeline import ray_pool
 from reasonrank_ir.rerank.parse import parse_answer, split_think
 from reasonrank_ir.rerank.prompts import PassageFormatter, clean_query, passage_text, replace_number
@@ -232,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     if not settings.input or not settings.output:
         raise ReasonRankError("--input and --output are required (on the command line or in --config).")
     check_output_file(settings.output, "--output")
+    if next(numbered_lines(settings.input), None) is None:
+        raise ReasonRankError(f"{settings.input}: no mined lists in the file (the output of reasonrank_ir.train.mine)")
     backend, tokenizer = _teacher(settings) if ray is None else (None, None)
     config = LabelConfig(
         listwise=Sampling(max_tokens=settings.max_tokens, temperature=settings.temperature),

@@ -9,8 +9,13 @@ One rollout is scored against one training list:
 * a passage named twice, under any spelling (``[1] > [01]``): ``0``. Ids are compared as the
   integers they denote; upstream compares the strings for the counts, so ``[1] > [01] > [001]``
   passed as distinct ids while naming one relevant passage three times;
+* an answer upstream's ``int()`` cannot read (``²``, ``①``, an id of over 4,300 digits): ``0``, the
+  reward of a ranking that names no passage (the reranker keeps such a window's order);
 * otherwise ``NDCG@10 + phi * Recall@10 + gamma * RBO(predicted, teacher, p)``, where NDCG@10 and
   Recall@10 use the relevant ids as binary qrels on the predicted order (trec_eval's definitions).
+
+A list with no relevant id has no NDCG (upstream divides by zero): :func:`ranking_reward` refuses it,
+and GRPO's dataset refuses such a list before training starts.
 
 Everything here is a pure function; :class:`RankingReward` adapts it to trl's reward interface.
 """
@@ -22,7 +27,7 @@ from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass
 
 from reasonrank_ir.errors import ReasonRankError
-from reasonrank_ir.rerank.parse import ANSWER_PATTERN, passage_number
+from reasonrank_ir.rerank.parse import ANSWER_PATTERN, passage_number, unreadable
 
 _NON_DIGIT = re.compile(r"\D+")
 
@@ -33,7 +38,10 @@ def ids_in(text: str) -> list[str]:
 
 
 def positions_in(text: str, n: int) -> list[int] | None:
-    """The 1-based passage numbers ``text`` names, or None when one names no passage of ``1..n``."""
+    """The 1-based passage numbers ``text`` names, or None when one names no passage of ``1..n``
+    or upstream could not read them (see :func:`reasonrank_ir.rerank.parse.unreadable`)."""
+    if unreadable(text):
+        return None
     numbers = [passage_number(t) for t in ids_in(text)]
     return numbers if all(1 <= i <= n for i in numbers) else None
 
@@ -114,6 +122,8 @@ def ranking_reward(
     ``relevant`` are the pointwise-relevant doc ids; ``teacher_list`` is the teacher's ranking of
     the same doc ids (the released data's ``final_list``).
     """
+    if not relevant:
+        raise ReasonRankError("the ranking reward needs at least one relevant id (NDCG@10 is undefined without)")
     match = ANSWER_PATTERN.search(completion)
     if match is None:
         return -1.0

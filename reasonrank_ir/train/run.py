@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from reasonrank_ir.errors import ReasonRankError, cli_main
+from reasonrank_ir.io import check_output_dir
 from reasonrank_ir.io.jsonl import write_jsonl
-from reasonrank_ir.train.config import Settings, check_keys, flag
+from reasonrank_ir.train.config import Settings, check_keys, check_types, flag
 from reasonrank_ir.train.formats import PromptSettings, read_samples_any
 
 
@@ -44,7 +45,11 @@ class TrainerSettings(Settings):
     @field_validator("training")
     @classmethod
     def _trl_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
-        check_keys("training", value, [f.name for f in dataclasses.fields(cls.trl_config())])
+        if not value:  # the defaults are trl's own fields: no need to import trl (seconds) to check them
+            return dict(cls.DEFAULT_TRAINING)
+        config = cls.trl_config()
+        check_keys("training", value, [f.name for f in dataclasses.fields(config)])
+        check_types("training", value, config)
         return {**cls.DEFAULT_TRAINING, **value}
 
     @field_validator("lora")
@@ -78,8 +83,13 @@ def main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
+def check_run_dir(settings: TrainerSettings) -> None:
+    """Refuse a run folder that is a file or cannot be created, before the model or data are loaded."""
+    check_output_dir(settings.run_dir, "--run-dir")
+
+
 def start_run(settings: TrainerSettings) -> Path:
-    """Create the run folder and record the settings the run used."""
+    """Create the run folder and record the settings the run used (once the inputs have been read)."""
     import yaml
 
     run_dir = Path(settings.run_dir)
@@ -90,13 +100,20 @@ def start_run(settings: TrainerSettings) -> Path:
     return run_dir
 
 
-def labelled_rows(settings: TrainerSettings, example: Callable[..., dict], tokenizer: Any):
-    """A ``datasets.Dataset`` of ``example(sample, tokenizer, settings.prompt)`` per labelled list of ``data``."""
-    from datasets import Dataset
-
+def labelled_samples(settings: TrainerSettings) -> list:
+    """The labelled lists of ``data``; read before the model loads, so bad data fails first."""
     samples = [s for s in read_samples_any(settings.data) if s.labelled]
     if not samples:
         raise ReasonRankError(f"{settings.data} holds no labelled lists (run reasonrank_ir.train.label first).")
+    return samples
+
+
+def labelled_rows(settings: TrainerSettings, example: Callable[..., dict], tokenizer: Any, samples: list | None = None):
+    """A ``datasets.Dataset`` of ``example(sample, tokenizer, settings.prompt)`` per labelled list of ``data``
+    (``samples``: those lists, already read)."""
+    from datasets import Dataset
+
+    samples = labelled_samples(settings) if samples is None else samples
     return Dataset.from_list([example(s, tokenizer, settings.prompt) for s in samples])
 
 

@@ -152,16 +152,25 @@ def sample_at(where: str, record: Any, queries: Mapping[str, str] | None = None,
 
 
 def append_samples(path: str | Path, samples: Iterable[Sample]) -> int:
-    """Append samples, one JSON line each, flushing per line so an interrupted job can resume."""
+    """Append samples, one JSON line each, flushing per line so an interrupted job can resume.
+
+    The file is opened at the first sample: a job that fails before it leaves no empty output behind.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _drop_cut_line(path)
     n = 0
-    with path.open("a", encoding="utf-8") as f:
+    handle = None
+    try:
         for sample in samples:
-            f.write(jsonl_line(sample.to_json()))
-            f.flush()
+            if handle is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _drop_cut_line(path)
+                handle = path.open("a", encoding="utf-8")
+            handle.write(jsonl_line(sample.to_json()))
+            handle.flush()
             n += 1
+    finally:
+        if handle is not None:
+            handle.close()
     return n
 
 

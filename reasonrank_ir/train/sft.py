@@ -52,19 +52,24 @@ def sft_dataset(config: Mapping[str, Any] | SFTSettings, tokenizer):
 
 def train_sft(config: Mapping[str, Any] | SFTSettings) -> Path:
     """Train as ``config`` says (keys: model, data, run_dir, prompt, lora, training); returns ``final/``."""
-    from reasonrank_ir.train.run import load_tokenizer, peft_config, precision, require, start_run, train_to_final
+    from reasonrank_ir.train.formats import sft_example
+    from reasonrank_ir.train.run import (check_run_dir, labelled_rows, labelled_samples, load_tokenizer, peft_config,
+                                         precision, require, start_run, train_to_final)
 
     settings = SFTSettings.parse(config)
     require(settings, "model", "data", "run_dir")
+    check_run_dir(settings)
+    samples = labelled_samples(settings)  # bad data fails before the model loads and the run folder exists
     trl = import_trl()
-    run_dir = start_run(settings)
     tokenizer = load_tokenizer(settings)
+    dataset = labelled_rows(settings, sft_example, tokenizer, samples)
+    run_dir = start_run(settings)
     args = trl.SFTConfig(output_dir=str(run_dir), completion_only_loss=True, **precision(settings.training),
                          **settings.training)
     trainer = trl.SFTTrainer(
         model=settings.model,
         args=args,
-        train_dataset=sft_dataset(settings, tokenizer),
+        train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config(settings),
     )
