@@ -1,8 +1,8 @@
 """LLM engines behind :class:`Backend`; each engine module imports its heavy library lazily.
 
 ``create_backend("hf", "path/or/hub-id", batch_size=4)`` builds one by name; ``"auto"`` takes
-vLLM where vLLM and a CUDA GPU are both present, else transformers, and the returned backend's
-``name`` says which. All engines return ``sampling.n`` generations per prompt, prompt by prompt.
+vLLM where vLLM is installed and has a device to generate on (a GPU, or vLLM's CPU build), else
+transformers, and the returned backend's ``name`` says which. All engines return ``sampling.n`` generations per prompt, prompt by prompt.
 """
 from __future__ import annotations
 
@@ -25,7 +25,11 @@ _ENGINES = {
 
 
 def resolve_backend_name(name: str) -> str:
-    """The engine ``name`` stands for: itself, or for ``auto`` vllm (vLLM + CUDA GPU) else hf."""
+    """The engine ``name`` stands for: itself, or for ``auto`` vllm (where vLLM can generate) else hf.
+
+    vLLM is imported only where it is installed: its own platform (``current_platform``) says
+    whether it found a device, which ``torch.cuda`` cannot (ROCm, vLLM's CPU build).
+    """
     if name not in BACKENDS:
         raise ReasonRankError(f"Unknown backend {name!r}; expected one of {', '.join(BACKENDS)}."
                               + close_matches(name, BACKENDS))
@@ -33,9 +37,11 @@ def resolve_backend_name(name: str) -> str:
         return name
     if importlib.util.find_spec("vllm") is None:
         return "hf"
-    import torch
+    from vllm.platforms import current_platform
 
-    return "vllm" if torch.cuda.is_available() else "hf"
+    from reasonrank_ir.backends.vllm import device_problem
+
+    return "hf" if device_problem(current_platform) else "vllm"
 
 
 def create_backend(name: str, model: str, **options: Any) -> Backend:
@@ -50,15 +56,22 @@ def create_backend(name: str, model: str, **options: Any) -> Backend:
     module_name, class_name = _ENGINES[chosen]
     engine = getattr(importlib.import_module(module_name), class_name)
     parameters = inspect.signature(engine).parameters
-    accepted = [parameter for parameter in parameters if parameter not in ("self", "model", "model_path")]
+    accepted = [parameter for parameter, p in parameters.items()
+                if parameter not in ("self", "model", "model_path") and p.kind is not p.VAR_KEYWORD]
     options = {key: value for key, value in options.items() if value is not None}
+    option_names = getattr(importlib.import_module(module_name), "engine_option_names", None)
+    if option_names is not None:  # vllm: every engine argument of the installed vLLM
+        accepted = option_names()
     unknown = sorted(set(options) - set(accepted))
     if unknown and name != "auto":
+        takes = ("vLLM's engine arguments (vllm.EngineArgs) and progress" if option_names is not None
+                 else ", ".join(accepted))
         raise ReasonRankError(
-            f"The {chosen} backend has no option {unknown[0]!r}; it takes "
-            f"{', '.join(accepted)}." + close_matches(unknown[0], accepted))
-    missing = [name for name in accepted
-               if parameters[name].default is inspect.Parameter.empty and name not in options]
+            f"The {chosen} backend has no option {unknown[0]!r}; it takes {takes}."
+            + close_matches(unknown[0], accepted))
+    missing = [name for name, p in parameters.items()
+               if name not in ("self", "model", "model_path") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+               and p.default is inspect.Parameter.empty and name not in options]
     if missing:
         flags = {"base_urls": "--base-url URL"}
         raise ReasonRankError(f"The {chosen} backend needs {missing[0]}"
