@@ -178,8 +178,12 @@ def test_pipelined_and_rounds_give_the_same_rankings_and_traces(backend, qwen_to
     assert by_pipeline.summary.output_tokens == by_rounds.summary.output_tokens == 15 * 24
 
 
-def test_query_expansion_and_teacher_labels_run_on_the_engine(backend, cranfield, qwen_tokenizer, tmp_path):
-    """The other modules that take a backend: BRIGHT-style query expansion and train.label's labelling."""
+def test_query_expansion_and_teacher_labels_run_on_the_engine(backend, qwen_tokenizer, tmp_path, request):
+    """The other modules that take a backend: BRIGHT-style query expansion and train.label's labelling.
+
+    Cranfield (the JVM) after the engine, as the search CLI orders them (see vllm._fault_handlers_kept).
+    """
+    cranfield = request.getfixturevalue("cranfield")
     from reasonrank_ir.retrieval.expansion import QueryExpander
     from reasonrank_ir.train.label import LabelConfig, LabelStats, label_samples
     from reasonrank_ir.train.mine import MiningConfig, mine_topics

@@ -142,11 +142,13 @@ def _check_weights(location: str, options: dict[str, Any]) -> None:
 def _fault_handlers_kept():
     """Put back the process's handlers of fault signals after vLLM's engine has loaded.
 
-    Loading the engine loads tvm_ffi (via xgrammar), whose library installs its own SIGSEGV handler.
+    Starting the engine loads tvm_ffi (via xgrammar), whose library installs its own SIGSEGV handler.
     The JVM that Pyserini runs in the same process takes SIGSEGV in normal operation (HotSpot's
-    implicit null checks and safepoint polls) and must keep handling it; with tvm_ffi's handler in
-    its place, the next Lucene search after the engine starts kills the process. Linux only (glibc's
-    ``sigaction``); elsewhere a no-op.
+    implicit null checks and safepoint polls) and must keep handling it: with tvm_ffi's handler left
+    in place, the first such signal after the engine starts kills the process. This closes that for
+    everything after the start-up; a JVM already running during the start-up itself can still be hit
+    (seen on vLLM's CPU build), so the search CLI starts the engine before the first stage.
+    Linux only (glibc's ``sigaction``); elsewhere a no-op.
     """
     import ctypes
     import signal
