@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="passage truncation in tokens (default: 512 for BRIGHT, 100 otherwise)")
     rerank.add_argument("--max-tokens", type=int, default=DEFAULTS["max_tokens"],
                         help="generation budget per window (default: %(default)s)")
+    rerank.add_argument("--schedule", choices=("rounds", "pipelined"),
+                        help="pipelined: each query's next window starts as soon as its last one is parsed; rounds: "
+                             "all queries' k-th windows in one batch (default: pipelined where the engine takes "
+                             "concurrent requests: vllm, openai, llamacpp; rounds for hf). Same run either way")
     rerank.add_argument("--resume", action="store_true",
                         help="continue an interrupted job (same flags): windows in its traces are not generated again")
     rerank.add_argument("--traces", metavar="FILE", help="reasoning traces JSONL (default: beside the run)")
@@ -210,6 +214,7 @@ def reranker_spec(args):
         "backend": args.backend, "options": backend_options(args) if args.rerank != "oracle" else {},
         "depth": args.depth, "window": args.window, "step": args.step, "passes": args.passes,
         "passage_tokens": args.passage_tokens, "max_tokens": args.max_tokens, "batch_size": args.batch_size,
+        "schedule": args.schedule,
     }, place=_flag)
 
 

@@ -37,14 +37,17 @@ def qwen_tokenizer():
     return AutoTokenizer.from_pretrained(str(QWEN_TOKENIZER))
 
 
-def build_tiny_qwen2(directory: Path, seed: int = 0) -> Path:
-    """Save a ~5M-parameter random Qwen2 model with the shared tokenizer into ``directory``."""
+def build_tiny_qwen2(directory: Path, seed: int = 0, hidden_size: int = 32) -> Path:
+    """Save a ~5M-parameter random Qwen2 model with the shared tokenizer into ``directory``.
+
+    4 attention heads: ``hidden_size`` 128 gives the head size of 32 that vLLM's CPU attention needs.
+    """
     import torch
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
     tokenizer = AutoTokenizer.from_pretrained(str(QWEN_TOKENIZER))
     config = Qwen2Config(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32768,
         tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
@@ -62,6 +65,31 @@ def build_tiny_qwen2(directory: Path, seed: int = 0) -> Path:
 def tiny_qwen2(tmp_path_factory) -> Path:
     """Path of a tiny random Qwen2 checkpoint loadable with ``from_pretrained``."""
     return build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2_vllm(tmp_path_factory) -> Path:
+    """A tiny random Qwen2 that vLLM's CPU build can run (head size 32)."""
+    return build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2-vllm"), hidden_size=128)
+
+
+def require_vllm() -> None:
+    """Skip the calling test module where vLLM cannot generate (the main venv has no vLLM); the vLLM
+    CI leg sets REASONRANK_REQUIRE_VLLM=1 so that a broken install fails instead of skipping.
+
+    Sets the engine's environment for tests: in-process engine core (starts in seconds instead of
+    spawning a process) and 1 GiB of KV cache on CPU (vLLM's CPU build would take most of the RAM).
+    """
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    from reasonrank_ir.backends import resolve_backend_name
+
+    if resolve_backend_name("auto") != "vllm":
+        if os.environ.get("REASONRANK_REQUIRE_VLLM") == "1":
+            pytest.fail("REASONRANK_REQUIRE_VLLM=1 but vLLM is not installed or has no device here",
+                        pytrace=False)
+        pytest.skip("vLLM is not installed or has no device here (scripts/install_vllm_cpu.sh, .ci/vllm.sh)",
+                    allow_module_level=True)
 
 
 @pytest.fixture(autouse=True, scope="session")

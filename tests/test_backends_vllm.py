@@ -12,8 +12,8 @@ import pytest
 from reasonrank_ir import ReasonRankError
 from reasonrank_ir.backends import BACKENDS, create_backend, resolve_backend_name
 from reasonrank_ir.backends.base import Generation, Sampling
-from reasonrank_ir.backends.vllm import (VLLMBackend, engine_kwargs, sampling_params_kwargs,
-                                         to_generations)
+from reasonrank_ir.backends.vllm import (VLLMBackend, device_problem, engine_error, engine_kwargs,
+                                         sampling_params_kwargs, to_generations)
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 
@@ -68,8 +68,11 @@ def test_request_outputs_map_to_generations_in_order():
 
 @pytest.mark.skipif(HAS_VLLM, reason="vLLM is installed here")
 def test_missing_vllm_says_how_to_install():
-    with pytest.raises(ReasonRankError, match=r"pip install 'reasonrank-ir\[vllm\]' on a CUDA"):
+    with pytest.raises(ReasonRankError, match=r"pip install 'reasonrank-ir\[vllm\]' on a GPU machine, "
+                                              r"or scripts/install_vllm_cpu.sh"):
         VLLMBackend("m")
+    with pytest.raises(ReasonRankError, match=r"needs vLLM"):
+        create_backend("vllm", "m", max_model_len=0)
 
 
 def test_unknown_backend_names_close_matches():
@@ -96,3 +99,25 @@ def test_importing_backends_stays_light():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=Path(__file__).parents[1])
     assert result.stdout.strip() == "[]"
+
+
+def test_device_problem_reads_vllm_s_platform():
+    """vLLM's own platform decides: a GPU or its CPU build can generate, an "unspecified" one cannot."""
+    def platform(device_type):
+        return SimpleNamespace(device_type=device_type, is_unspecified=lambda: device_type == "")
+
+    assert device_problem(platform("cuda")) is None and device_problem(platform("cpu")) is None
+    assert "finds no device" in device_problem(platform(""))
+
+
+def test_engine_errors_in_one_line():
+    from pydantic import BaseModel, Field, ValidationError
+
+    class Config(BaseModel):
+        max_model_len: int = Field(ge=1)
+
+    with pytest.raises(ValidationError) as error:
+        Config(max_model_len=0)
+    assert engine_error(error.value) == "max_model_len: Input should be greater than or equal to 1"
+    assert engine_error(RuntimeError("Engine core initialization failed.\nSee root cause above.")) == \
+        "RuntimeError: Engine core initialization failed."

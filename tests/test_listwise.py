@@ -347,3 +347,24 @@ def test_concurrent_engines_walk_each_query_without_round_barriers(qwen_tokenize
     assert [r.candidates for r in batch.rankings] == [r.candidates for r in rounds.rankings]
     assert [(t.query_id, t.start, t.order) for t in batch.traces] == \
            [(t.query_id, t.start, t.order) for t in rounds.traces]
+
+
+def test_schedule_choice_and_errors(qwen_tokenizer):
+    """A concurrent engine pipelines by default and runs rounds when asked (one call per round, same
+    run); a batch-only engine cannot pipeline."""
+    config = RerankConfig(depth=40, window=20, step=10, max_passage_tokens=20)
+    rankings = [ranking("A", 40), ranking("B", 40)]
+    concurrent = ScriptedBackend(reverse_window)
+    concurrent.concurrent_requests = 8
+    assert ListwiseReranker(concurrent, qwen_tokenizer, config).schedule == "pipelined"
+    rounds = ListwiseReranker(concurrent, qwen_tokenizer, config, schedule="rounds")
+    assert (rounds.schedule, rounds.concurrency) == ("rounds", 0)
+    batch = rounds.rerank_batch(rankings)
+    assert [len(call) for call in concurrent.calls] == [2, 2, 2]
+    pipelined = ListwiseReranker(ServerLikeBackend(), qwen_tokenizer, config).rerank_batch(rankings)
+    assert [r.candidates for r in batch.rankings] == [r.candidates for r in pipelined.rankings]
+    assert ListwiseReranker(ScriptedBackend(reverse_window), qwen_tokenizer, config).schedule == "rounds"
+    with pytest.raises(ReasonRankError, match="the scripted backend generates one batch at a time"):
+        ListwiseReranker(ScriptedBackend(reverse_window), qwen_tokenizer, config, schedule="pipelined")
+    with pytest.raises(ReasonRankError, match="Did you mean: pipelined"):
+        ListwiseReranker(concurrent, qwen_tokenizer, config, schedule="pipeline")

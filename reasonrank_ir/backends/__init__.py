@@ -1,14 +1,15 @@
 """LLM engines behind :class:`Backend`; each engine module imports its heavy library lazily.
 
 ``create_backend("hf", "path/or/hub-id", batch_size=4)`` builds one by name; ``"auto"`` takes
-vLLM where vLLM and a CUDA GPU are both present, else transformers, and the returned backend's
-``name`` says which. All engines return ``sampling.n`` generations per prompt, prompt by prompt.
+vLLM where vLLM is installed and has a device to generate on (a GPU, or vLLM's CPU build), else
+transformers, and the returned backend's ``name`` says which. All engines return ``sampling.n`` generations per prompt, prompt by prompt.
 """
 from __future__ import annotations
 
 import importlib
 import importlib.util
 import inspect
+import sys
 import typing
 from typing import Any
 
@@ -26,7 +27,11 @@ _ENGINES = {
 
 
 def resolve_backend_name(name: str) -> str:
-    """The engine ``name`` stands for: itself, or for ``auto`` vllm (vLLM + CUDA GPU) else hf."""
+    """The engine ``name`` stands for: itself, or for ``auto`` vllm (where vLLM can generate) else hf.
+
+    vLLM is imported only where it is installed: its own platform (``current_platform``) says
+    whether it found a device, which ``torch.cuda`` cannot (ROCm, vLLM's CPU build).
+    """
     if name not in BACKENDS:
         raise ReasonRankError(f"Unknown backend {name!r}; expected one of {', '.join(BACKENDS)}."
                               + close_matches(name, BACKENDS))
@@ -34,9 +39,11 @@ def resolve_backend_name(name: str) -> str:
         return name
     if importlib.util.find_spec("vllm") is None:
         return "hf"
-    import torch
+    from vllm.platforms import current_platform
 
-    return "vllm" if torch.cuda.is_available() else "hf"
+    from reasonrank_ir.backends.vllm import device_problem
+
+    return "hf" if device_problem(current_platform) else "vllm"
 
 
 def _engine(name: str) -> type:
@@ -46,6 +53,32 @@ def _engine(name: str) -> type:
 
 
 _NOT_OPTIONS = ("self", "model", "model_path")
+
+
+def _parameters(engine: type, lenient: bool = False) -> dict[str, Any]:
+    """Option name -> annotation of an engine's constructor. An engine that takes ``**options`` (vllm)
+    lists them itself (``engine_option_names`` in its module: vLLM's engine arguments, typed by vLLM);
+    ``lenient`` skips that list where it cannot be had (vLLM not installed, under ``auto``)."""
+    hints = typing.get_type_hints(engine.__init__)
+    signature = inspect.signature(engine).parameters
+    parameters = {key: hints.get(key, Any) for key, p in signature.items()
+                  if key not in _NOT_OPTIONS and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    if any(p.kind is p.VAR_KEYWORD for p in signature.values()):
+        try:
+            names = sys.modules[engine.__module__].engine_option_names()
+        except ReasonRankError:
+            if not lenient:
+                raise
+            names = []
+        parameters.update({key: Any for key in names if key not in parameters})
+    return parameters
+
+
+def _unknown_option(name: str, key: str, engine: type, parameters: dict[str, Any]) -> ReasonRankError:
+    takes = ("vLLM's engine arguments (vllm.EngineArgs) and progress" if len(parameters) > 20
+             else ", ".join(parameters))
+    return ReasonRankError(f"The {name} backend has no option {key!r}; it takes {takes}."
+                           + close_matches(key, parameters))
 
 
 def check_backend_options(name: str, options: dict[str, Any], model: str | None = None) -> dict[str, Any]:
@@ -62,18 +95,15 @@ def check_backend_options(name: str, options: dict[str, Any], model: str | None 
         resolve_backend_name(name)  # the unknown-backend error
     options = {key: value for key, value in options.items() if value is not None}
     engines = [_engine(n) for n in (("vllm", "hf") if name == "auto" else (name,))]
-    parameters = {}
+    parameters: dict[str, Any] = {}
     for engine in reversed(engines):  # hf's annotation wins under auto
-        hints = typing.get_type_hints(engine.__init__)
-        for key in inspect.signature(engine).parameters:
-            if key not in _NOT_OPTIONS:
-                parameters[key] = hints.get(key, Any)
+        parameters.update({key: kind for key, kind in _parameters(engine, lenient=name == "auto").items()
+                           if key not in parameters or kind is not Any})
     for key, value in options.items():
         if key not in parameters:
             if name == "auto":
                 continue
-            raise ReasonRankError(f"The {name} backend has no option {key!r}; it takes {', '.join(parameters)}."
-                                  + close_matches(key, parameters))
+            raise _unknown_option(name, key, engines[0], parameters)
         try:
             TypeAdapter(parameters[key]).validate_python(value)
         except ValidationError as error:
@@ -99,16 +129,15 @@ def create_backend(name: str, model: str, **options: Any) -> Backend:
     """
     chosen = resolve_backend_name(name)
     engine = _engine(chosen)
-    parameters = inspect.signature(engine).parameters
-    accepted = [parameter for parameter in parameters if parameter not in ("self", "model", "model_path")]
+    accepted = _parameters(engine)
     options = {key: value for key, value in options.items() if value is not None}
     unknown = sorted(set(options) - set(accepted))
     if unknown and name != "auto":
-        raise ReasonRankError(
-            f"The {chosen} backend has no option {unknown[0]!r}; it takes "
-            f"{', '.join(accepted)}." + close_matches(unknown[0], accepted))
-    missing = [name for name in accepted
-               if parameters[name].default is inspect.Parameter.empty and name not in options]
+        raise _unknown_option(chosen, unknown[0], engine, accepted)
+    parameters = inspect.signature(engine).parameters
+    missing = [key for key, p in parameters.items()
+               if key not in _NOT_OPTIONS and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+               and p.default is inspect.Parameter.empty and key not in options]
     if missing:
         flags = {"base_urls": "--base-url URL"}
         raise ReasonRankError(f"The {chosen} backend needs {missing[0]}"

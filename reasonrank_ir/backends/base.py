@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,17 @@ class Prompt:
     messages: tuple[Message, ...]
     text: str | None = None
     """The chat-template rendering of ``messages`` (None where no tokenizer is at hand)."""
+
+
+def render_prompt(prompt: Prompt, tokenizer: Any) -> str:
+    """The prompt's exact text, or its messages rendered with the tokenizer's chat template.
+
+    What every engine that takes raw text (hf, vllm) feeds its model, so they see the same string.
+    """
+    if prompt.text is not None:
+        return prompt.text
+    messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
 @dataclass(frozen=True)

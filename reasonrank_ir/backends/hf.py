@@ -6,21 +6,12 @@ The slow but dependable engine: it runs wherever torch runs, which makes it the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from reasonrank_ir.backends.base import Generation, Prompt, Sampling
+from reasonrank_ir.backends.base import Generation, Prompt, Sampling, render_prompt
 from reasonrank_ir.batching import batched
 from reasonrank_ir.errors import ReasonRankError, close_matches
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
-
-
-def render_prompt(prompt: Prompt, tokenizer: Any) -> str:
-    """The prompt's exact text, or its messages rendered with the tokenizer's chat template."""
-    if prompt.text is not None:
-        return prompt.text
-    messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
 class HFBackend:

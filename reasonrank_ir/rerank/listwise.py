@@ -1,13 +1,14 @@
 """Listwise reranking with sliding windows, batched across queries.
 
-Window k+1 of a query depends on the result of window k, so queries advance together: all queries'
-k-th windows go to the backend in one ``generate`` call (9 rounds for any number of queries at
-depth 100, window 20, step 10). Engines that serve concurrent requests (an OpenAI-compatible
-server) skip the rounds: each query walks its own windows, so no query waits for the slowest window
-of a round. Both ways give the same rankings and traces. Passages are formatted once per query,
-before the first window. A :class:`WindowJournal` (the traces file of a job) records each window as
-it is parsed and hands back windows already recorded, so a resumed job asks the model only for the
-windows that were never finished.
+Window k+1 of a query depends on the result of window k. Two schedules give the same rankings and
+traces: ``rounds``, where queries advance together and all queries' k-th windows go to the backend in
+one ``generate`` call (9 rounds for any number of queries at depth 100, window 20, step 10), and
+``pipelined``, where each query walks its own windows and submits the next one as soon as the last is
+parsed, so no query waits for the slowest window of a round. Engines that take concurrent requests
+(vLLM's engine, an OpenAI-compatible server, llama.cpp) pipeline by default; batch-only engines (hf)
+run rounds. Passages are formatted once per query, before the first window. A :class:`WindowJournal`
+(the traces file of a job) records each window as it is parsed and hands back windows already
+recorded, so a resumed job asks the model only for the windows that were never finished.
 """
 from __future__ import annotations
 
@@ -21,13 +22,15 @@ from typing import Any, Protocol
 
 from reasonrank_ir.backends.base import Backend, Sampling
 from reasonrank_ir.batching import batched
-from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.errors import ReasonRankError, close_matches
 from reasonrank_ir.io.traces import WindowTrace
 from reasonrank_ir.rerank.parse import STATUSES, parse_answer
 from reasonrank_ir.rerank.prompts import PassageFormatter, build_messages, check_style, render
 from reasonrank_ir.rerank.window import STEP, WINDOW, pass_windows
 from reasonrank_ir.types import Query, Ranking, Run
 
+
+SCHEDULES = ("rounds", "pipelined")
 
 BATCH_SIZE = 128
 """Queries reranked together by default: the windows a batch engine (vllm, hf) sees in one call."""
@@ -307,13 +310,26 @@ class SlidingWindowReranker(ABC):
 class ListwiseReranker(SlidingWindowReranker):
     """ReasonRank (or RankGPT / Qwen3-style) listwise reranking through any :class:`Backend`."""
 
-    def __init__(self, backend: Backend, tokenizer: Any, config: RerankConfig = RerankConfig()) -> None:
+    def __init__(self, backend: Backend, tokenizer: Any, config: RerankConfig = RerankConfig(),
+                 schedule: str | None = None) -> None:
+        """``schedule``: ``rounds`` or ``pipelined`` (see the module); None pipelines where the engine
+        takes concurrent requests (``concurrent_requests``), else runs rounds."""
         super().__init__(config, PassageFormatter(tokenizer, config.max_passage_tokens))
         self.backend = backend
         self.tokenizer = tokenizer
-        # Servers take concurrent requests and engines that run prompts one by one gain nothing from
-        # rounds: each query runs ahead on its own (and each window is journaled as it finishes).
-        self.concurrency = getattr(backend, "concurrent_requests", 0)
+        # Engines that take concurrent requests, and engines that run prompts one by one, gain nothing
+        # from rounds: each query runs ahead on its own (and each window is journaled as it finishes).
+        concurrent = getattr(backend, "concurrent_requests", 0)
+        schedule = schedule or ("pipelined" if concurrent else "rounds")
+        if schedule not in SCHEDULES:
+            raise ReasonRankError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}."
+                                  + close_matches(schedule, SCHEDULES))
+        if schedule == "pipelined" and not concurrent:
+            raise ReasonRankError(f"the {getattr(backend, 'name', backend)} backend generates one batch at a "
+                                  "time, so it cannot pipeline queries: use --schedule rounds (or the vllm, "
+                                  "openai or llamacpp backend)")
+        self.schedule = schedule
+        self.concurrency = concurrent if schedule == "pipelined" else 0
 
     def rank_windows(self, requests: Sequence[WindowRequest]) -> list[WindowTrace]:
         style = self.config.style

@@ -16,7 +16,7 @@ from reasonrank_ir.backends import BACKENDS, check_backend_options
 from reasonrank_ir.backends.base import Backend, Sampling
 from reasonrank_ir.errors import ReasonRankError, close_matches
 from reasonrank_ir.rerank.defaults import DEFAULTS, RERANKERS
-from reasonrank_ir.rerank.listwise import ListwiseReranker, RerankConfig, SlidingWindowReranker
+from reasonrank_ir.rerank.listwise import SCHEDULES, ListwiseReranker, RerankConfig, SlidingWindowReranker
 from reasonrank_ir.rerank.oracle import OracleReranker
 from reasonrank_ir.rerank.prompts import load_tokenizer
 from reasonrank_ir.settings import PositiveInt, Settings
@@ -55,6 +55,9 @@ class RerankerSpec(Settings):
     max_tokens: int = DEFAULTS["max_tokens"]
     batch_size: PositiveInt = DEFAULTS["batch_size"]
     """Queries per reranking batch: what a batch engine (vllm, hf) sees at once."""
+    schedule: str | None = None
+    """``rounds`` or ``pipelined`` (``rerank.listwise``); None: pipelined where the engine takes
+    concurrent requests. It changes speed, never the run, so jobs do not record it."""
 
     @field_validator("reranker")
     @classmethod
@@ -65,6 +68,11 @@ class RerankerSpec(Settings):
     @classmethod
     def _known_backend(cls, name: str) -> str:
         return _one_of(name, BACKENDS, "backend")
+
+    @field_validator("schedule")
+    @classmethod
+    def _known_schedule(cls, name: str | None) -> str | None:
+        return name if name is None else _one_of(name, SCHEDULES, "schedule")
 
     @field_validator("model", "tokenizer", mode="before")
     @classmethod
@@ -128,4 +136,4 @@ def build_reranker(spec: RerankerSpec, *, passage_tokens: int | None = None, qre
         from reasonrank_ir.backends import create_backend
 
         backend = create_backend(spec.backend, spec.model, **spec.options)
-    return ListwiseReranker(backend, tokenizer, config)
+    return ListwiseReranker(backend, tokenizer, config, schedule=spec.schedule)
