@@ -19,6 +19,7 @@ from typing import Any
 
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io import replaced_atomically, unreadable
+from datetime import UTC
 
 Settings = Mapping[str, Any]
 """Flag (``--window``) -> value (JSON scalars), in the order a user reads them."""
@@ -193,14 +194,14 @@ def abandon(files: OutputFiles) -> None:
 def finish(files: OutputFiles, run, tag: str | None = None, facts: Mapping[str, Any] | None = None) -> None:
     """Replace the run file whole, then record its digest: the job is finished. ``facts`` (time, tokens)
     are recorded with it, and the date."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from reasonrank_ir.io.trec import write_run
 
     write_run(run, files.run, tag)
     record = _record(files) or {"settings": {}}
     record["finished"] = {"queries": len(run), "sha256": file_digest(files.run),
-                          "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), **(facts or {})}
+                          "date": datetime.now(UTC).isoformat(timespec="seconds"), **(facts or {})}
     _write_record(files, record)
 
 

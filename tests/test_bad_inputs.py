@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -372,12 +371,18 @@ def test_bad_input_is_one_clear_line_and_leaves_no_output(files, name, argv, exp
     assert sorted(Path(files["a_file"]).parent.iterdir()) == inputs
 
 
-def test_misspelt_index_is_refused_in_under_two_seconds(files):
-    started = time.perf_counter()
-    result = run_cli("search", "--index", "brigt-biology", "--output", f"{files['out']}/run.txt")
-    elapsed = time.perf_counter() - started
+def test_misspelt_index_is_refused_before_anything_heavy_loads(files):
+    """Refused fast because nothing heavy runs first: no Pyserini, JVM, torch or transformers is imported
+    (the import log says so; a wall-clock bound would only measure how loaded the machine is, and
+    benchmarks/bad_inputs.py times the whole table)."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "reasonrank_ir.search", "--index",
+                             "brigt-biology", "--output", f"{files['out']}/run.txt"], capture_output=True, text=True,
+                            timeout=300, env=dict(os.environ, OPENAI_API_KEY="placeholder"))
+    imports = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()
+               if line.startswith("import time:")}
+    result.stderr = "".join(line + "\n" for line in result.stderr.splitlines() if not line.startswith("import time:"))
     assert_one_clear_error(result, "Did you mean: bright-biology")
-    assert elapsed < 2.0, f"took {elapsed:.1f} s"
+    assert "reasonrank_ir" in imports and not imports & {"pyserini", "jnius", "torch", "transformers"}
     assert not any(Path(files["out"]).iterdir())
 
 

@@ -390,9 +390,9 @@ def test_provenance_names_the_command_that_makes_the_same_run(cranfield, tmp_pat
      "options": {"base_urls": ["http://b:8000/v1", "http://a:8000/v1"], "api_key": "secret", "concurrency": 4,
                  "endpoint": "completions", "timeout": 30.5}, "max_tokens": 1024},
     {"name": "gguf", "reranker": "rankgpt", "model": "models/x.gguf", "backend": "llamacpp",
-     "options": {"n_ctx": 8192, "n_gpu_layers": -1, "chat_format": "chatml", "flash": True}, "passage_tokens": 64},
+     "options": {"n_ctx": 8192, "n_gpu_layers": -1, "chat_format": "chatml", "n_batch": 64}, "passage_tokens": 64},
     {"name": "hf", "reranker": "qwen3", "model": "m", "tokenizer": "t", "backend": "hf",
-     "options": {"dtype": "bfloat16", "note": "8192"}, "batch_size": 3},
+     "options": {"dtype": "bfloat16", "device": "cpu"}, "batch_size": 3},
 ])
 @pytest.mark.parametrize("first_stage", [{"hits": 50, "k1": 1.2, "b": 0.5, "remove_query": True},
                                          {"name": "published", "runs": "{runs}", "pattern": "{subset}.trec"}])
@@ -408,6 +408,8 @@ def test_printed_command_is_the_same_job_for_search(system, first_stage, tmp_pat
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "cranfield.trec").write_text("1 Q0 184 1 1.0 x\n")
     (tmp_path / "topics.tsv").write_text("1\tflow\n")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "x.gguf").write_bytes(b"GGUF")  # engine options are checked against the file
     first_stage = {k: v.replace("{runs}", str(tmp_path / "runs")) if k == "runs" else v
                    for k, v in first_stage.items()}
     experiment = load_experiment(write_experiment(tmp_path, {

@@ -2,7 +2,8 @@
 
 ``create_backend("hf", "path/or/hub-id", batch_size=4)`` builds one by name; ``"auto"`` takes
 vLLM where vLLM is installed and has a device to generate on (a GPU, or vLLM's CPU build), else
-transformers, and the returned backend's ``name`` says which. All engines return ``sampling.n`` generations per prompt, prompt by prompt.
+transformers, and the returned backend's ``name`` says which. All engines return ``sampling.n``
+generations per prompt, prompt by prompt.
 """
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ The slow but dependable engine: it runs wherever torch runs, which makes it the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from reasonrank_ir.backends.base import Generation, Prompt, Sampling, render_prompt
 from reasonrank_ir.batching import batched

@@ -212,7 +212,7 @@ class OpenAIBackend:
                 raise self._halted()
             slot = self._healthy((turn + attempt) % len(self._clients))
             try:
-                return self._watched(slot, lambda: self._call(self._clients[slot], prompt, sampling, sample,
+                return self._watched(slot, lambda slot=slot: self._call(self._clients[slot], prompt, sampling, sample,
                                                               timeout))
             except (openai.APIConnectionError, openai.RateLimitError,
                     openai.InternalServerError, ServerFault, Hung) as error:

@@ -1,7 +1,6 @@
 """``python -m reasonrank_ir.data``: make named datasets work on machines without internet."""
 from __future__ import annotations
 
-import argparse
 import sys
 
 from reasonrank_ir.errors import ArgumentParser, cli_main

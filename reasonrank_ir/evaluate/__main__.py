@@ -1,7 +1,6 @@
 """``python -m reasonrank_ir.evaluate RUN --qrels NAME_OR_FILE``: score a TREC run, print ir_measures' lines or JSON."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 

@@ -91,17 +91,17 @@ class Report:
         unscored = [f"{d} × {r.name}" for r in self.rows for d in self.datasets if (r.name, d) in self.provenance
                     and any(self.value(r, d, m) is None for m in experiment.metrics)]
         if unscored:
-            lines += [f"Not scored with every metric yet: {', '.join(unscored)}. `python -m reasonrank_ir.experiments "
-                      f"run {source}` scores the finished runs (no reranking).", ""]
+            lines += [(f"Not scored with every metric yet: {', '.join(unscored)}. `python -m reasonrank_ir.experiments "
+                       f"run {source}` scores the finished runs (no reranking)."), ""]
         if self.provenance:
             lines += self._provenance() + [""]
         return "\n".join(lines).rstrip() + "\n"
 
     def _provenance(self) -> list[str]:
         labels = {r.name: r.label for r in self.rows}
-        lines = ["How each number was made (the command makes that run alone, and `run` takes its result as "
-                 "its own; settings: sha256 of the recorded settings; seconds: the session that finished the run, "
-                 "resumed windows were paid for earlier)", "",
+        lines = [("How each number was made (the command makes that run alone, and `run` takes its result as "
+                  "its own; settings: sha256 of the recorded settings; seconds: the session that finished the run, "
+                  "resumed windows were paid for earlier)"), "",
                  _row(["dataset", "system", "made", "reasonrank-ir", "settings", "model / engine", "queries",
                        "seconds", "windows", "tokens in / out"]), _row(["---"] * 6 + ["---:"] * 4)]
         for (row, dataset), made in self.provenance.items():

@@ -7,6 +7,7 @@ the run and recovers the order the reranker started from (the first stage).
 """
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -135,8 +136,8 @@ def missing_windows(grouped: Mapping[str, Sequence[WindowTrace]], run: Run) -> s
         for trace in windows:
             passes.setdefault(trace.pass_index, []).append(trace)
         for index, spans in passes.items():
-            if index == 0 and min(t.start for t in spans) != 0 or any(
-                    later.end < earlier.start for earlier, later in zip(spans, spans[1:])):
+            if (index == 0 and min(t.start for t in spans) != 0) or any(
+                    later.end < earlier.start for earlier, later in itertools.pairwise(spans)):
                 gaps.append(query_id)
                 break
         else:

@@ -16,8 +16,8 @@ _TEXT_KEYS = ("query", "text", "title")
 def read_topics(path: str | os.PathLike) -> dict[str, Query]:
     """Queries keyed by id, in file order: JSONL (by extension), TREC SGML (``<top>``) or TSV.
 
-    An empty file, a topic without text, an id with whitespace or an id given twice is an error: each would otherwise run
-    and score a different set of queries than the file seems to hold.
+    An empty file, a topic without text, an id with whitespace or an id given twice is an error: each would
+    otherwise run and score a different set of queries than the file seems to hold.
     """
     name = Path(path).name
     jsonl = ".jsonl" in name or ".json" in name

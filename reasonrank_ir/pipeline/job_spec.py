@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,7 @@ class JobSpec:
     optionally a reranker. Scoring (``--metrics``) is not part of it: it changes no run."""
 
     index: str
-    first_stage: FirstStage = FirstStage()
+    first_stage: FirstStage = field(default_factory=FirstStage)
     reranker: RerankerSpec | None = None
     topics: str | None = None
     qrels: str | None = None

@@ -95,7 +95,7 @@ def connect(options: RayOptions) -> None:
     import ray
 
     if ray.is_initialized():
-        return
+        return None
     try:
         ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=True,
                  include_dashboard=False if not address else None)
@@ -239,7 +239,7 @@ def start_actors(cls: type, args: tuple, options: RayOptions) -> tuple[list, lis
     workers = [actor.remote(*args) for _ in range(count)]
     try:
         return workers, ray.get([w.ready.remote() for w in workers])
-    except Exception as error:  # noqa: BLE001 - Ray wraps the worker's exception
+    except Exception as error:
         for worker in workers:
             ray.kill(worker)
         raise _one_line(error, "a Ray worker cannot build its engine") from None
@@ -269,7 +269,7 @@ def ordered_map(workers: Sequence, method: str, items: Iterable) -> Iterator:
         index, worker = pending.pop(ref)
         try:
             finished[index] = ray.get(ref)
-        except Exception as error:  # noqa: BLE001 - Ray wraps the worker's exception
+        except Exception as error:
             raise _one_line(error, "a Ray worker failed") from None
         send(worker)
         while next_out in finished:
@@ -353,7 +353,7 @@ class RayPool:
                 worker = pending.pop(ref)
                 try:
                     rankings, fresh, batch_summary, batch_replayed = ray.get(ref)
-                except Exception as error:  # noqa: BLE001 - Ray wraps the worker's exception
+                except Exception as error:
                     raise _one_line(error, "a Ray worker failed") from None
                 totals.add(fresh)
                 if journal is not None:

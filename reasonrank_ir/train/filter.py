@@ -6,7 +6,6 @@ prints how many samples each dataset (domain) kept.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
