@@ -98,3 +98,33 @@ def import_pyserini(module: str) -> ModuleType:
     finally:
         if placeholder:
             os.environ.pop("OPENAI_API_KEY", None)
+
+
+@contextlib.contextmanager
+def jvm_fault_handlers_kept(what: str):
+    """Put back the process's handlers of fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL) after ``what``.
+
+    The JVM that Pyserini runs in this process takes SIGSEGV in normal operation (HotSpot's implicit
+    null checks and safepoint polls) and must keep handling it. Libraries that install crash handlers
+    of their own when they start (Ray's core worker: absl's failure handler and faulthandler; vLLM's
+    engine: tvm_ffi's) would turn the JVM's next such signal into the death of the process. Linux
+    only (glibc's ``sigaction``); elsewhere a no-op. ``what`` names the start-up, for readers of tracebacks.
+    """
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    saved = {}
+    for number in (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL):
+        action = ctypes.create_string_buffer(512)  # larger than any struct sigaction
+        if libc.sigaction(int(number), None, action) == 0:
+            saved[number] = action
+    try:
+        yield
+    finally:
+        for number, action in saved.items():
+            libc.sigaction(int(number), action, None)

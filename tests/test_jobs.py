@@ -271,7 +271,7 @@ def test_resume_compares_the_engine_its_urls_and_options(cranfield, tmp_path, ca
                               (["--backend-option", "endpoint=completions"],
                                "--backend-option endpoint None, now completions"),
                               (["--endpoint", "completions"], "--backend-option endpoint None, now completions"),
-                              (["--backend", "hf"], "--backend openai, now hf")]:
+                              (["--backend", "auto"], "--backend openai, now auto")]:
             changed = [*argv, *change] if change[0] != "--base-url" else \
                 [a if a != server.url else change[1] for a in argv]
             asked = len(server.requests)

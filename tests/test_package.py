@@ -66,3 +66,29 @@ def test_incubator_vector_option_is_filtered():
             "jnius_config.add_options('--add-modules=jdk.incubator.vector', '-Xmx1g'); print(jnius_config.options)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "-Xmx1g" in out.stdout and "incubator" not in out.stdout
+
+
+def test_fault_handlers_installed_by_a_library_are_undone_for_the_jvm():
+    """Ray's core worker and vLLM's start-up install crash handlers for SIGSEGV (faulthandler, absl,
+    tvm_ffi); the JVM in the same process needs its own back. A fresh process, so faulthandler is off."""
+    script = """
+import ctypes, faulthandler, signal
+from reasonrank_ir.java import jvm_fault_handlers_kept
+
+libc = ctypes.CDLL(None)
+def handler_of(number):
+    action = ctypes.create_string_buffer(512)
+    assert libc.sigaction(int(number), None, action) == 0
+    return action.raw[:8]  # sa_handler comes first in glibc's struct sigaction
+
+before = {n: handler_of(n) for n in (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL)}
+with jvm_fault_handlers_kept("a library's start-up"):
+    faulthandler.enable()  # what Ray's ray.init does in a process where it is off
+    assert handler_of(signal.SIGSEGV) != before[signal.SIGSEGV]
+assert {n: handler_of(n) for n in before} == before
+print("restored")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env={k: v for k, v in os.environ.items() if k != "PYTHONFAULTHANDLER"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "restored"

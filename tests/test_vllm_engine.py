@@ -181,7 +181,7 @@ def test_pipelined_and_rounds_give_the_same_rankings_and_traces(backend, qwen_to
 def test_query_expansion_and_teacher_labels_run_on_the_engine(backend, qwen_tokenizer, tmp_path, request):
     """The other modules that take a backend: BRIGHT-style query expansion and train.label's labelling.
 
-    Cranfield (the JVM) after the engine, as the search CLI orders them (see vllm._fault_handlers_kept).
+    Cranfield (the JVM) after the engine, as the search CLI orders them (see java.jvm_fault_handlers_kept).
     """
     cranfield = request.getfixturevalue("cranfield")
     from reasonrank_ir.retrieval.expansion import QueryExpander

@@ -7,7 +7,6 @@ instead of waiting for a whole round (``concurrent_requests``).
 """
 from __future__ import annotations
 
-import contextlib
 import itertools
 import queue
 import threading
@@ -18,6 +17,7 @@ from typing import Any
 
 from reasonrank_ir.backends.base import Generation, Prompt, Sampling, render_prompt
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.java import jvm_fault_handlers_kept
 
 INSTALL_HINT = ("pip install 'reasonrank-ir[vllm]' on a GPU machine, or scripts/install_vllm_cpu.sh "
                 "for vLLM's CPU build")
@@ -138,38 +138,6 @@ def _check_weights(location: str, options: dict[str, Any]) -> None:
                               "give the folder of a saved checkpoint.")
 
 
-@contextlib.contextmanager
-def _fault_handlers_kept():
-    """Put back the process's handlers of fault signals after vLLM's engine has loaded.
-
-    Starting the engine loads tvm_ffi (via xgrammar), whose library installs its own SIGSEGV handler.
-    The JVM that Pyserini runs in the same process takes SIGSEGV in normal operation (HotSpot's
-    implicit null checks and safepoint polls) and must keep handling it: with tvm_ffi's handler left
-    in place, the first such signal after the engine starts kills the process. This closes that for
-    everything after the start-up; a JVM already running during the start-up itself can still be hit
-    (seen on vLLM's CPU build), so the search CLI starts the engine before the first stage.
-    Linux only (glibc's ``sigaction``); elsewhere a no-op.
-    """
-    import ctypes
-    import signal
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        yield
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    saved = {}
-    for number in (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL):
-        action = ctypes.create_string_buffer(512)  # larger than any struct sigaction
-        if libc.sigaction(int(number), None, action) == 0:
-            saved[number] = action
-    try:
-        yield
-    finally:
-        for number, action in saved.items():
-            libc.sigaction(int(number), action, None)
-
-
 class _EngineLoop:
     """Feeds one vLLM ``LLMEngine`` from any thread: requests queue here, one daemon thread steps it.
 
@@ -247,7 +215,7 @@ class VLLMBackend:
         self.model = model
         self.progress = progress
         try:
-            with _fault_handlers_kept():
+            with jvm_fault_handlers_kept("vLLM's engine start-up (tvm_ffi, via xgrammar)"):
                 self.engine = LLM(**kwargs)
         except Exception as error:
             raise ReasonRankError(f"vLLM cannot start {model} with these engine options: "

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from reasonrank_ir.data import Dataset
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.java import jvm_fault_handlers_kept
 from reasonrank_ir.io.traces import WindowTrace
 from reasonrank_ir.job import OutputFiles, finish
 from reasonrank_ir.pipeline.rerank_job import JobTotals, RerankOutcome, attach_passages
@@ -97,8 +98,9 @@ def connect(options: RayOptions) -> None:
     if ray.is_initialized():
         return None
     try:
-        ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=True,
-                 include_dashboard=False if not address else None)
+        with jvm_fault_handlers_kept("Ray's core worker"):  # the driver reads passages through the JVM
+            ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=True,
+                     include_dashboard=False if not address else None)
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise ReasonRankError(f"cannot join the Ray cluster at {address or 'this machine'}: "
                               f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
