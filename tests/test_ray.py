@@ -75,14 +75,19 @@ def cluster():
     """A head that runs no actors and two worker nodes of one CPU each; the driver is this process."""
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "object_store_memory": 100 * 2**20,
-                                                            "include_dashboard": False})
-    for _ in range(2):
-        cluster.add_node(num_cpus=1, object_store_memory=80 * 2**20)
-    cluster.wait_for_nodes()
+    from reasonrank_ir.java import jvm_fault_handlers_kept
+
+    with jvm_fault_handlers_kept("a simulated Ray cluster"):
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "object_store_memory": 100 * 2**20,
+                                                                "include_dashboard": False})
+        for _ in range(2):
+            cluster.add_node(num_cpus=1, object_store_memory=80 * 2**20)
+        cluster.wait_for_nodes()
     yield cluster
-    ray.shutdown()
-    cluster.shutdown()
+    # ray.shutdown() sets SIGSEGV back to the default action: the JVM of the later tests needs its handler
+    with jvm_fault_handlers_kept("Ray's shutdown"):
+        ray.shutdown()
+        cluster.shutdown()
 
 
 @pytest.fixture(scope="module")
