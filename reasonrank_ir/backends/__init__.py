@@ -64,7 +64,7 @@ def _parameters(engine: type, lenient: bool = False) -> dict[str, Any]:
     signature = inspect.signature(engine).parameters
     parameters = {key: hints.get(key, Any) for key, p in signature.items()
                   if key not in _NOT_OPTIONS and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
-    if any(p.kind is p.VAR_KEYWORD for p in signature.values()):
+    if _takes_any_option(engine):
         try:
             names = sys.modules[engine.__module__].engine_option_names()
         except ReasonRankError:
@@ -75,8 +75,13 @@ def _parameters(engine: type, lenient: bool = False) -> dict[str, Any]:
     return parameters
 
 
+def _takes_any_option(engine: type) -> bool:
+    """Whether the engine's constructor takes ``**options`` whose names its module lists (vllm)."""
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(engine).parameters.values())
+
+
 def _unknown_option(name: str, key: str, engine: type, parameters: dict[str, Any]) -> ReasonRankError:
-    takes = ("vLLM's engine arguments (vllm.EngineArgs) and progress" if len(parameters) > 20
+    takes = ("vLLM's engine arguments (vllm.EngineArgs) and progress" if _takes_any_option(engine)
              else ", ".join(parameters))
     return ReasonRankError(f"The {name} backend has no option {key!r}; it takes {takes}."
                            + close_matches(key, parameters))
