@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 
 from reasonrank_ir.errors import close_matches
 
@@ -17,11 +18,11 @@ COMMANDS = {
     "index": ("reasonrank_ir.index", "build a Lucene index of a dataset or folder"),
     "data": ("reasonrank_ir.data.__main__", "import collections for offline use; what a name resolves to"),
     "experiments": ("reasonrank_ir.experiments.__main__", "list, run and report the paper's experiments"),
-    "train mine": ("reasonrank_ir.train.mine", "synthetic queries and hard negatives from an index"),
-    "train label": ("reasonrank_ir.train.label", "teacher LLM labels and rankings"),
-    "train filter": ("reasonrank_ir.train.filter", "self-consistency filter of labelled samples"),
-    "train sft": ("reasonrank_ir.train.sft", "supervised fine-tuning (trl)"),
-    "train grpo": ("reasonrank_ir.train.grpo", "GRPO with the multi-view ranking reward (trl)"),
+    "train mine": ("reasonrank_ir.train.mine.__main__", "synthetic queries and hard negatives from an index"),
+    "train label": ("reasonrank_ir.train.label.__main__", "teacher LLM labels and rankings"),
+    "train filter": ("reasonrank_ir.train.filter.__main__", "self-consistency filter of labelled samples"),
+    "train sft": ("reasonrank_ir.train.sft.__main__", "supervised fine-tuning (trl)"),
+    "train grpo": ("reasonrank_ir.train.grpo.__main__", "GRPO with the multi-view ranking reward (trl)"),
 }
 
 
@@ -42,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown command {name!r}; one of: {', '.join(COMMANDS)}." + close_matches(name, COMMANDS),
               file=sys.stderr)
         return 2
-    return importlib.import_module(COMMANDS[name][0]).main(argv[words:])
+    command: Callable[[list[str]], int] = importlib.import_module(COMMANDS[name][0]).main
+    return command(argv[words:])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     accelerate launch --num_processes 2 --cpu tests/launched_trainer.py sft RECORDS_DIR [CLI args...]
 
-The CLI runs unchanged (``reasonrank_ir.train.sft.main`` or ``grpo.main``); the trainer class is only
+The CLI runs unchanged (``reasonrank_ir.train.sft.__main__.main`` or grpo's); the trainer class is only
 watched: each training step's inputs are fingerprinted, and after training the rank writes
 ``RECORDS_DIR/rank<N>.json`` with its rank, world size, process-group backend, steps, the
 fingerprints and a digest of its final weights, so the test can tell the ranks shared the work and
@@ -45,10 +45,10 @@ def main() -> int:
     import trl
 
     if which == "sft":
-        from reasonrank_ir.train.sft import main as cli
+        from reasonrank_ir.train.sft.__main__ import main as cli
         trainer_class = trl.SFTTrainer
     else:
-        from reasonrank_ir.train.grpo import main as cli
+        from reasonrank_ir.train.grpo.__main__ import main as cli
         trainer_class = trl.GRPOTrainer
 
     steps: list[str] = []

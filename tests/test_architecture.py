@@ -128,6 +128,26 @@ def test_imports_point_down_and_only_where_the_map_allows():
     assert problems == []
 
 
+def test_nothing_imports_a_command_line_module():
+    """A ``__main__`` is an entry point: no module of the package imports one (``cli`` runs them by name)."""
+    modules = package_modules()
+    importers = {name: sorted(t for t in imports_of(name, path, modules) if t.endswith(".__main__"))
+                 for name, path in modules.items()}
+    assert {name: found for name, found in importers.items() if found} == {}
+
+
+def test_training_steps_are_libraries_with_their_command_line_in_main():
+    """mine, label, filter, sft and grpo as reranking is split: no argparse or ``main`` in the library."""
+    cli_names = {"argparse", "ArgumentParser", "settings_parser", "parse_settings", "cli_main", "ray_pool", "main"}
+    for step in ("mine", "label", "filter", "sft", "grpo"):
+        tree = ast.parse((PACKAGE / "train" / step / "__init__.py").read_text(encoding="utf-8"))
+        names = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)
+                 for alias in node.names}
+        names |= {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        assert names & cli_names == set(), step
+        assert "def main(" in (PACKAGE / "train" / step / "__main__.py").read_text(encoding="utf-8"), step
+
+
 def test_no_import_cycles():
     modules = package_modules()
     graph = {name: imports_of(name, path, modules) for name, path in modules.items()}

@@ -339,7 +339,7 @@ def test_experiments_run_on_ray_writes_the_same_files(cluster, cranfield, tmp_pa
 
 @pytest.mark.slow
 def test_labelling_on_ray_writes_the_same_samples_in_the_same_order(cluster, cranfield, tmp_path, capsys):
-    from reasonrank_ir.train.label import main as label
+    from reasonrank_ir.train.label.__main__ import main as label
     from reasonrank_ir.train.mine import MiningConfig, mine_topics
     from reasonrank_ir.train.sample import append_samples
     from test_train_data import teacher_reply

@@ -60,7 +60,7 @@ def test_build_list_sizes_and_missed_positives():
 
 @pytest.mark.slow
 def test_mine_cli_writes_and_resumes(cranfield, tmp_path, capsys):
-    from reasonrank_ir.train.mine import main
+    from reasonrank_ir.train.mine.__main__ import main
 
     out = tmp_path / "mined.jsonl"
     assert main(["--index", "cranfield", "--output", str(out), "--num-queries", "2", "--seed", "7"]) == 0
@@ -102,7 +102,7 @@ def teacher():
 
 @pytest.mark.slow
 def test_label_cli_labels_resumably_with_costs(mined, teacher, tmp_path, capsys):
-    from reasonrank_ir.train.label import main
+    from reasonrank_ir.train.label.__main__ import main
 
     mined_path, out = tmp_path / "mined.jsonl", tmp_path / "labelled.jsonl"
     append_samples(mined_path, mined[:3])
@@ -168,7 +168,7 @@ def test_filter_keeps_self_consistent_lists_and_reports_per_domain(tmp_path, cap
     with pytest.raises(ReasonRankError, match="list code/6 is not labelled"):  # no teacher list to judge
         list(self_consistent([keep_top, unlabelled]))
 
-    from reasonrank_ir.train.filter import main
+    from reasonrank_ir.train.filter.__main__ import main
 
     src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     append_samples(src, [keep_top, at_three, at_four, at_five, beyond])
@@ -265,7 +265,7 @@ def test_packaged_configs_are_their_trainers_settings():
     ("reward.p=abc", "error: reward.p must be a number, found 'abc'"),
 ])
 def test_unknown_or_ill_typed_settings_are_one_line_naming_the_key(assignment, message, tmp_path, capsys):
-    from reasonrank_ir.train.grpo import main
+    from reasonrank_ir.train.grpo.__main__ import main
 
     assert main(["--config", "grpo", "--set", assignment, "--run-dir", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
@@ -276,7 +276,8 @@ def test_unknown_or_ill_typed_settings_are_one_line_naming_the_key(assignment, m
 def test_flags_yaml_keys_and_set_share_names_and_defaults(tmp_path, capsys):
     from reasonrank_ir.train.config import parse_settings, settings_parser
     from reasonrank_ir.train.label import LabelConfig, LabelSettings
-    from reasonrank_ir.train.mine import MineSettings, main
+    from reasonrank_ir.train.mine import MineSettings
+    from reasonrank_ir.train.mine.__main__ import main
 
     def parser():
         return settings_parser(MineSettings, "mine", "")

@@ -87,7 +87,7 @@ def test_synthesis_is_reproducible_with_a_seed(cranfield, teacher):
 
 @pytest.mark.slow
 def test_synthesise_cli_resumes_like_an_uninterrupted_run(cranfield, teacher, tmp_path, capsys):
-    from reasonrank_ir.train.mine import main
+    from reasonrank_ir.train.mine.__main__ import main
 
     out = tmp_path / "mined.jsonl"
     assert main(["--index", "cranfield", "--output", str(out), "--num-queries", "1"]) == 0  # a topic list

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from reasonrank_ir.errors import ReasonRankError, cli_main
+from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io import check_output_dir
 from reasonrank_ir.io.jsonl import write_jsonl
 from reasonrank_ir.train.config import Settings, check_keys, check_types, flag
 from reasonrank_ir.train.formats import PromptSettings, read_samples_any
+from reasonrank_ir.train.sample import Sample
+
+Example = Callable[[Sample, Any, PromptSettings], dict[str, Any]]
+"""A training row from a labelled list, the model's tokenizer and the prompt settings (see ``formats``)."""
 
 
 class TrainerSettings(Settings):
@@ -27,6 +31,8 @@ class TrainerSettings(Settings):
     ``lora`` peft's ``LoraConfig`` fields (None: full fine-tuning)."""
 
     DEFAULT_TRAINING: ClassVar[dict[str, Any]] = {}
+    TRL_CONFIG: ClassVar[str] = ""
+    """The name of trl's config class whose fields ``training`` may set (``SFTConfig``)."""
 
     model: str | None = flag("model to start from, a hub name or a folder (shortcut for --set model=...)")
     data: str | None = flag("labelled lists, JSONL (shortcut for --set data=...)")
@@ -40,7 +46,8 @@ class TrainerSettings(Settings):
     @classmethod
     def trl_config(cls) -> type:
         """trl's config class whose fields ``training`` may set."""
-        raise NotImplementedError
+        config: type = getattr(import_trl(), cls.TRL_CONFIG)
+        return config
 
     @field_validator("training")
     @classmethod
@@ -60,7 +67,7 @@ class TrainerSettings(Settings):
         return value
 
 
-def import_trl():
+def import_trl() -> Any:
     """trl, or the install command that brings it."""
     try:
         import trl
@@ -69,10 +76,37 @@ def import_trl():
     return trl
 
 
-def require(settings: TrainerSettings, *keys: str) -> None:
-    missing = [k for k in keys if not getattr(settings, k)]
-    if missing:
+@dataclass(frozen=True)
+class PreparedRun:
+    """A run whose inputs were checked and read, ready for trl's trainer: rows, tokenizer, run folder."""
+
+    settings: TrainerSettings
+    model: str
+    tokenizer: Any
+    dataset: Any
+    """The rows, a ``datasets.Dataset``."""
+    run_dir: Path
+
+    def trainer_arguments(self) -> dict[str, Any]:
+        """What every trl trainer takes besides its config: model, rows, tokenizer and LoRA (or None)."""
+        return {"model": self.model, "train_dataset": self.dataset, "processing_class": self.tokenizer,
+                "peft_config": peft_config(self.settings)}
+
+
+def prepare_run(settings: TrainerSettings, example: Example, padding_side: str | None = None) -> PreparedRun:
+    """Check the settings and the run folder and read the data (bad inputs fail before the model
+    loads and before anything is written), build the rows, then start the run folder."""
+    missing = [k for k in ("model", "data", "run_dir") if not getattr(settings, k)]
+    if missing or not settings.model or not settings.run_dir:  # the second half tells the type checker
         raise ReasonRankError(f"The training config needs {', '.join(missing)} (in the YAML or with --set).")
+    check_output_dir(settings.run_dir, "--run-dir")
+    samples = labelled_samples(settings)
+    import_trl()
+    tokenizer = load_tokenizer(settings)
+    if padding_side:
+        tokenizer.padding_side = padding_side
+    dataset = labelled_rows(settings, example, tokenizer, samples)
+    return PreparedRun(settings, settings.model, tokenizer, dataset, start_run(settings.run_dir, settings))
 
 
 def main_process() -> bool:
@@ -83,16 +117,11 @@ def main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def check_run_dir(settings: TrainerSettings) -> None:
-    """Refuse a run folder that is a file or cannot be created, before the model or data are loaded."""
-    check_output_dir(settings.run_dir, "--run-dir")
-
-
-def start_run(settings: TrainerSettings) -> Path:
+def start_run(run_dir: str | Path, settings: TrainerSettings) -> Path:
     """Create the run folder and record the settings the run used (once the inputs have been read)."""
     import yaml
 
-    run_dir = Path(settings.run_dir)
+    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if main_process():
         resolved = yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False)
@@ -100,15 +129,18 @@ def start_run(settings: TrainerSettings) -> Path:
     return run_dir
 
 
-def labelled_samples(settings: TrainerSettings) -> list:
+def labelled_samples(settings: TrainerSettings) -> list[Sample]:
     """The labelled lists of ``data``; read before the model loads, so bad data fails first."""
+    if not settings.data:
+        raise ReasonRankError("The training config needs data (in the YAML or with --set).")
     samples = [s for s in read_samples_any(settings.data) if s.labelled]
     if not samples:
         raise ReasonRankError(f"{settings.data} holds no labelled lists (run reasonrank_ir.train.label first).")
     return samples
 
 
-def labelled_rows(settings: TrainerSettings, example: Callable[..., dict], tokenizer: Any, samples: list | None = None):
+def labelled_rows(settings: TrainerSettings, example: Example, tokenizer: Any,
+                  samples: list[Sample] | None = None) -> Any:
     """A ``datasets.Dataset`` of ``example(sample, tokenizer, settings.prompt)`` per labelled list of ``data``
     (``samples``: those lists, already read)."""
     from datasets import Dataset
@@ -126,7 +158,7 @@ def precision(training: Mapping[str, Any]) -> dict[str, Any]:
     return {"bf16": bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())}
 
 
-def peft_config(settings: TrainerSettings):
+def peft_config(settings: TrainerSettings) -> Any:
     """A peft ``LoraConfig`` from the ``lora`` section (None: full fine-tuning)."""
     if not settings.lora:
         return None
@@ -138,25 +170,31 @@ def _lora_config() -> type:
         from peft import LoraConfig
     except ImportError as e:
         raise ReasonRankError("LoRA needs peft: pip install 'reasonrank-ir[train]'") from e
-    return LoraConfig
+    config: type = LoraConfig
+    return config
 
 
-def load_tokenizer(settings: TrainerSettings):
+def load_tokenizer(settings: TrainerSettings) -> Any:
+    """The tokenizer of ``tokenizer`` (else of ``model``), with a pad token (its EOS when it has none)."""
     from reasonrank_ir.rerank.prompts import load_tokenizer as load
 
-    tokenizer = load(settings.tokenizer or settings.model)
+    name = settings.tokenizer or settings.model
+    if not name:
+        raise ReasonRankError("The training config needs model (in the YAML or with --set).")
+    tokenizer = load(name)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
-def train_to_final(trainer, run_dir: Path, tokenizer, settings: TrainerSettings) -> Path:
+def train_to_final(trainer: Any, run: PreparedRun) -> Path:
     """Train (from the last checkpoint with ``resume``), then write the log history and the final
     model (LoRA merged) where the reranker can load it."""
     from transformers.trainer_utils import get_last_checkpoint
 
     check_process_group(trainer)
-    trainer.train(resume_from_checkpoint=get_last_checkpoint(str(run_dir)) if settings.resume else None)
+    run_dir = run.run_dir
+    trainer.train(resume_from_checkpoint=get_last_checkpoint(str(run_dir)) if run.settings.resume else None)
     if trainer.accelerator.is_main_process:  # every rank holds the same history
         write_jsonl(run_dir / "log_history.jsonl", trainer.state.log_history)
     final = run_dir / "final"
@@ -167,11 +205,11 @@ def train_to_final(trainer, run_dir: Path, tokenizer, settings: TrainerSettings)
     else:
         trainer.save_model(str(final))  # gathers ZeRO-3 shards under DeepSpeed
     if trainer.accelerator.is_main_process:
-        tokenizer.save_pretrained(final)
+        run.tokenizer.save_pretrained(final)
     return final
 
 
-def check_process_group(trainer) -> None:
+def check_process_group(trainer: Any) -> None:
     """Refuse processes a launcher started together that did not join one process group.
 
     Each would train alone on all the data and write the same run folder: what ``accelerate launch
@@ -182,16 +220,3 @@ def check_process_group(trainer) -> None:
     if launched > 1 and joined != launched:
         raise ReasonRankError(f"{launched} processes were launched but {joined} joined the process group: "
                               "without GPUs, train on CPU with --set training.use_cpu=true (gloo)")
-
-
-@cli_main
-def cli(argv: list[str] | None, prog: str, settings: type[TrainerSettings], train) -> int:
-    """The shared CLI of sft and grpo: ``--config YAML``, flags, then ``--set key=value`` overrides."""
-    from reasonrank_ir.train.config import parse_settings, settings_parser
-
-    description = (sys.modules[train.__module__].__doc__ or "").split("\n\n")[0]
-    parser = settings_parser(settings, prog, description, overrides=True)
-    final = train(parse_settings(settings, parser, argv))
-    if main_process():
-        print(f"final checkpoint: {final}  (rerank with --model {final})")
-    return 0

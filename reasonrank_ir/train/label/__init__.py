@@ -8,31 +8,30 @@ For each list the teacher (DeepSeek-R1 or any OpenAI-compatible reasoning model)
    prompt ReasonRank used for R1 (one user turn per passage, each acknowledged by the assistant).
 
 Labelled samples are appended to a JSONL file as each batch finishes, with token counts and cost;
-a rerun skips the lists already there.
-
-    python -m reasonrank_ir.train.label --input mined.jsonl --output labelled.jsonl \\
-        --model deepseek-reasoner --base-url https://api.deepseek.com --concurrency 16 \\
-        --price-input 0.55 --price-output 2.19
+a rerun skips the lists already there (:func:`label_file`, which ``python -m reasonrank_ir.train.label``
+runs; with Ray options, on a pool of Ray actors).
 """
 from __future__ import annotations
 
+import dataclasses
 import re
-import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
 from reasonrank_ir.backends.base import Backend, Generation, Message, Prompt, Sampling
 from reasonrank_ir.batching import batched
-from reasonrank_ir.errors import ReasonRankError, cli_main
+from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io import check_output_file, numbered_lines
-from reasonrank_ir.pipeline import ray_pool
 from reasonrank_ir.rerank.parse import parse_answer, split_think
 from reasonrank_ir.rerank.prompts import PassageFormatter, clean_query, passage_text, replace_number
-from reasonrank_ir.train.config import TeacherSettings, flag, parse_settings, settings_parser, teacher_backend
+from reasonrank_ir.train.config import TeacherSettings, flag, teacher_backend
 from reasonrank_ir.train.sample import Sample, append_samples, done_keys, read_samples
+
+if TYPE_CHECKING:
+    from reasonrank_ir.pipeline.ray_pool import RayOptions
 
 RANKGPT_INTRO = (
     "You are an intelligent assistant that can rank passages based on their relevance to the query. "
@@ -68,6 +67,8 @@ class LabelConfig:
 
 @dataclass
 class LabelStats:
+    """What labelling cost and how often the teacher's replies needed repair."""
+
     samples: int = 0
     requests: int = 0
     prompt_tokens: int = 0
@@ -77,6 +78,13 @@ class LabelStats:
     """Lists whose ranking missed or repeated ids and was completed in input order."""
     unparsed_judgments: int = 0
     per_dataset: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: LabelStats) -> None:
+        """Count ``other``'s work in these totals (a Ray actor's batch)."""
+        for name in (f.name for f in dataclasses.fields(self) if f.name != "per_dataset"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for dataset, count in other.per_dataset.items():
+            self.per_dataset[dataset] = self.per_dataset.get(dataset, 0) + count
 
     def summary(self) -> str:
         return (f"{self.samples} lists labelled, {self.requests} requests, {self.prompt_tokens} prompt + "
@@ -117,7 +125,7 @@ def label_samples(samples: Iterable[Sample], backend: Backend, config: LabelConf
                   progress: bool = False) -> Iterator[Sample]:
     """Labelled copies of ``samples``, a batch of lists (and all their requests) at a time."""
     stats = stats if stats is not None else LabelStats()
-    formatter = PassageFormatter(tokenizer, config.max_passage_tokens) if tokenizer and config.max_passage_tokens else None
+    formatter = _formatter(tokenizer, config)
     bar = tqdm(desc="label", unit="list", disable=not progress)
     for batch in batched(samples, batch_size):
         yield from _label_batch(batch, backend, config, formatter, stats)
@@ -125,16 +133,29 @@ def label_samples(samples: Iterable[Sample], backend: Backend, config: LabelConf
     bar.close()
 
 
-def _label_batch(batch: list[Sample], backend: Backend, config: LabelConfig, formatter, stats: LabelStats):
-    texts = [[formatter.format(c.doc) if formatter else replace_number(passage_text(c.doc)) for c in s.candidates]
-             for s in batch]
+def _formatter(tokenizer: Any, config: LabelConfig) -> PassageFormatter | None:
+    """Teacher-side truncation when both a tokenizer and a passage budget are given."""
+    return PassageFormatter(tokenizer, config.max_passage_tokens) if tokenizer and config.max_passage_tokens else None
+
+
+def _passages(sample: Sample, formatter: PassageFormatter | None) -> list[str]:
+    """The list's passages as the teacher reads them (mined lists carry their text)."""
+    docs = [c.doc for c in sample.candidates if c.doc is not None]
+    if len(docs) < len(sample.candidates):
+        raise ReasonRankError(f"Sample {sample.dataset}/{sample.query_id}: a passage has no text to show the teacher")
+    return formatter.format_many(docs) if formatter else [replace_number(passage_text(doc)) for doc in docs]
+
+
+def _label_batch(batch: list[Sample], backend: Backend, config: LabelConfig, formatter: PassageFormatter | None,
+                 stats: LabelStats) -> Iterator[Sample]:
+    texts = [_passages(s, formatter) for s in batch]
     point_prompts = [Prompt((pointwise_message(s, p),)) for s, passages in zip(batch, texts) for p in passages]
     list_prompts = [Prompt(listwise_messages(s, passages)) for s, passages in zip(batch, texts)]
     judged = iter(backend.generate(point_prompts, config.pointwise))
     ranked = backend.generate(list_prompts, config.listwise)
     for sample, generation in zip(batch, ranked, strict=True):
         judgments = [next(judged) for _ in sample.candidates]
-        relevant = []
+        relevant: list[str] = []
         for candidate, judgment in zip(sample.candidates, judgments):
             verdict = parse_judgment(split_think(judgment.text).reply)
             stats.unparsed_judgments += verdict is None
@@ -168,8 +189,7 @@ class LabelWorker:
     def __init__(self, settings: LabelSettings, config: LabelConfig) -> None:
         self.backend, tokenizer = _teacher(settings)
         self.config = config
-        self.formatter = (PassageFormatter(tokenizer, config.max_passage_tokens)
-                          if tokenizer and config.max_passage_tokens else None)
+        self.formatter = _formatter(tokenizer, config)
 
     def ready(self) -> str:
         return self.backend.name
@@ -179,20 +199,16 @@ class LabelWorker:
         return list(_label_batch(batch, self.backend, self.config, self.formatter, stats)), stats
 
 
-def label_on_ray(samples: Iterable[Sample], settings: LabelSettings, config: LabelConfig, ray,
-                 stats: LabelStats) -> Iterator[Sample]:
+def label_on_ray(samples: Iterable[Sample], settings: LabelSettings, config: LabelConfig, ray: RayOptions,
+                 stats: LabelStats, progress: bool = False) -> Iterator[Sample]:
     """``label_samples`` with a teacher client on each Ray actor: the same samples in the same order."""
     from reasonrank_ir.pipeline.ray_pool import ordered_map, start_actors
 
     workers, _ = start_actors(LabelWorker, (settings, config), ray)
-    bar = tqdm(desc="label (ray)", unit="list")
+    bar = tqdm(desc="label (ray)", unit="list", disable=not progress)
+    labelled: list[Sample]
     for labelled, batch_stats in ordered_map(workers, "label", batched(samples, settings.batch_size)):
-        for name, value in vars(batch_stats).items():
-            if name == "per_dataset":
-                for dataset, count in value.items():
-                    stats.per_dataset[dataset] = stats.per_dataset.get(dataset, 0) + count
-            else:
-                setattr(stats, name, getattr(stats, name) + value)
+        stats.add(batch_stats)
         yield from labelled
         bar.update(len(labelled))
     bar.close()
@@ -209,7 +225,7 @@ def _teacher(settings: LabelSettings) -> tuple[Backend, Any]:
 
 
 class LabelSettings(TeacherSettings):
-    """The labelling CLI's settings."""
+    """What :func:`label_file` reads, and the labelling command's flags."""
 
     input: str | None = flag("mined lists (JSONL from reasonrank_ir.train.mine)")
     output: str | None = flag("labelled JSONL, appended to; lists already there are skipped")
@@ -221,34 +237,40 @@ class LabelSettings(TeacherSettings):
     price_input: float = flag("USD per million prompt tokens", default=LabelConfig.price_input)
     price_output: float = flag("USD per million output tokens", default=LabelConfig.price_output)
 
+    def label_config(self) -> LabelConfig:
+        """The teacher's decoding and prices these settings give."""
+        return LabelConfig(
+            listwise=Sampling(max_tokens=self.max_tokens, temperature=self.temperature),
+            pointwise=Sampling(max_tokens=self.pointwise_max_tokens, temperature=self.temperature),
+            max_passage_tokens=self.max_passage_tokens, price_input=self.price_input, price_output=self.price_output)
 
-@cli_main
-def main(argv: list[str] | None = None) -> int:
-    parser = settings_parser(LabelSettings, "python -m reasonrank_ir.train.label",
-                             "Label mined lists with a teacher LLM (resumable).")
-    ray_pool.add_arguments(parser)
-    ray, argv = ray_pool.parse_known(argv)
-    settings = parse_settings(LabelSettings, parser, argv)
+
+@dataclass(frozen=True)
+class LabelOutcome:
+    """What :func:`label_file` did: the labelling's totals, and the lists the output held before."""
+
+    stats: LabelStats
+    existing: int
+
+
+def label_file(settings: LabelSettings | Mapping[str, Any], ray: RayOptions | None = None,
+               progress: bool = False) -> LabelOutcome:
+    """Label the lists of ``input`` that ``output`` lacks, appending each batch as it finishes (a rerun
+    resumes); with ``ray``, on a pool of Ray actors holding a teacher client each (same output)."""
+    settings = LabelSettings.parse(settings)
     if not settings.input or not settings.output:
         raise ReasonRankError("--input and --output are required (on the command line or in --config).")
     check_output_file(settings.output, "--output")
     if next(numbered_lines(settings.input), None) is None:
         raise ReasonRankError(f"{settings.input}: no mined lists in the file (the output of reasonrank_ir.train.mine)")
-    backend, tokenizer = _teacher(settings) if ray is None else (None, None)
-    config = LabelConfig(
-        listwise=Sampling(max_tokens=settings.max_tokens, temperature=settings.temperature),
-        pointwise=Sampling(max_tokens=settings.pointwise_max_tokens, temperature=settings.temperature),
-        max_passage_tokens=settings.max_passage_tokens, price_input=settings.price_input,
-        price_output=settings.price_output)
+    config = settings.label_config()
     done = done_keys(settings.output)
     todo = (s for s in read_samples(settings.input) if (s.dataset, s.query_id) not in done)
     stats = LabelStats()
-    labelled = (label_samples(todo, backend, config, tokenizer, settings.batch_size, stats, progress=True)
-                if ray is None else label_on_ray(todo, settings, config, ray, stats))
+    if ray is None:
+        backend, tokenizer = _teacher(settings)
+        labelled = label_samples(todo, backend, config, tokenizer, settings.batch_size, stats, progress)
+    else:
+        labelled = label_on_ray(todo, settings, config, ray, stats, progress)
     append_samples(settings.output, labelled)
-    print(stats.summary() + f" ({len(done)} lists were already labelled)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return LabelOutcome(stats, len(done))

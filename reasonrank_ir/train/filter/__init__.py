@@ -1,17 +1,16 @@
 """Self-consistency filter: keep a labelled list only when the teacher's ranking agrees with its own
 pointwise labels (NDCG@10 of ``final_list`` against ``relevant_docids`` >= alpha, default 0.4).
 
-``python -m reasonrank_ir.train.filter --input labelled.jsonl --output kept.jsonl [--alpha 0.4]``
-prints how many samples each dataset (domain) kept.
+:func:`filter_file` filters a labelled JSONL file (``python -m reasonrank_ir.train.filter`` runs it);
+its :class:`FilterReport` counts the samples each dataset (domain) kept.
 """
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reasonrank_ir.errors import ArgumentParser, ReasonRankError, cli_main
+from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io import check_output_file
 from reasonrank_ir.io.jsonl import read_jsonl
 from reasonrank_ir.train.reward import ndcg_at
@@ -63,36 +62,29 @@ def self_consistent(samples: Iterable[Sample], alpha: float = 0.4, report: Filte
             yield sample
 
 
-@cli_main
-def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m reasonrank_ir.train.filter", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--input", required=True, help="labelled samples (JSONL from reasonrank_ir.train.label)")
-    parser.add_argument("--output", required=True, help="JSONL of the samples kept (overwritten)")
-    parser.add_argument("--alpha", type=float, default=0.4, help="minimum NDCG@10 of the teacher list (default 0.4)")
-    args = parser.parse_args(argv)
-    if not 0.0 <= args.alpha <= 1.0:  # also refuses nan
-        raise ReasonRankError(f"--alpha is an NDCG@10 threshold between 0 and 1, found {args.alpha}")
-    output = Path(args.output)
-    if output.resolve() == Path(args.input).resolve():
+def filter_file(labelled: str | Path, output: str | Path, alpha: float = 0.4) -> FilterReport:
+    """Write the lists of ``labelled`` that :func:`self_consistent` keeps to ``output`` (replaced).
+
+    The file is refused before anything is written when it holds no labelled lists; a job that fails
+    midway removes its partial output, which would pass for a filtered file.
+    """
+    if not 0.0 <= alpha <= 1.0:  # also refuses nan
+        raise ReasonRankError(f"--alpha is an NDCG@10 threshold between 0 and 1, found {alpha}")
+    output = Path(output)
+    if output.resolve() == Path(labelled).resolve():
         raise ReasonRankError("--output must differ from --input.")
     check_output_file(output, "--output")
-    first = next(read_jsonl(args.input), None)
+    first = next(read_jsonl(labelled), None)
     if first is None:
-        raise ReasonRankError(f"{args.input}: no labelled lists in the file (the output of reasonrank_ir.train.label)")
+        raise ReasonRankError(f"{labelled}: no labelled lists in the file (the output of reasonrank_ir.train.label)")
     if isinstance(first[1], dict) and not first[1].get("final_list"):
         raise ReasonRankError(f"{first[0]}: this list is not labelled (no final_list); the filter reads the output "
                               "of reasonrank_ir.train.label, not of train.mine")
     output.unlink(missing_ok=True)
-    report = FilterReport(args.alpha)
+    report = FilterReport(alpha)
     try:
-        append_samples(output, self_consistent(read_samples(args.input), args.alpha, report))
+        append_samples(output, self_consistent(read_samples(labelled), alpha, report))
     except BaseException:
-        output.unlink(missing_ok=True)  # a partial output would pass for a filtered file
+        output.unlink(missing_ok=True)
         raise
-    print(f"self-consistency filter, alpha={args.alpha}")
-    print(report.table())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return report

@@ -6,33 +6,32 @@ sampled from the index and a teacher LLM writes a reasoning-intensive question e
 positives (up to ``max_positives``) and the highest-ranked other hits; the teacher's pointwise
 labels (``reasonrank_ir.train.label``) later tell hard negatives (high-ranked, judged irrelevant)
 from further positives. Every random choice is seeded per query, so a list does not depend on
-which other queries were mined, or on a resume.
-
-    python -m reasonrank_ir.train.mine --index cranfield --output mined.jsonl --num-queries 50
-    python -m reasonrank_ir.train.mine --index bright-biology --queries synthesise \\
-        --model deepseek-reasoner --base-url https://api.deepseek.com --num-queries 200 --output syn.jsonl
+which other queries were mined, or on a resume. :func:`mine_file` is the whole job (the command
+``python -m reasonrank_ir.train.mine`` runs it): lists appended to a JSONL file, resumable.
 """
 from __future__ import annotations
 
 import random
 import re
-import sys
 from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar, get_args
 
 from tqdm.auto import tqdm
 
 from reasonrank_ir.backends.base import Backend, Message, Prompt, Sampling
 from reasonrank_ir.data import Dataset
-from reasonrank_ir.errors import ReasonRankError, close_matches, cli_main
+from reasonrank_ir.errors import ReasonRankError, close_matches
 from reasonrank_ir.io import check_output_file
 from reasonrank_ir.rerank.parse import split_think
-from reasonrank_ir.train.config import TeacherSettings, flag, parse_settings, settings_parser, teacher_backend
+from reasonrank_ir.train.config import TeacherSettings, flag, teacher_backend
 from reasonrank_ir.train.sample import Sample, append_samples, done_keys
-from reasonrank_ir.types import Candidate, Query, Qrels
+from reasonrank_ir.types import Candidate, Qrels, Query
 
-ORDERS = ("retrieval", "shuffle")
+Order = Literal["retrieval", "shuffle"]
+ORDERS: tuple[str, ...] = get_args(Order)
+T = TypeVar("T")
 
 SYNTHESIS_PROMPT = (
     "Here is a passage from a document collection.\n\n"
@@ -62,7 +61,7 @@ class MiningConfig:
     """'retrieval': BM25 order, a positive BM25 missed goes to a random slot; 'shuffle': random order."""
     seed: int = 0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.order not in ORDERS:
             raise ReasonRankError(f"Unknown list order {self.order!r}; expected one of {', '.join(ORDERS)}."
                                   + close_matches(self.order, ORDERS))
@@ -104,7 +103,7 @@ def build_list(query: Query, hits: Iterable[str], positives: Iterable[str], conf
 
 
 def mine_topics(dataset: Dataset, config: MiningConfig = MiningConfig(), num_queries: int | None = None,
-                skip: set[tuple[str, str]] = frozenset(), progress: bool = False) -> Iterator[Sample]:
+                skip: AbstractSet[tuple[str, str]] = frozenset(), progress: bool = False) -> Iterator[Sample]:
     """Lists for the dataset's own topics that have judged-relevant documents."""
     qrels: Qrels = dataset.qrels() or {}
     topics = [q for q in dataset.topics().values() if any(g > 0 for g in qrels.get(q.query_id, {}).values())]
@@ -118,7 +117,7 @@ def mine_topics(dataset: Dataset, config: MiningConfig = MiningConfig(), num_que
 
 def synthesise_queries(dataset: Dataset, backend: Backend, num_queries: int, config: MiningConfig = MiningConfig(),
                        sampling: Sampling = Sampling(max_tokens=4096, temperature=0.6),
-                       min_words: int = 30, skip: set[tuple[str, str]] = frozenset(),
+                       min_words: int = 30, skip: AbstractSet[tuple[str, str]] = frozenset(),
                        progress: bool = False, batch_size: int = 16) -> Iterator[Sample]:
     """Lists for questions the teacher writes from passages sampled (seeded) from the index.
 
@@ -134,7 +133,7 @@ def synthesise_queries(dataset: Dataset, backend: Backend, num_queries: int, con
     bar = tqdm(total=num_queries, initial=made, desc="synthesise", unit="query", disable=not progress)
     position = 0
     while made < num_queries and position < len(order):
-        sources = []
+        sources: list[tuple[str, str]] = []
         # Ask no more passages than lists still wanted: teacher calls cost, and a resumed run then
         # asks the same passages an uninterrupted one would have.
         while len(sources) < min(batch_size, num_queries - made) and position < len(order):
@@ -146,7 +145,9 @@ def synthesise_queries(dataset: Dataset, backend: Backend, num_queries: int, con
                 sources.append((doc_id, text))
         prompts = [Prompt((Message("user", SYNTHESIS_PROMPT.format(passage=text)),)) for _, text in sources]
         generations = backend.generate(prompts, sampling) if prompts else []
-        queries, answers, positives = [], {}, {}
+        queries: list[Query] = []
+        answers: dict[str, str] = {}
+        positives: dict[str, list[str]] = {}
         for (doc_id, _), generation in zip(sources, generations, strict=True):
             parsed = parse_question(generation.text)
             if parsed is None:
@@ -201,14 +202,14 @@ def _lists(dataset: Dataset, queries: list[Query], positives: Mapping[str, list[
                      answer=answers.get(query.query_id, ""))
 
 
-def _pick(items: list, n: int | None, seed: int) -> list:
+def _pick(items: list[T], n: int | None, seed: int) -> list[T]:
     if n is None or n >= len(items):
         return items
     return sorted(random.Random(f"{seed}:queries").sample(items, n), key=items.index)
 
 
 class MineSettings(TeacherSettings):
-    """The mining CLI's settings (the teacher's only for ``queries: synthesise``)."""
+    """What :func:`mine_file` reads, and the mining command's flags (the teacher's only for ``queries: synthesise``)."""
 
     index: str | None = flag("dataset or index name (cranfield, bright-biology, a folder)")
     topics: str | None = flag("topics file or name replacing the dataset's own")
@@ -220,36 +221,38 @@ class MineSettings(TeacherSettings):
     list_size: int = flag("passages per list", default=MiningConfig.list_size)
     depth: int = flag("BM25 hits a list is filled from", default=MiningConfig.depth)
     max_positives: int = flag("positives per list at most", default=MiningConfig.max_positives)
-    order: Literal[ORDERS] = flag("BM25 order or shuffled", default=MiningConfig.order)
+    order: Order = flag("BM25 order or shuffled", default=MiningConfig.order)
     seed: int = flag("seed of every random choice, and of the teacher", default=MiningConfig.seed)
 
 
-@cli_main
-def main(argv: list[str] | None = None) -> int:
-    parser = settings_parser(MineSettings, "python -m reasonrank_ir.train.mine",
-                             "Mine 20-passage training lists from an index.")
-    settings = parse_settings(MineSettings, parser, argv)
+@dataclass(frozen=True)
+class MineOutcome:
+    """What :func:`mine_file` did: lists appended, and lists the output held before (a resumed run)."""
+
+    written: int
+    existing: int
+
+
+def mine_file(settings: MineSettings | Mapping[str, Any], progress: bool = False) -> MineOutcome:
+    """Mine as ``settings`` say, appending each list to ``output`` as it is built.
+
+    Lists already in ``output`` are skipped, so a rerun resumes where an interrupted one stopped.
+    """
+    settings = MineSettings.parse(settings)
     if not settings.index or not settings.output:
         raise ReasonRankError("--index and --output are required (on the command line or in --config).")
+    if settings.queries == "synthesise" and not settings.num_queries:
+        raise ReasonRankError("--queries synthesise needs --num-queries.")
     check_output_file(settings.output, "--output")
     from reasonrank_ir.data import load
 
     dataset = load(settings.index, settings.topics, settings.qrels)
     config = MiningConfig(settings.list_size, settings.depth, settings.max_positives, settings.order, settings.seed)
     skip = done_keys(settings.output)
-    if settings.queries == "topics":
-        samples = mine_topics(dataset, config, settings.num_queries, skip, progress=True)
+    if settings.queries == "synthesise" and settings.num_queries:  # checked above; narrows the type
+        sampling = Sampling(max_tokens=settings.max_tokens, temperature=settings.temperature, seed=settings.seed)
+        samples = synthesise_queries(dataset, teacher_backend(settings), settings.num_queries, config, sampling,
+                                     skip=skip, progress=progress)
     else:
-        if not settings.num_queries:
-            raise ReasonRankError("--queries synthesise needs --num-queries.")
-        samples = synthesise_queries(dataset, teacher_backend(settings), settings.num_queries, config,
-                                     Sampling(max_tokens=settings.max_tokens, temperature=settings.temperature,
-                                              seed=settings.seed),
-                                     skip=skip, progress=True)
-    written = append_samples(settings.output, samples)
-    print(f"{written} lists written to {settings.output} ({len(skip)} were already there)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        samples = mine_topics(dataset, config, settings.num_queries, skip, progress=progress)
+    return MineOutcome(append_samples(settings.output, samples), len(skip))
