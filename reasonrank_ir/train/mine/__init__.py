@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Literal, TypeVar, get_args
 
 from tqdm.auto import tqdm
@@ -124,27 +125,17 @@ def synthesise_queries(dataset: Dataset, backend: Backend, num_queries: int, con
     A reply with no readable question (:func:`parse_question`) drops its passage: the next sampled
     passage takes its place, and a later resume asks for it again.
     """
-    from reasonrank_ir.rerank.prompts import passage_text
-
-    index = dataset.index()
-    order = list(range(index.num_docs))
-    random.Random(f"{config.seed}:{dataset.name}:sample").shuffle(order)
     made = sum(1 for d, q in skip if d == dataset.name and q.startswith(SYNTHESISED))
+    passages = _source_passages(dataset, config.seed, min_words, skip)
     bar = tqdm(total=num_queries, initial=made, desc="synthesise", unit="query", disable=not progress)
-    position = 0
-    while made < num_queries and position < len(order):
-        sources: list[tuple[str, str]] = []
+    while made < num_queries:
         # Ask no more passages than lists still wanted: teacher calls cost, and a resumed run then
         # asks the same passages an uninterrupted one would have.
-        while len(sources) < min(batch_size, num_queries - made) and position < len(order):
-            doc_id = index.doc_id_at(order[position])
-            position += 1
-            doc = index.doc(doc_id)
-            text = passage_text(doc) if doc else ""
-            if (dataset.name, SYNTHESISED + doc_id) not in skip and len(text.split()) >= min_words:
-                sources.append((doc_id, text))
+        sources = list(islice(passages, min(batch_size, num_queries - made)))
+        if not sources:
+            break
         prompts = [Prompt((Message("user", SYNTHESIS_PROMPT.format(passage=text)),)) for _, text in sources]
-        generations = backend.generate(prompts, sampling) if prompts else []
+        generations = backend.generate(prompts, sampling)
         queries: list[Query] = []
         answers: dict[str, str] = {}
         positives: dict[str, list[str]] = {}
@@ -163,6 +154,23 @@ def synthesise_queries(dataset: Dataset, backend: Backend, num_queries: int, con
             bar.update()
             yield sample
     bar.close()
+
+
+def _source_passages(dataset: Dataset, seed: int, min_words: int,
+                     skip: AbstractSet[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    """(doc id, text) of the index's passages in a seeded order: those long enough to ask about,
+    and not already asked about in ``skip``."""
+    from reasonrank_ir.rerank.prompts import passage_text
+
+    index = dataset.index()
+    order = list(range(index.num_docs))
+    random.Random(f"{seed}:{dataset.name}:sample").shuffle(order)
+    for position in order:
+        doc_id = index.doc_id_at(position)
+        doc = index.doc(doc_id)
+        text = passage_text(doc) if doc else ""
+        if (dataset.name, SYNTHESISED + doc_id) not in skip and len(text.split()) >= min_words:
+            yield doc_id, text
 
 
 def parse_question(text: str) -> tuple[str, str] | None:
