@@ -206,7 +206,6 @@ def label_on_ray(samples: Iterable[Sample], settings: LabelSettings, config: Lab
 
     workers, _ = start_actors(LabelWorker, (settings, config), ray)
     bar = tqdm(desc="label (ray)", unit="list", disable=not progress)
-    labelled: list[Sample]
     for labelled, batch_stats in ordered_map(workers, "label", batched(samples, settings.batch_size)):
         stats.add(batch_stats)
         yield from labelled
