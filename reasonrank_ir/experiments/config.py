@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.io.names import looks_like_path
 from reasonrank_ir.pipeline.first_stage import FirstStage
 from reasonrank_ir.retrieval.bm25 import BM25Settings
@@ -219,8 +219,8 @@ class Experiment(Settings):
                 (f"systems[{i}]", s.published) for i, s in enumerate(self.systems)]:
             for key in published:
                 if key not in allowed:
-                    raise ValueError(f"{where}.published: {key!r} is not a dataset of this experiment."
-                                     + close_matches(key, allowed))
+                    raise ValueError(f"{where}.published: "
+                                     + unknown("dataset", key, allowed, hint="not a dataset of this experiment"))
         return self
 
     @property
@@ -244,8 +244,7 @@ class Experiment(Settings):
             match = [d for d in self.datasets if wanted in (d.name, d.dataset, d.index)]
             if not match:
                 known = [d.name for d in self.datasets]
-                raise ReasonRankError(f"--only {wanted!r}: {self.name} has no such dataset; it has "
-                                      f"{', '.join(known)}.{close_matches(wanted, known)}")
+                raise ReasonRankError("--only: " + unknown("dataset", wanted, known, hint=f"{self.name} has no such dataset"))
             chosen.extend(d for d in match if d not in chosen)
         return self.model_copy(update={"datasets": tuple(chosen)})
 

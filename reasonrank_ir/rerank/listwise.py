@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from reasonrank_ir.backends.base import Backend, Sampling
 from reasonrank_ir.batching import batched
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.io.traces import WindowTrace
 from reasonrank_ir.rerank.parse import STATUSES, parse_answer
 from reasonrank_ir.rerank.prompts import PassageFormatter, build_messages, check_style, render
@@ -322,8 +322,7 @@ class ListwiseReranker(SlidingWindowReranker):
         concurrent = getattr(backend, "concurrent_requests", 0)
         schedule = schedule or ("pipelined" if concurrent else "rounds")
         if schedule not in SCHEDULES:
-            raise ReasonRankError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}."
-                                  + close_matches(schedule, SCHEDULES))
+            raise ReasonRankError(unknown("schedule", schedule, SCHEDULES))
         if schedule == "pipelined" and not concurrent:
             raise ReasonRankError(f"the {getattr(backend, 'name', backend)} backend generates one batch at a "
                                   "time, so it cannot pipeline queries: use --schedule rounds (or the vllm, "

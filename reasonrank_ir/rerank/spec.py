@@ -14,7 +14,7 @@ from pydantic import field_validator, model_validator
 
 from reasonrank_ir.backends import BACKENDS, check_backend_options
 from reasonrank_ir.backends.base import Backend, Sampling
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.rerank.defaults import DEFAULTS, RERANKERS
 from reasonrank_ir.rerank.listwise import SCHEDULES, ListwiseReranker, RerankConfig, SlidingWindowReranker
 from reasonrank_ir.rerank.oracle import OracleReranker
@@ -30,7 +30,7 @@ _WINDOWS = RerankConfig()
 
 def _one_of(name: str, choices: Sequence[str], what: str) -> str:
     if name not in choices:
-        raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(choices)}." + close_matches(name, choices))
+        raise ValueError(unknown(what, name, choices))
     return name
 
 
