@@ -15,8 +15,9 @@ from reasonrank_ir.errors import ArgumentParser, ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_file
 from reasonrank_ir.io.names import slug
 from reasonrank_ir.pipeline import ray_pool
-from reasonrank_ir.pipeline.first_stage import FirstStage
-from reasonrank_ir.rerank.defaults import DEFAULT_MODELS, DEFAULTS, RERANKERS
+from reasonrank_ir.pipeline.first_stage import FirstStage, FirstStageSettings
+from reasonrank_ir.declare import add_flags
+from reasonrank_ir.rerank.declared import DEFAULT_MODELS, RERANKER_SETTINGS, RERANKERS, RerankerSettings
 from reasonrank_ir.retrieval.bm25 import BM25Settings
 
 if TYPE_CHECKING:
@@ -40,17 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     first.add_argument("--overwrite", action="store_true",
                        help="replace a finished run (or an unfinished job) of other settings at --output")
     first.add_argument("--output-format", choices=("trec",), default="trec", help="run format (default: trec)")
-    first.add_argument("--hits", type=int, default=FirstStage.hits,
-                       help=f"candidates per query (default: {FirstStage.hits})")
+    add_flags(first, FirstStageSettings, ["hits"])
     first.add_argument("--bm25", action="store_true", default=True, help="BM25 ranking (the default)")
     first.add_argument("--bm25qs", action="store_true", help="query-side BM25 (BM25Q) for long queries")
-    first.add_argument("--k1", type=float, default=BM25Settings.k1, help=f"BM25 k1 (default: {BM25Settings.k1})")
-    first.add_argument("--b", type=float, default=BM25Settings.b, help=f"BM25 b (default: {BM25Settings.b})")
+    add_flags(first, FirstStageSettings, ["k1", "b"])
     first.add_argument("--threads", type=int, default=1, help="search threads (default: 1)")
-    first.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"],
-                       help="queries per search batch and per reranking batch (default: %(default)s): a reranking "
-                            "batch is what a batch engine (vllm, hf) sees at once")
-    first.add_argument("--remove-query", action="store_true", help="drop hits whose id is the query id")
+    add_flags(first, RerankerSettings, ["batch_size"], batch_size={
+        "help": "queries per search batch and per reranking batch (default: %(default)s): a reranking batch is "
+                "what a batch engine (vllm, hf) sees at once"})
+    add_flags(first, FirstStageSettings, ["remove_query"])
     first.add_argument("--run", metavar="FILE", help="rerank this TREC run (or rank_llm requests .jsonl, passages "
                                                      "included) instead of retrieving")
 
@@ -80,29 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="append the reasoning to the query (default) or use it alone, as BRIGHT does")
 
     rerank = parser.add_argument_group("reranking")
-    rerank.add_argument("--rerank", choices=("none", *RERANKERS), default="none",
-                        help="reasonrank (reasoning prompt), rankgpt (no reasoning), qwen3 (ReasonRank-8B), "
-                             "oracle (windows ordered by the qrels: the upper bound), none (default)")
-    rerank.add_argument("--model", help="model id or local path (default: "
-                                        + ", ".join(f"{model} for {name}" for name, model in DEFAULT_MODELS.items())
-                                        + "); for the llamacpp backend a .gguf file")
-    rerank.add_argument("--tokenizer", help="tokenizer for prompts and passage truncation (default: --model)")
-    rerank.add_argument("--backend", default=DEFAULTS["backend"], choices=BACKENDS,
-                        help="LLM engine (default: %(default)s = vllm with a GPU, else hf)")
-    rerank.add_argument("--depth", type=int, default=DEFAULTS["depth"],
-                        help="candidates reranked per query (default: %(default)s)")
-    rerank.add_argument("--window", type=int, default=DEFAULTS["window"], help="window size (default: %(default)s)")
-    rerank.add_argument("--step", type=int, default=DEFAULTS["step"], help="window step (default: %(default)s)")
-    rerank.add_argument("--passes", type=int, default=DEFAULTS["passes"],
-                        help="sliding-window passes (default: %(default)s)")
-    rerank.add_argument("--passage-tokens", type=int,
-                        help="passage truncation in tokens (default: 512 for BRIGHT, 100 otherwise)")
-    rerank.add_argument("--max-tokens", type=int, default=DEFAULTS["max_tokens"],
-                        help="generation budget per window (default: %(default)s)")
-    rerank.add_argument("--schedule", choices=("rounds", "pipelined"),
-                        help="pipelined: each query's next window starts as soon as its last one is parsed; rounds: "
-                             "all queries' k-th windows in one batch (default: pipelined where the engine takes "
-                             "concurrent requests: vllm, openai, llamacpp; rounds for hf). Same run either way")
+    add_flags(rerank, RerankerSettings, [name for name in RERANKER_SETTINGS if name not in ("options", "batch_size")],
+              reranker={"choices": ("none", *RERANKERS), "default": "none", "dest": "rerank"})
     rerank.add_argument("--resume", action="store_true",
                         help="continue an interrupted job (same flags): windows in its traces are not generated again")
     rerank.add_argument("--traces", metavar="FILE", help="reasoning traces JSONL (default: beside the run)")
@@ -200,8 +178,7 @@ def backend_options(args) -> dict:
 
 def _flag(loc: tuple) -> str:
     """A spec field as its flag, for errors: ``rerank window (--window)``."""
-    flags = {"reranker": "--rerank", "options": "--backend-option"}
-    return f"rerank {loc[0]} ({flags.get(loc[0], '--' + str(loc[0]).replace('_', '-'))})"
+    return f"rerank {loc[0]} ({RERANKER_SETTINGS[loc[0]].flag})"
 
 
 def reranker_spec(args):
@@ -209,13 +186,10 @@ def reranker_spec(args):
     from reasonrank_ir.rerank.spec import RerankerSpec
     from reasonrank_ir.settings import validate
 
-    return validate(RerankerSpec, {
-        "reranker": args.rerank, "model": args.model or DEFAULT_MODELS.get(args.rerank), "tokenizer": args.tokenizer,
-        "backend": args.backend, "options": backend_options(args) if args.rerank != "oracle" else {},
-        "depth": args.depth, "window": args.window, "step": args.step, "passes": args.passes,
-        "passage_tokens": args.passage_tokens, "max_tokens": args.max_tokens, "batch_size": args.batch_size,
-        "schedule": args.schedule,
-    }, place=_flag)
+    values = {name: getattr(args, name) for name in RERANKER_SETTINGS if name not in ("reranker", "options")}
+    values.update(reranker=args.rerank, model=args.model or DEFAULT_MODELS.get(args.rerank),
+                  options=backend_options(args) if args.rerank != "oracle" else {})
+    return validate(RerankerSpec, values, place=_flag)
 
 
 def make_reranker(spec, dataset: Dataset, args=None):

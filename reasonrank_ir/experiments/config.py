@@ -15,10 +15,9 @@ from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, Valida
 
 from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.io.names import looks_like_path
-from reasonrank_ir.pipeline.first_stage import FirstStage
-from reasonrank_ir.retrieval.bm25 import BM25Settings
+from reasonrank_ir.pipeline.first_stage import FirstStageSettings
 from reasonrank_ir.rerank.spec import RerankerSpec
-from reasonrank_ir.settings import PositiveInt, Settings, validate
+from reasonrank_ir.settings import Settings, validate
 
 AVERAGE = "average"
 """Key of a published average in ``published`` (the paper's last column)."""
@@ -92,18 +91,15 @@ class DatasetSpec(Settings):
         return entry
 
 
-class FirstStageSpec(Settings):
-    """Pyserini BM25 on each dataset's index, or a folder of published runs (``runs`` + ``pattern``)."""
+class FirstStageSpec(Settings, FirstStageSettings):
+    """Pyserini BM25 on each dataset's index, or a folder of published runs (``runs`` + ``pattern``).
+
+    ``hits``, ``k1``, ``b`` and ``remove_query`` are the search flags' (``FirstStageSettings``)."""
 
     name: PlainWord
     """Default: ``bm25``, or ``first-stage`` when ``runs`` is given."""
     label: str
     """Default: the name."""
-    hits: PositiveInt = FirstStage.hits
-    k1: float = BM25Settings.k1
-    b: float = BM25Settings.b
-    remove_query: bool = False
-    """Pyserini's ``--remove-query`` (drop hits whose id is the query id), as in the BRIGHT 2CR runs."""
     runs: Annotated[Path | None, BeforeValidator(_folder)] = None
     pattern: str = "{subset}.txt"
     """File name inside ``runs``; ``{subset}`` is the dataset's column name (BRIGHT: ``earth_science``)."""
