@@ -111,3 +111,41 @@ def test_a_choice_names_the_choices():
     with pytest.raises(ValueError, match=r"^unknown schedule 'pipeline'; choose one of rounds, pipelined\. "
                                          r"Did you mean: pipelined\?$"):
         item.check("pipeline")
+
+
+class Command:
+    """A command as every CLI declares its settings: a positional, a required flag, several values, a switch."""
+
+    run: Annotated[str, Setting("a run file", positional=True, metavar="RUN")]
+    qrels: Annotated[str, Setting("judgments", metavar="NAME_OR_FILE")]
+    metrics: Annotated[list[str], Setting("measures (default: %(default)s)", nargs="+")] = ["nDCG@10"]
+    hits: Annotated[int, Setting("candidates (default: %(default)s)", minimum=1)] = 100
+    json: Annotated[bool, Setting("print JSON")] = False
+
+
+def test_a_declared_command_parses_with_the_packages_one_line_errors():
+    from reasonrank_ir.declare import command_parser
+
+    parser = command_parser(Command, "cmd", "a command")
+    args = parser.parse_args(["r.txt", "--qrels", "q", "--metrics", "MAP", "R@100", "--json"])
+    assert vars(args) == {"run": "r.txt", "qrels": "q", "metrics": ["MAP", "R@100"], "hits": 100, "json": True}
+    assert "  RUN                   a run file" in parser.format_help() and "(default: 100)" in parser.format_help()
+    with pytest.raises(ReasonRankError, match=r"^the following arguments are required: --qrels \(see cmd --help\)$"):
+        parser.parse_args(["r.txt"])
+    with pytest.raises(ReasonRankError, match=r"^--hits: invalid int value 'abc' \(see cmd --help\)$"):
+        parser.parse_args(["r.txt", "--qrels", "q", "--hits", "abc"])
+
+
+def test_the_training_clis_parse_through_the_same_mechanism():
+    """train.config's parser is declare's: --config, flags, --set, errors naming the flag."""
+    from reasonrank_ir import declare
+    from reasonrank_ir.train import config
+
+    assert config.apply_overrides is declare.apply_overrides
+    from reasonrank_ir.train.config import TeacherSettings
+
+    parser = config.settings_parser(TeacherSettings, "teacher", "")
+    assert config.parse_settings(TeacherSettings, parser, ["--base-url", "http://a", "--base-url", "http://b"]
+                                 ).base_urls == ["http://a", "http://b"]
+    with pytest.raises(ReasonRankError, match=r"^--concurrency must be at least 1"):
+        config.parse_settings(TeacherSettings, parser, ["--concurrency", "0"])
