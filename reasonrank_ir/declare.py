@@ -40,7 +40,7 @@ class Setting:
     """Why the minimum, in the error (``engines read 0 as no limit``)."""
     choices: tuple[str, ...] = ()
     what: str = ""
-    """The noun of an unknown choice's error (default: the name, ``reranker``)."""
+    """The noun of an unknown choice's error (``reranker``: ``unknown reranker 'x'; choose one of ...``)."""
     flag: str | None = None
     """Default: ``--`` and the name with dashes."""
     metavar: str | None = None
