@@ -9,7 +9,7 @@ import importlib
 import sys
 from collections.abc import Callable
 
-from reasonrank_ir.errors import close_matches
+from reasonrank_ir.errors import unknown
 
 COMMANDS = {
     "search": ("reasonrank_ir.search", "retrieve, rerank, write a TREC run and traces, score it"),
@@ -40,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     words = 2 if argv[0] == "train" else 1
     name = " ".join(argv[:words])
     if name not in COMMANDS:
-        print(f"error: unknown command {name!r}; one of: {', '.join(COMMANDS)}." + close_matches(name, COMMANDS),
-              file=sys.stderr)
+        print(f"error: {unknown('command', name, COMMANDS)}", file=sys.stderr)
         return 2
     command: Callable[[list[str]], int] = importlib.import_module(COMMANDS[name][0]).main
     return command(argv[words:])

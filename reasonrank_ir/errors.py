@@ -22,6 +22,19 @@ def close_matches(name: str, choices: Iterable[str], n: int = 5) -> str:
     return f" Did you mean: {', '.join(matches)}?" if matches else ""
 
 
+def unknown(what: str, name: object, known: Iterable[str], *, hint: str = "", listed: bool = True,
+            near: str | None = None) -> str:
+    """Every "unknown X" error, worded one way: ``unknown reranker 'x'; choose one of a, b. Did you mean: a?``.
+
+    ``hint`` says what the name may be instead (after a colon), ``listed=False`` leaves out a list
+    too long to read (Pyserini's prebuilt indexes); close matches are of ``near`` (default: the name).
+    """
+    known = list(known)
+    choices = f"; choose one of {', '.join(known)}" if listed and known else ""
+    reason = f": {hint}" if hint else ""
+    return f"unknown {what} {name!r}{reason}{choices}." + close_matches(str(name if near is None else near), known)
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with the package's error format: a usage mistake is one ``error:`` line, not a usage dump.
 

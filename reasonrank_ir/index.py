@@ -7,29 +7,33 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Annotated
 
-from reasonrank_ir.errors import ArgumentParser, ReasonRankError, cli_main
+from reasonrank_ir.declare import Setting, command_parser
+from reasonrank_ir.errors import ReasonRankError, cli_main
+
+
+class IndexSettings:
+    """What the command takes (its flags come from here, as every command's do)."""
+
+    index: Annotated[str, Setting("an ir_datasets id (cranfield, ...), a folder of JSONL/TREC documents, a Lucene "
+                                  "index folder, or bright-{subset}", metavar="NAME_OR_PATH")]
+    dense: Annotated[bool, Setting("build a dense index with --encoder")] = False
+    encoder: Annotated[str | None, Setting("sentence-transformers model: a local folder or a hub id (cached when "
+                                           "offline)", metavar="MODEL")] = None
+    batch_size: Annotated[int, Setting("documents per encoding batch (default: %(default)s)")] = 32
+    max_length: Annotated[int | None, Setting("document truncation in tokens (default: the model's)")] = None
+    device: Annotated[str | None, Setting("torch device for encoding (default: cuda if available, else cpu)")] = None
+    force: Annotated[bool, Setting("rebuild the dense index even if it exists")] = False
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(
-        prog="python -m reasonrank_ir.index",
-        description="Index a dataset of the registry: its Lucene index (default), or with --dense a FAISS "
-                    "index in Pyserini's layout, stored next to it in indexes/.")
-    parser.add_argument("--index", required=True, metavar="NAME_OR_PATH",
-                        help="an ir_datasets id (cranfield, ...), a folder of JSONL/TREC documents, a Lucene index "
-                             "folder, or bright-{subset}")
-    parser.add_argument("--dense", action="store_true", help="build a dense index with --encoder")
-    parser.add_argument("--encoder", metavar="MODEL",
-                        help="sentence-transformers model: a local folder or a hub id (cached when offline)")
-    parser.add_argument("--batch-size", type=int, default=32, help="documents per encoding batch (default: 32)")
-    parser.add_argument("--max-length", type=int, help="document truncation in tokens (default: the model's)")
-    parser.add_argument("--device", help="torch device for encoding (default: cuda if available, else cpu)")
-    parser.add_argument("--force", action="store_true", help="rebuild the dense index even if it exists")
-    return parser
+    return command_parser(IndexSettings, "python -m reasonrank_ir.index",
+                          "Index a dataset of the registry: its Lucene index (default), or with --dense a FAISS "
+                          "index in Pyserini's layout, stored next to it in indexes/.")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from reasonrank_ir.data import load
 
     if args.encoder and not args.dense:

@@ -8,19 +8,92 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any
 
 from reasonrank_ir.backends import BACKENDS
 from reasonrank_ir.errors import ArgumentParser, ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_file
 from reasonrank_ir.io.names import slug
 from reasonrank_ir.pipeline import ray_pool
-from reasonrank_ir.pipeline.first_stage import FirstStage
-from reasonrank_ir.rerank.defaults import DEFAULT_MODELS, DEFAULTS, RERANKERS
+from reasonrank_ir.pipeline.first_stage import FirstStage, FirstStageSettings
+from reasonrank_ir.declare import Setting, add_flags
+from reasonrank_ir.rerank.declared import DEFAULT_MODELS, RERANKER_SETTINGS, RERANKERS, RerankerSettings
 from reasonrank_ir.retrieval.bm25 import BM25Settings
 
 if TYPE_CHECKING:
     from reasonrank_ir.data import Dataset
+    from reasonrank_ir.pipeline.job_spec import JobSpec
+    from reasonrank_ir.rerank.spec import RerankerSpec
+
+
+class SearchSettings:
+    """The search flags that are not a reranker's or a first stage's declared settings (which are
+    ``RerankerSettings`` and ``FirstStageSettings``); every command's flags are declared this way."""
+
+    index: Annotated[str, Setting("bright-{subset}, an ir_datasets id (cranfield, beir/scifact/test, ...), a Lucene "
+                                  "index folder, or a folder of JSONL/TREC documents to index", metavar="NAME_OR_PATH")]
+    topics: Annotated[str | None, Setting("topics (TSV, JSONL, TREC); default: the dataset's own",
+                                          metavar="NAME_OR_FILE")] = None
+    limit_queries: Annotated[int | None, Setting("only the first N topics (a quick try)", metavar="N")] = None
+    qrels: Annotated[str | None, Setting("judgments for scoring; default: the dataset's own",
+                                         metavar="NAME_OR_FILE")] = None
+    output: Annotated[str | None, Setting(
+        "run file (default: runs/run.<index>[.<topics>].<first stage>.top<hits>[.<reranker>].txt)",
+        metavar="FILE")] = None
+    overwrite: Annotated[bool, Setting("replace a finished run (or an unfinished job) of other settings at "
+                                       "--output")] = False
+    output_format: Annotated[str, Setting("run format (default: trec)", choices=("trec",))] = "trec"
+    bm25: Annotated[bool, Setting("BM25 ranking (the default)")] = True
+    bm25qs: Annotated[bool, Setting("query-side BM25 (BM25Q) for long queries")] = False
+    threads: Annotated[int, Setting("search threads (default: 1)")] = 1
+    run: Annotated[str | None, Setting("rerank this TREC run (or rank_llm requests .jsonl, passages included) instead "
+                                       "of retrieving", metavar="FILE")] = None
+
+    dense: Annotated[bool, Setting("dense retrieval through Pyserini's FAISS searcher (with --encoder or "
+                                   "--dense-index)")] = False
+    encoder: Annotated[str | None, Setting("sentence-transformers model of a local dense index (built on first use "
+                                           "in indexes/)", metavar="MODEL")] = None
+    dense_index: Annotated[str | None, Setting(
+        "a Pyserini prebuilt dense index (bright-biology.bge-large-en-v1.5, or just bge-large-en-v1.5, "
+        "diver-retriever-4b, reason-embed-qwen3-4b-0928) or a dense index folder", metavar="NAME_OR_PATH")] = None
+    fusion: Annotated[str | None, Setting("fuse BM25 with --dense, or the files of --fuse-runs (Pyserini's fusion)",
+                                          choices=("rrf", "interpolation"))] = None
+    alpha: Annotated[float, Setting("interpolation weight of the first run (BM25) on min-max normalised scores "
+                                    "(default: 0.5)")] = 0.5
+    rrf_k: Annotated[int, Setting("reciprocal rank fusion constant (default: 60)")] = 60
+    fuse_runs: Annotated[list[str] | None, Setting("fuse these TREC runs instead of retrieving", nargs="+",
+                                                   metavar="FILE")] = None
+    expand_query: Annotated[str | None, Setting(
+        "an LLM writes a reasoning passage per query before retrieval (BRIGHT's setting); the reranker still sees "
+        "the original query", choices=("reasoning",))] = None
+    expansion_model: Annotated[str | None, Setting("LLM for --expand-query (required with it)", metavar="MODEL")] = None
+    expansion_backend: Annotated[str, Setting("engine of --expansion-model (default: auto)", choices=BACKENDS)] = "auto"
+    expansion_cache: Annotated[str | None, Setting(
+        "JSONL cache of reasonings (default: $REASONRANK_HOME/expansions/reasoning.<model>.jsonl)",
+        metavar="FILE")] = None
+    expansion_mode: Annotated[str, Setting("append the reasoning to the query (default) or use it alone, as BRIGHT "
+                                           "does", choices=("append", "replace"))] = "append"
+
+    resume: Annotated[bool, Setting("continue an interrupted job (same flags): windows in its traces are not "
+                                    "generated again")] = False
+    traces: Annotated[str | None, Setting("reasoning traces JSONL (default: beside the run)", metavar="FILE")] = None
+
+    base_url: Annotated[list[str] | None, Setting(
+        "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (repeat to spread load)", metavar="URL")] = None
+    api_key: Annotated[str | None, Setting("API key for --backend openai (default: $OPENAI_API_KEY)")] = None
+    endpoint: Annotated[str | None, Setting(
+        "for --backend openai: chat (server applies the chat template, the default) or completions (sends our "
+        "rendered prompt byte for byte)", choices=("chat", "completions"))] = None
+    concurrency: Annotated[int | None, Setting("parallel requests for --backend openai (default: 8)")] = None
+    tensor_parallel_size: Annotated[int | None, Setting("GPUs per model for --backend vllm (default: 1)")] = None
+    max_model_len: Annotated[int | None, Setting("context length for --backend vllm/llamacpp")] = None
+    device: Annotated[str | None, Setting("torch device for --backend hf (default: cuda if available, else cpu)")] = None
+    backend_option: Annotated[list[str], Setting(
+        "any other engine option, e.g. n_gpu_layers=-1 n_batch=64 (llamacpp), gpu_memory_utilization=0.8 (vllm), "
+        "dtype=bfloat16 (hf); repeatable", metavar="KEY=VALUE")] = []
+
+    metrics: Annotated[list[str], Setting("ir-measures names printed at the end (default: nDCG@10)", nargs="+",
+                                          metavar="MEASURE")] = ["nDCG@10"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,102 +102,28 @@ def build_parser() -> argparse.ArgumentParser:
         description="Retrieve with Pyserini, rerank with ReasonRank's sliding window, write a TREC run "
                     "and reasoning traces, and score the run when judgments are known.")
     first = parser.add_argument_group("first stage (Pyserini's flags)")
-    first.add_argument("--index", required=True, metavar="NAME_OR_PATH",
-                       help="bright-{subset}, an ir_datasets id (cranfield, beir/scifact/test, ...), a Lucene "
-                            "index folder, or a folder of JSONL/TREC documents to index")
-    first.add_argument("--topics", metavar="NAME_OR_FILE", help="topics (TSV, JSONL, TREC); default: the dataset's own")
-    first.add_argument("--limit-queries", type=int, metavar="N", help="only the first N topics (a quick try)")
-    first.add_argument("--qrels", metavar="NAME_OR_FILE", help="judgments for scoring; default: the dataset's own")
-    first.add_argument("--output", metavar="FILE",
-                       help="run file (default: runs/run.<index>[.<topics>].<first stage>.top<hits>[.<reranker>].txt)")
-    first.add_argument("--overwrite", action="store_true",
-                       help="replace a finished run (or an unfinished job) of other settings at --output")
-    first.add_argument("--output-format", choices=("trec",), default="trec", help="run format (default: trec)")
-    first.add_argument("--hits", type=int, default=FirstStage.hits,
-                       help=f"candidates per query (default: {FirstStage.hits})")
-    first.add_argument("--bm25", action="store_true", default=True, help="BM25 ranking (the default)")
-    first.add_argument("--bm25qs", action="store_true", help="query-side BM25 (BM25Q) for long queries")
-    first.add_argument("--k1", type=float, default=BM25Settings.k1, help=f"BM25 k1 (default: {BM25Settings.k1})")
-    first.add_argument("--b", type=float, default=BM25Settings.b, help=f"BM25 b (default: {BM25Settings.b})")
-    first.add_argument("--threads", type=int, default=1, help="search threads (default: 1)")
-    first.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"],
-                       help="queries per search batch and per reranking batch (default: %(default)s): a reranking "
-                            "batch is what a batch engine (vllm, hf) sees at once")
-    first.add_argument("--remove-query", action="store_true", help="drop hits whose id is the query id")
-    first.add_argument("--run", metavar="FILE", help="rerank this TREC run (or rank_llm requests .jsonl, passages "
-                                                     "included) instead of retrieving")
-
-    beyond = parser.add_argument_group("dense retrieval, fusion and query expansion")
-    beyond.add_argument("--dense", action="store_true",
-                        help="dense retrieval through Pyserini's FAISS searcher (with --encoder or --dense-index)")
-    beyond.add_argument("--encoder", metavar="MODEL",
-                        help="sentence-transformers model of a local dense index (built on first use in indexes/)")
-    beyond.add_argument("--dense-index", metavar="NAME_OR_PATH",
-                        help="a Pyserini prebuilt dense index (bright-biology.bge-large-en-v1.5, or just "
-                             "bge-large-en-v1.5, diver-retriever-4b, reason-embed-qwen3-4b-0928) or a dense index folder")
-    beyond.add_argument("--fusion", choices=("rrf", "interpolation"),
-                        help="fuse BM25 with --dense, or the files of --fuse-runs (Pyserini's fusion)")
-    beyond.add_argument("--alpha", type=float, default=0.5,
-                        help="interpolation weight of the first run (BM25) on min-max normalised scores (default: 0.5)")
-    beyond.add_argument("--rrf-k", type=int, default=60, help="reciprocal rank fusion constant (default: 60)")
-    beyond.add_argument("--fuse-runs", nargs="+", metavar="FILE", help="fuse these TREC runs instead of retrieving")
-    beyond.add_argument("--expand-query", choices=("reasoning",),
-                        help="an LLM writes a reasoning passage per query before retrieval (BRIGHT's setting); "
-                             "the reranker still sees the original query")
-    beyond.add_argument("--expansion-model", metavar="MODEL", help="LLM for --expand-query (required with it)")
-    beyond.add_argument("--expansion-backend", default="auto", choices=BACKENDS,
-                        help="engine of --expansion-model (default: auto)")
-    beyond.add_argument("--expansion-cache", metavar="FILE",
-                        help="JSONL cache of reasonings (default: $REASONRANK_HOME/expansions/reasoning.<model>.jsonl)")
-    beyond.add_argument("--expansion-mode", choices=("append", "replace"), default="append",
-                        help="append the reasoning to the query (default) or use it alone, as BRIGHT does")
-
+    add_flags(first, SearchSettings, ["index", "topics", "limit_queries", "qrels", "output", "overwrite",
+                                      "output_format"])
+    add_flags(first, FirstStageSettings, ["hits"])
+    add_flags(first, SearchSettings, ["bm25", "bm25qs"])
+    add_flags(first, FirstStageSettings, ["k1", "b"])
+    add_flags(first, SearchSettings, ["threads"])
+    add_flags(first, RerankerSettings, ["batch_size"], batch_size={
+        "help": "queries per search batch and per reranking batch (default: %(default)s): a reranking batch is "
+                "what a batch engine (vllm, hf) sees at once"})
+    add_flags(first, FirstStageSettings, ["remove_query"])
+    add_flags(first, SearchSettings, ["run"])
+    add_flags(parser.add_argument_group("dense retrieval, fusion and query expansion"), SearchSettings, [
+        "dense", "encoder", "dense_index", "fusion", "alpha", "rrf_k", "fuse_runs", "expand_query", "expansion_model",
+        "expansion_backend", "expansion_cache", "expansion_mode"])
     rerank = parser.add_argument_group("reranking")
-    rerank.add_argument("--rerank", choices=("none", *RERANKERS), default="none",
-                        help="reasonrank (reasoning prompt), rankgpt (no reasoning), qwen3 (ReasonRank-8B), "
-                             "oracle (windows ordered by the qrels: the upper bound), none (default)")
-    rerank.add_argument("--model", help="model id or local path (default: "
-                                        + ", ".join(f"{model} for {name}" for name, model in DEFAULT_MODELS.items())
-                                        + "); for the llamacpp backend a .gguf file")
-    rerank.add_argument("--tokenizer", help="tokenizer for prompts and passage truncation (default: --model)")
-    rerank.add_argument("--backend", default=DEFAULTS["backend"], choices=BACKENDS,
-                        help="LLM engine (default: %(default)s = vllm with a GPU, else hf)")
-    rerank.add_argument("--depth", type=int, default=DEFAULTS["depth"],
-                        help="candidates reranked per query (default: %(default)s)")
-    rerank.add_argument("--window", type=int, default=DEFAULTS["window"], help="window size (default: %(default)s)")
-    rerank.add_argument("--step", type=int, default=DEFAULTS["step"], help="window step (default: %(default)s)")
-    rerank.add_argument("--passes", type=int, default=DEFAULTS["passes"],
-                        help="sliding-window passes (default: %(default)s)")
-    rerank.add_argument("--passage-tokens", type=int,
-                        help="passage truncation in tokens (default: 512 for BRIGHT, 100 otherwise)")
-    rerank.add_argument("--max-tokens", type=int, default=DEFAULTS["max_tokens"],
-                        help="generation budget per window (default: %(default)s)")
-    rerank.add_argument("--schedule", choices=("rounds", "pipelined"),
-                        help="pipelined: each query's next window starts as soon as its last one is parsed; rounds: "
-                             "all queries' k-th windows in one batch (default: pipelined where the engine takes "
-                             "concurrent requests: vllm, openai, llamacpp; rounds for hf). Same run either way")
-    rerank.add_argument("--resume", action="store_true",
-                        help="continue an interrupted job (same flags): windows in its traces are not generated again")
-    rerank.add_argument("--traces", metavar="FILE", help="reasoning traces JSONL (default: beside the run)")
-
-    engine = parser.add_argument_group("backend options")
-    engine.add_argument("--base-url", action="append", metavar="URL",
-                        help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (repeat to spread load)")
-    engine.add_argument("--api-key", help="API key for --backend openai (default: $OPENAI_API_KEY)")
-    engine.add_argument("--endpoint", choices=("chat", "completions"),
-                        help="for --backend openai: chat (server applies the chat template, the default) or "
-                             "completions (sends our rendered prompt byte for byte)")
-    engine.add_argument("--concurrency", type=int, help="parallel requests for --backend openai (default: 8)")
-    engine.add_argument("--tensor-parallel-size", type=int, help="GPUs per model for --backend vllm (default: 1)")
-    engine.add_argument("--max-model-len", type=int, help="context length for --backend vllm/llamacpp")
-    engine.add_argument("--device", help="torch device for --backend hf (default: cuda if available, else cpu)")
-    engine.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="any other engine option, e.g. n_gpu_layers=-1 n_batch=64 (llamacpp), "
-                             "gpu_memory_utilization=0.8 (vllm), dtype=bfloat16 (hf); repeatable")
-
-    evaluation = parser.add_argument_group("evaluation")
-    evaluation.add_argument("--metrics", nargs="+", default=["nDCG@10"], metavar="MEASURE",
-                            help="ir-measures names printed at the end (default: nDCG@10)")
+    add_flags(rerank, RerankerSettings, [name for name in RERANKER_SETTINGS if name not in ("options", "batch_size")],
+              reranker={"choices": ("none", *RERANKERS), "default": "none", "dest": "rerank"})
+    add_flags(rerank, SearchSettings, ["resume", "traces"])
+    add_flags(parser.add_argument_group("backend options"), SearchSettings, [
+        "base_url", "api_key", "endpoint", "concurrency", "tensor_parallel_size", "max_model_len", "device",
+        "backend_option"])
+    add_flags(parser.add_argument_group("evaluation"), SearchSettings, ["metrics"])
     ray_pool.add_arguments(parser)
     return parser
 
@@ -134,7 +133,7 @@ def _slug(text: str) -> str:
     return slug(text.rstrip("/").split("/")[-1] if Path(text).exists() else text)
 
 
-def default_output(args) -> Path:
+def default_output(args: argparse.Namespace) -> Path:
     """A name that says what selects the work (index, topics, first stage, hits) and the reranker."""
     from reasonrank_ir.homes import runs_home
     from reasonrank_ir.job import file_digest
@@ -152,7 +151,7 @@ def default_output(args) -> Path:
     return runs_home() / (".".join(parts) + ".txt")
 
 
-def job_spec(args, spec):
+def job_spec(args: argparse.Namespace, spec: RerankerSpec | None) -> JobSpec:
     """The job the flags describe (see ``pipeline.job_spec``: the experiments describe theirs the same way)."""
     from reasonrank_ir.pipeline.job_spec import JobSpec
 
@@ -160,9 +159,9 @@ def job_spec(args, spec):
                    qrels=args.qrels, limit_queries=args.limit_queries)
 
 
-def make_first_stage(args):
+def make_first_stage(args: argparse.Namespace) -> FirstStage:
     """The first stage the flags describe (its ``name`` says what produced the run)."""
-    from reasonrank_ir.retrieval.dense import DenseSettings
+    from reasonrank_ir.retrieval.dense_index import DenseSettings
     from reasonrank_ir.retrieval.expansion import ExpansionSettings
     from reasonrank_ir.retrieval.fusion import FusionSettings
 
@@ -182,7 +181,7 @@ def make_first_stage(args):
                           threads=args.threads, batch_size=args.batch_size))
 
 
-def backend_options(args) -> dict:
+def backend_options(args: argparse.Namespace) -> dict[str, Any]:
     """Only the flags the user set; the chosen engine rejects ones it does not take."""
     context = "n_ctx" if args.backend == "llamacpp" else "max_model_len"
     options = {"base_urls": args.base_url, "api_key": args.api_key, "concurrency": args.concurrency,
@@ -198,24 +197,20 @@ def backend_options(args) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def _flag(loc: tuple) -> str:
+def _flag(loc: tuple[Any, ...]) -> str:
     """A spec field as its flag, for errors: ``rerank window (--window)``."""
-    flags = {"reranker": "--rerank", "options": "--backend-option"}
-    return f"rerank {loc[0]} ({flags.get(loc[0], '--' + str(loc[0]).replace('_', '-'))})"
+    return f"rerank {loc[0]} ({RERANKER_SETTINGS[loc[0]].flag})"
 
 
-def reranker_spec(args):
+def reranker_spec(args: argparse.Namespace) -> RerankerSpec:
     """The ``RerankerSpec`` the flags describe, checked: bad window settings fail before topics and model load."""
     from reasonrank_ir.rerank.spec import RerankerSpec
     from reasonrank_ir.settings import validate
 
-    return validate(RerankerSpec, {
-        "reranker": args.rerank, "model": args.model or DEFAULT_MODELS.get(args.rerank), "tokenizer": args.tokenizer,
-        "backend": args.backend, "options": backend_options(args) if args.rerank != "oracle" else {},
-        "depth": args.depth, "window": args.window, "step": args.step, "passes": args.passes,
-        "passage_tokens": args.passage_tokens, "max_tokens": args.max_tokens, "batch_size": args.batch_size,
-        "schedule": args.schedule,
-    }, place=_flag)
+    values = {name: getattr(args, name) for name in RERANKER_SETTINGS if name not in ("reranker", "options")}
+    values.update(reranker=args.rerank, model=args.model or DEFAULT_MODELS.get(args.rerank),
+                  options=backend_options(args) if args.rerank != "oracle" else {})
+    return validate(RerankerSpec, values, place=_flag)
 
 
 def make_reranker(spec, dataset: Dataset, args=None):

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar, get_args, get_type_hints
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -71,7 +71,7 @@ def _one_line(problem: Mapping[str, Any], model: type[BaseModel], where: str,
     if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # a model's, a dataclass's
         key, loc = str(loc[-1]), loc[:-1]
         known = _fields_at(model, loc)
-        message = f"unknown setting {key!r}; known: {', '.join(known)}." + close_matches(key, known)
+        message = unknown("setting", key, known)
     elif kind == "value_error":
         message = str(problem["ctx"]["error"])
     elif kind == "greater_than_equal":

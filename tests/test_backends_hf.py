@@ -91,5 +91,5 @@ def test_create_backend_and_errors(tiny_qwen2, tmp_path):
         HFBackend(str(tmp_path))  # a folder, but no checkpoint in it
     with pytest.raises(ReasonRankError, match="Did you mean: bfloat16"):
         HFBackend(str(tiny_qwen2), dtype="bfloat")
-    with pytest.raises(ReasonRankError, match="Unknown device 'gpu'"):
+    with pytest.raises(ReasonRankError, match="unknown device 'gpu'"):
         HFBackend(str(tiny_qwen2), device="gpu")

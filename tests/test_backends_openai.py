@@ -361,7 +361,7 @@ def test_the_first_request_that_fails_for_good_stops_the_others(scripted, fatal)
     ("llamacpp", {"n_gpu_layer": 1}, None, "Did you mean: n_gpu_layers"),
     ("hf", {"batch_size": "four"}, None, "batch_size='four': expected int"),
     ("hf", {"batch_size": 0}, None, "batch_size must be at least 1"),
-    ("hf", {"dtype": "fp8"}, None, "Unknown dtype 'fp8'"),
+    ("hf", {"dtype": "fp8"}, None, "unknown dtype 'fp8'"),
     ("hf", {"devise": "cpu"}, None, "Did you mean: device"),
 ])
 def test_engine_options_are_checked_by_name_type_and_value_without_loading_anything(backend, options, model,

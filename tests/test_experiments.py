@@ -197,7 +197,7 @@ GOOD_SYSTEM = {"name": "rr", "reranker": "reasonrank", "model": "some/model", "b
     ({"systems": [{**GOOD_SYSTEM, "windw": 10}]}, "unknown setting 'windw'"),
     ({"systems": [{**GOOD_SYSTEM, "window": 0}]}, "window must be a positive integer"),
     ({"systems": [{"name": "rr", "reranker": "reasonrank"}]}, "needs model:"),
-    ({"first_stage": {"published": {"biolgy": 1.0}}}, "'biolgy' is not a dataset of this experiment"),
+    ({"first_stage": {"published": {"biolgy": 1.0}}}, "unknown dataset 'biolgy': not a dataset of this experiment"),
     ({"first_stage": {"runs": "somewhere", "pattern": "run.txt"}}, "must contain {subset}"),
 ])
 def test_bad_yaml_fails_before_any_work(change, message, tmp_path, capsys):

@@ -253,12 +253,12 @@ def test_packaged_configs_are_their_trainers_settings():
 
 
 @pytest.mark.parametrize("assignment, message", [
-    ("modle=x", "error: unknown setting 'modle'; known: model, data, "),
+    ("modle=x", "error: unknown setting 'modle'; choose one of model, data, "),
     ("modle=x", "Did you mean: model?"),
     ("training.learnin_rate=1e-5", "error: training: unknown setting 'learnin_rate'"),
     ("training.learnin_rate=1e-5", "Did you mean: learning_rate"),
-    ("reward.phy=0.3", "error: reward: unknown setting 'phy'; known: phi, gamma, p, k. Did you mean: phi"),
-    ("prompt.max_pasage_tokens=100", "error: prompt: unknown setting 'max_pasage_tokens'; known: max_passage_tokens, "
+    ("reward.phy=0.3", "error: reward: unknown setting 'phy'; choose one of phi, gamma, p, k. Did you mean: phi"),
+    ("prompt.max_pasage_tokens=100", "error: prompt: unknown setting 'max_pasage_tokens'; choose one of max_passage_tokens, "
                                      "style. Did you mean: max_passage_tokens?"),
     ("lora.rr=8", "error: lora: unknown setting 'rr'"),
     ("lora.rr=8", "Did you mean: r?"),
@@ -296,7 +296,7 @@ def test_flags_yaml_keys_and_set_share_names_and_defaults(tmp_path, capsys):
     config.write_text("index: cranfield\nlist_sise: 7\n")
     assert main(["--config", str(config), "--output", str(tmp_path / "m.jsonl")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {config}: unknown setting 'list_sise'; known: model, ") and err.count("\n") == 1
+    assert err.startswith(f"error: {config}: unknown setting 'list_sise'; choose one of model, ") and err.count("\n") == 1
     assert err.endswith("Did you mean: list_size?\n")
 
 

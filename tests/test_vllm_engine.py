@@ -103,7 +103,7 @@ def test_a_prompt_longer_than_the_context_fails_alone(backend, prompts):
 @pytest.mark.parametrize("options, message", [
     ({"max_model_len": 0}, r"vLLM cannot start .*max_model_len must be a positive integer"),
     ({"dtype": "bfloat"}, r"vLLM cannot start .*dtype"),
-    ({"max_model_lenn": 2048}, r"no option 'max_model_lenn'.*Did you mean: max_model_len"),
+    ({"max_model_lenn": 2048}, r"backend option 'max_model_lenn'.*Did you mean: max_model_len"),
     ({"tensor_parallel_size": 0}, r"tensor_parallel_size must be at least 1"),
 ])
 def test_engine_options_vllm_rejects_are_one_line(tiny_qwen2_vllm, options, message):

@@ -112,7 +112,7 @@ def test_kill_9_then_resume_under_auto_generates_only_missing_windows(whole, top
 
 @pytest.mark.parametrize("option, message", [
     ("max_model_len=0", "max_model_len must be a positive integer"),
-    ("max_num_seqz=4", "no option 'max_num_seqz'"),
+    ("max_num_seqz=4", "backend option 'max_num_seqz'"),
 ])
 def test_engine_options_vllm_refuses_fail_before_the_first_stage(topics, tiny_qwen2_vllm, tmp_path, option,
                                                                  message, capsys):

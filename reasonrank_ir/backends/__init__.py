@@ -15,7 +15,7 @@ import typing
 from typing import Any
 
 from reasonrank_ir.backends.base import Backend, Generation, Message, Prompt, Sampling
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 
 BACKENDS = ("auto", "vllm", "hf", "openai", "llamacpp")
 
@@ -34,8 +34,7 @@ def resolve_backend_name(name: str) -> str:
     whether it found a device, which ``torch.cuda`` cannot (ROCm, vLLM's CPU build).
     """
     if name not in BACKENDS:
-        raise ReasonRankError(f"Unknown backend {name!r}; expected one of {', '.join(BACKENDS)}."
-                              + close_matches(name, BACKENDS))
+        raise ReasonRankError(unknown("backend", name, BACKENDS))
     if name != "auto":
         return name
     if importlib.util.find_spec("vllm") is None:
@@ -81,10 +80,10 @@ def _takes_any_option(engine: type) -> bool:
 
 
 def _unknown_option(name: str, key: str, engine: type, parameters: dict[str, Any]) -> ReasonRankError:
-    takes = ("vLLM's engine arguments (vllm.EngineArgs) and progress" if _takes_any_option(engine)
-             else ", ".join(parameters))
-    return ReasonRankError(f"The {name} backend has no option {key!r}; it takes {takes}."
-                           + close_matches(key, parameters))
+    if _takes_any_option(engine):
+        return ReasonRankError(unknown(f"{name} backend option", key, parameters, listed=False,
+                                       hint="it takes vLLM's engine arguments (vllm.EngineArgs) and progress"))
+    return ReasonRankError(unknown(f"{name} backend option", key, parameters))
 
 
 def check_backend_options(name: str, options: dict[str, Any], model: str | None = None) -> dict[str, Any]:

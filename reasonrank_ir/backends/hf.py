@@ -10,7 +10,7 @@ from typing import Any
 
 from reasonrank_ir.backends.base import Generation, Prompt, Sampling, render_prompt
 from reasonrank_ir.batching import batched
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 
@@ -33,8 +33,7 @@ class HFBackend:
             raise ReasonRankError(f"batch_size must be at least 1, got {options['batch_size']}.")
         dtype = options.get("dtype", "auto")
         if dtype not in DTYPES:
-            raise ReasonRankError(f"Unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}."
-                                  + close_matches(str(dtype), DTYPES))
+            raise ReasonRankError(unknown("dtype", dtype, DTYPES))
 
     def __init__(self, model: str, *, batch_size: int = 8, device: str | None = None,
                  dtype: str = "auto", progress: bool = False) -> None:
@@ -44,15 +43,14 @@ class HFBackend:
         if batch_size < 1:
             raise ReasonRankError(f"batch_size must be at least 1, got {batch_size}.")
         if dtype not in DTYPES:
-            raise ReasonRankError(f"Unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}."
-                                  + close_matches(dtype, DTYPES))
+            raise ReasonRankError(unknown("dtype", dtype, DTYPES))
         self.model = model
         self.batch_size = batch_size
         self.progress = progress
         try:
             self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         except RuntimeError as error:
-            raise ReasonRankError(f"Unknown device {device!r}; use cpu, cuda or cuda:N.") from error
+            raise ReasonRankError(unknown("device", device, (), hint="use cpu, cuda or cuda:N")) from error
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ReasonRankError(f"Device {device!r} asked for, but no CUDA GPU is visible; "
                                   "use device='cpu'.")

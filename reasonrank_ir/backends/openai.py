@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reasonrank_ir.backends.base import Generation, Prompt, Sampling
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 
 ENDPOINTS = ("chat", "completions")
 SECONDS_PER_TOKEN = 0.1
@@ -105,8 +105,7 @@ class OpenAIBackend:
         """Endpoint, URLs, concurrency, retries and times checked before any tokenizer or client loads."""
         endpoint = options.get("endpoint", "chat")
         if endpoint not in ENDPOINTS:
-            raise ReasonRankError(f"Unknown endpoint {endpoint!r}; expected one of "
-                                  f"{', '.join(ENDPOINTS)}." + close_matches(str(endpoint), ENDPOINTS))
+            raise ReasonRankError(unknown("endpoint", endpoint, ENDPOINTS))
         urls = options.get("base_urls")
         urls = [urls] if isinstance(urls, str) else list(urls or [])
         if not urls:

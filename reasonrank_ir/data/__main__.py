@@ -2,8 +2,30 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
+from reasonrank_ir.declare import Setting, add_flags
 from reasonrank_ir.errors import ArgumentParser, cli_main
+
+
+class ImportBrightSettings:
+    """``import-bright``'s settings (each subcommand's flags come from its class, as every command's do)."""
+
+    directory: Annotated[str, Setting("folder holding topics.bright-*.tsv.gz, qrels.bright-*.txt, ...",
+                                      positional=True)]
+
+
+class ImportSettings:
+    """``import``'s settings."""
+
+    dataset: Annotated[str, Setting("ir_datasets id, e.g. cranfield", positional=True)]
+    directory: Annotated[str, Setting("folder holding the downloaded files", positional=True)]
+
+
+class InfoSettings:
+    """``info``'s settings."""
+
+    dataset: Annotated[str, Setting("", positional=True)]
 
 
 @cli_main
@@ -12,13 +34,10 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Import downloaded topics, qrels and corpora into the caches "
                                                  "Pyserini and ir_datasets read, so dataset names work offline.")
     commands = parser.add_subparsers(dest="command", required=True)
-    bright = commands.add_parser("import-bright", help="copy BRIGHT topics/qrels files into Pyserini's cache")
-    bright.add_argument("directory", help="folder holding topics.bright-*.tsv.gz, qrels.bright-*.txt, ...")
-    irds = commands.add_parser("import", help="copy a collection's files into ir_datasets' cache")
-    irds.add_argument("dataset", help="ir_datasets id, e.g. cranfield")
-    irds.add_argument("directory", help="folder holding the downloaded files")
-    info = commands.add_parser("info", help="show what a dataset name resolves to")
-    info.add_argument("dataset")
+    add_flags(commands.add_parser("import-bright", help="copy BRIGHT topics/qrels files into Pyserini's cache"),
+              ImportBrightSettings)
+    add_flags(commands.add_parser("import", help="copy a collection's files into ir_datasets' cache"), ImportSettings)
+    add_flags(commands.add_parser("info", help="show what a dataset name resolves to"), InfoSettings)
     args = parser.parse_args(argv)
     if args.command == "import-bright":
         from reasonrank_ir.data import import_bright

@@ -11,7 +11,7 @@ from reasonrank_ir.data.bright import BrightDataset, canonical_name, hub_name
 from reasonrank_ir.data.irds import IrDatasetsDataset, irds_ids, is_irds_id
 from reasonrank_ir.data.local import LocalCorpusDataset, LocalIndexDataset
 from reasonrank_ir.data.prebuilt import PrebuiltDataset
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.io.names import looks_like_path
 from reasonrank_ir.io.topics import read_topics
 from reasonrank_ir.io.trec import read_qrels
@@ -52,14 +52,13 @@ def resolve(name: str) -> DatasetRef:
     if is_irds_id(name):
         return DatasetRef("irds", name)
     if looks_like_path(name) or "/" in name:  # a path, not a Pyserini name
-        raise ReasonRankError(f"unknown index or dataset {name!r}: no such folder, and not an ir_datasets id."
-                              f"{close_matches(name, irds_ids())}")
+        raise ReasonRankError(unknown("index or dataset", name, irds_ids(), listed=False,
+                                      hint="no such folder, and not an ir_datasets id"))
     if is_prebuilt_index(name):
         return DatasetRef("prebuilt", name)
     known = dict.fromkeys([*BRIGHT_NAMES, *irds_ids(), *prebuilt_index_names()])
-    raise ReasonRankError(
-        f"unknown index or dataset {name!r}: not a BRIGHT name, an ir_datasets id, a Pyserini prebuilt index, "
-        f"or a folder.{close_matches(name, known)}")
+    raise ReasonRankError(unknown("index or dataset", name, known, listed=False,
+                                  hint="not a BRIGHT name, an ir_datasets id, a Pyserini prebuilt index, or a folder"))
 
 
 def load(name: str, topics: str | None = None, qrels: str | None = None) -> Dataset:

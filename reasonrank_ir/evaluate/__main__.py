@@ -3,24 +3,31 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Annotated
 
-from reasonrank_ir.errors import ArgumentParser, cli_main
+from reasonrank_ir.declare import Setting, command_parser
+from reasonrank_ir.errors import cli_main
 from reasonrank_ir.evaluate.measures import DEFAULT_METRICS, check_fit, evaluate, format_lines, parse_measures
+
+
+class EvaluateSettings:
+    """What the command takes (its flags come from here, as every command's do)."""
+
+    run: Annotated[str, Setting("TREC run file: qid Q0 docid rank score tag", positional=True)]
+    qrels: Annotated[str, Setting("a qrels file, a dataset name (bright-biology, cranfield, ...) or a Pyserini "
+                                  "qrels name", metavar="NAME_OR_FILE")]
+    metrics: Annotated[list[str], Setting("ir-measures names (default: nDCG@10), e.g. nDCG@10 R@100 MAP",
+                                          nargs="+", metavar="MEASURE")] = list(DEFAULT_METRICS)
+    per_query: Annotated[bool, Setting("also print one line per query and measure")] = False
+    json: Annotated[bool, Setting("print JSON {aggregate, per_query} instead")] = False
+    no_complete: Annotated[bool, Setting("average over the run's queries only (default counts missing judged "
+                                         "queries as 0)")] = False
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m reasonrank_ir.evaluate",
-                                     description="Score a TREC run with ir-measures (trec_eval -c averaging).")
-    parser.add_argument("run", help="TREC run file: qid Q0 docid rank score tag")
-    parser.add_argument("--qrels", required=True, metavar="NAME_OR_FILE",
-                        help="a qrels file, a dataset name (bright-biology, cranfield, ...) or a Pyserini qrels name")
-    parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), metavar="MEASURE",
-                        help="ir-measures names (default: nDCG@10), e.g. nDCG@10 R@100 MAP")
-    parser.add_argument("--per-query", action="store_true", help="also print one line per query and measure")
-    parser.add_argument("--json", action="store_true", help="print JSON {aggregate, per_query} instead")
-    parser.add_argument("--no-complete", action="store_true",
-                        help="average over the run's queries only (default counts missing judged queries as 0)")
+    parser = command_parser(EvaluateSettings, "python -m reasonrank_ir.evaluate",
+                            "Score a TREC run with ir-measures (trec_eval -c averaging).")
     args = parser.parse_args(argv)
     from pathlib import Path
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.types import Qrels, Run
 
 DEFAULT_METRICS = ("nDCG@10",)
@@ -24,8 +24,8 @@ def parse_measures(names: Iterable[str]) -> list:
             measures.append(ir_measures.parse_measure(name))
         except (ValueError, NameError, SyntaxError, TypeError, AttributeError):
             known = list(ir_measures.measures.registry)
-            raise ReasonRankError(f"unknown measure {name!r} (ir-measures syntax, e.g. nDCG@10, R@100, "
-                                  f"MAP, RR@10).{close_matches(name.split('@')[0], known)}") from None
+            raise ReasonRankError(unknown("measure", name, known, listed=False, near=name.split("@")[0],
+                                          hint="ir-measures syntax, e.g. nDCG@10, R@100, MAP, RR@10")) from None
         cutoff = getattr(measures[-1], "params", {}).get("cutoff")
         if cutoff is not None and not (isinstance(cutoff, int) and cutoff >= 1):
             raise ReasonRankError(f"measure {name!r}: the cut-off after @ must be at least 1, found {cutoff!r}")

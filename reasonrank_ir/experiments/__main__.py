@@ -11,10 +11,53 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
+from reasonrank_ir.declare import Setting, add_flags
 from reasonrank_ir.errors import ArgumentParser, ReasonRankError, cli_main
 from reasonrank_ir.io import check_output_dir
 from reasonrank_ir.pipeline import ray_pool
+
+if TYPE_CHECKING:
+    from reasonrank_ir.experiments.config import Experiment
+
+_EXPERIMENT = Setting("a name from `list`, or a YAML file", positional=True, metavar="YAML_OR_NAME")
+
+
+class ShowSettings:
+    """``show``'s settings (each subcommand's flags come from its class, as every command's do)."""
+
+    experiment: Annotated[str, _EXPERIMENT]
+    commands: Annotated[bool, Setting(
+        "print instead the `python -m reasonrank_ir.search` command of each dataset × row: each makes that part's "
+        "run alone, and `run` takes it as its own (nothing is run)")] = False
+    only: Annotated[list[str] | None, Setting("with --commands: only these datasets", nargs="+",
+                                              metavar="DATASET")] = None
+    limit_queries: Annotated[int | None, Setting("with --commands: first N queries", metavar="N")] = None
+    output_dir: Annotated[str | None, Setting("with --commands: the folder of the runs (default: runs/<experiment>)",
+                                              metavar="DIR")] = None
+
+
+class RunSettings:
+    """``run``'s settings, the ``--ray`` flags aside (``pipeline.ray_pool``)."""
+
+    experiment: Annotated[str, _EXPERIMENT]
+    only: Annotated[list[str] | None, Setting("run only these datasets (column names)", nargs="+",
+                                              metavar="DATASET")] = None
+    limit_queries: Annotated[int | None, Setting("first N queries of each dataset (a quick try)", metavar="N")] = None
+    output_dir: Annotated[str | None, Setting("where runs and scores go (default: runs/<experiment>)",
+                                              metavar="DIR")] = None
+    overwrite: Annotated[bool, Setting(
+        "redo the parts whose recorded settings differ from the YAML (the others are kept); without it such parts "
+        "are refused before any work")] = False
+
+
+class ReportSettings:
+    """``report``'s settings."""
+
+    experiment: Annotated[str, _EXPERIMENT]
+    output_dir: Annotated[str | None, Setting("the folder run wrote (default: runs/<experiment>)",
+                                              metavar="DIR")] = None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,31 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
                     "paper's table with the published numbers beside ours.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the experiments known by name (packaged, and ./experiments/*.yaml)")
-    show = commands.add_parser("show", help="print an experiment's YAML (copy it to change a setting)")
-    show.add_argument("experiment", metavar="YAML_OR_NAME", help="a name from `list`, or a YAML file")
-    show.add_argument("--commands", action="store_true",
-                      help="print instead the `python -m reasonrank_ir.search` command of each dataset × row: "
-                           "each makes that part's run alone, and `run` takes it as its own (nothing is run)")
-    show.add_argument("--only", nargs="+", metavar="DATASET", help="with --commands: only these datasets")
-    show.add_argument("--limit-queries", type=int, metavar="N", help="with --commands: first N queries")
-    show.add_argument("--output-dir", metavar="DIR", help="with --commands: the folder of the runs "
-                                                          "(default: runs/<experiment>)")
+    add_flags(commands.add_parser("show", help="print an experiment's YAML (copy it to change a setting)"),
+              ShowSettings)
     run = commands.add_parser("run", help="run every dataset of an experiment (finished parts are kept)")
-    run.add_argument("experiment", metavar="YAML_OR_NAME", help="a name from `list`, or a YAML file")
-    run.add_argument("--only", nargs="+", metavar="DATASET", help="run only these datasets (column names)")
-    run.add_argument("--limit-queries", type=int, metavar="N", help="first N queries of each dataset (a quick try)")
-    run.add_argument("--output-dir", metavar="DIR", help="where runs and scores go (default: runs/<experiment>)")
-    run.add_argument("--overwrite", action="store_true",
-                     help="redo the parts whose recorded settings differ from the YAML (the others are kept); "
-                          "without it such parts are refused before any work")
+    add_flags(run, RunSettings)
     ray_pool.add_arguments(run)
-    report = commands.add_parser("report", help="print the markdown table; write report.md and a PNG chart")
-    report.add_argument("experiment", metavar="YAML_OR_NAME", help="a name from `list`, or a YAML file")
-    report.add_argument("--output-dir", metavar="DIR", help="the folder run wrote (default: runs/<experiment>)")
+    add_flags(commands.add_parser("report", help="print the markdown table; write report.md and a PNG chart"),
+              ReportSettings)
     return parser
 
 
-def _report(experiment, output_dir: Path, require_scores: bool = False) -> str:
+def _report(experiment: Experiment, output_dir: Path, require_scores: bool = False) -> str:
     from reasonrank_ir.experiments.report import build_report, write_chart, write_inspections
 
     report = build_report(experiment, output_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.experiments.config import Experiment, parse_experiment
 
 
@@ -34,9 +34,8 @@ def find_experiment(name_or_path: str | os.PathLike) -> Path:
     name = path.name.removesuffix(".yaml")
     if name in known and (len(path.parts) == 1 or path.parent.name == "experiments"):
         return known[name]
-    raise ReasonRankError(f"no experiment {str(name_or_path)!r}: not a file, and not one of "
-                          f"{', '.join(known)} (python -m reasonrank_ir.experiments list)."
-                          + close_matches(name, list(known)))
+    raise ReasonRankError(unknown("experiment", str(name_or_path), known, near=name,
+                                  hint="not a file, nor a name of python -m reasonrank_ir.experiments list"))
 
 
 def load_experiment(name_or_path: str | os.PathLike) -> Experiment:

@@ -13,12 +13,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.io.names import looks_like_path
-from reasonrank_ir.pipeline.first_stage import FirstStage
-from reasonrank_ir.retrieval.bm25 import BM25Settings
+from reasonrank_ir.pipeline.first_stage import FirstStageSettings
 from reasonrank_ir.rerank.spec import RerankerSpec
-from reasonrank_ir.settings import PositiveInt, Settings, validate
+from reasonrank_ir.settings import Settings, validate
 
 AVERAGE = "average"
 """Key of a published average in ``published`` (the paper's last column)."""
@@ -92,18 +91,15 @@ class DatasetSpec(Settings):
         return entry
 
 
-class FirstStageSpec(Settings):
-    """Pyserini BM25 on each dataset's index, or a folder of published runs (``runs`` + ``pattern``)."""
+class FirstStageSpec(Settings, FirstStageSettings):
+    """Pyserini BM25 on each dataset's index, or a folder of published runs (``runs`` + ``pattern``).
+
+    ``hits``, ``k1``, ``b`` and ``remove_query`` are the search flags' (``FirstStageSettings``)."""
 
     name: PlainWord
     """Default: ``bm25``, or ``first-stage`` when ``runs`` is given."""
     label: str
     """Default: the name."""
-    hits: PositiveInt = FirstStage.hits
-    k1: float = BM25Settings.k1
-    b: float = BM25Settings.b
-    remove_query: bool = False
-    """Pyserini's ``--remove-query`` (drop hits whose id is the query id), as in the BRIGHT 2CR runs."""
     runs: Annotated[Path | None, BeforeValidator(_folder)] = None
     pattern: str = "{subset}.txt"
     """File name inside ``runs``; ``{subset}`` is the dataset's column name (BRIGHT: ``earth_science``)."""
@@ -219,8 +215,8 @@ class Experiment(Settings):
                 (f"systems[{i}]", s.published) for i, s in enumerate(self.systems)]:
             for key in published:
                 if key not in allowed:
-                    raise ValueError(f"{where}.published: {key!r} is not a dataset of this experiment."
-                                     + close_matches(key, allowed))
+                    raise ValueError(f"{where}.published: "
+                                     + unknown("dataset", key, allowed, hint="not a dataset of this experiment"))
         return self
 
     @property
@@ -244,8 +240,7 @@ class Experiment(Settings):
             match = [d for d in self.datasets if wanted in (d.name, d.dataset, d.index)]
             if not match:
                 known = [d.name for d in self.datasets]
-                raise ReasonRankError(f"--only {wanted!r}: {self.name} has no such dataset; it has "
-                                      f"{', '.join(known)}.{close_matches(wanted, known)}")
+                raise ReasonRankError("--only: " + unknown("dataset", wanted, known, hint=f"{self.name} has no such dataset"))
             chosen.extend(d for d in match if d not in chosen)
         return self.model_copy(update={"datasets": tuple(chosen)})
 

@@ -3,29 +3,35 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Annotated
 
-from reasonrank_ir.errors import ArgumentParser, cli_main
+from reasonrank_ir.declare import Setting, command_parser
+from reasonrank_ir.errors import cli_main
+
+
+class InspectSettings:
+    """What the command takes (its flags come from here, as every command's do)."""
+
+    run: Annotated[str, Setting("TREC run file (a reranked run written by search or experiments)", positional=True,
+                                metavar="RUN")]
+    traces: Annotated[str | None, Setting("reasoning traces JSONL (default: <run>.traces.jsonl beside it)",
+                                          metavar="FILE")] = None
+    baseline: Annotated[str | None, Setting("the run to compare with (default: the first stage, recovered from the "
+                                            "traces)", metavar="RUN")] = None
+    qrels: Annotated[str | None, Setting("judgments: a file or dataset name (default: the dataset of a "
+                                         "run.<dataset>.*.txt name)", metavar="NAME_OR_FILE")] = None
+    topics: Annotated[str | None, Setting("query texts: a file or dataset name (default: as --qrels)",
+                                          metavar="NAME_OR_FILE")] = None
+    index: Annotated[str | None, Setting("dataset or index folder to read passage texts from (default: none, ids "
+                                         "only)", metavar="NAME_OR_PATH")] = None
+    metric: Annotated[str, Setting("ir-measures name (default: nDCG@10)")] = "nDCG@10"
+    output: Annotated[str | None, Setting("HTML file (default: the run's name with .html)", metavar="FILE")] = None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(
-        prog="python -m reasonrank_ir.inspect",
-        description="Write one self-contained HTML page showing a reranked run: scores before and after, "
-                    "per-query changes, and every window's input, reasoning and answer.")
-    parser.add_argument("run", metavar="RUN", help="TREC run file (a reranked run written by search or experiments)")
-    parser.add_argument("--traces", metavar="FILE",
-                        help="reasoning traces JSONL (default: <run>.traces.jsonl beside it)")
-    parser.add_argument("--baseline", metavar="RUN",
-                        help="the run to compare with (default: the first stage, recovered from the traces)")
-    parser.add_argument("--qrels", metavar="NAME_OR_FILE",
-                        help="judgments: a file or dataset name (default: the dataset of a run.<dataset>.*.txt name)")
-    parser.add_argument("--topics", metavar="NAME_OR_FILE",
-                        help="query texts: a file or dataset name (default: as --qrels)")
-    parser.add_argument("--index", metavar="NAME_OR_PATH",
-                        help="dataset or index folder to read passage texts from (default: none, ids only)")
-    parser.add_argument("--metric", default="nDCG@10", help="ir-measures name (default: nDCG@10)")
-    parser.add_argument("--output", metavar="FILE", help="HTML file (default: the run's name with .html)")
-    return parser
+    return command_parser(InspectSettings, "python -m reasonrank_ir.inspect",
+                          "Write one self-contained HTML page showing a reranked run: scores before and after, "
+                          "per-query changes, and every window's input, reasoning and answer.")
 
 
 @cli_main

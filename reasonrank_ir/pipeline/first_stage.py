@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
 
 from reasonrank_ir.data import Dataset
+from reasonrank_ir.declare import Setting, declared
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.trec import read_run
 from reasonrank_ir.retrieval.bm25 import BM25, BM25Settings
@@ -17,6 +19,20 @@ from reasonrank_ir.retrieval.dense import DenseSettings
 from reasonrank_ir.retrieval.expansion import ExpansionSettings
 from reasonrank_ir.retrieval.fusion import FusionSettings, fuse
 from reasonrank_ir.types import Query, Ranking, Run
+
+
+class FirstStageSettings:
+    """The first-stage settings a search flag and an experiment's ``first_stage:`` key both give,
+    recorded in a job's settings under their flags (declared once: see ``declare``)."""
+
+    hits: Annotated[int, Setting("candidates per query (default: %(default)s)", minimum=1)] = 100
+    k1: Annotated[float, Setting("BM25 k1 (default: %(default)s)")] = BM25Settings.k1
+    b: Annotated[float, Setting("BM25 b (default: %(default)s)")] = BM25Settings.b
+    remove_query: Annotated[bool, Setting("drop hits whose id is the query id")] = BM25Settings.remove_query
+    """Pyserini's ``--remove-query``, as in the BRIGHT 2CR runs."""
+
+
+FIRST_STAGE_SETTINGS = declared(FirstStageSettings)
 
 
 @dataclass(frozen=True)
@@ -27,7 +43,7 @@ class FirstStage:
     which is what the reranker sees.
     """
 
-    hits: int = 100
+    hits: int = FirstStageSettings.hits
     bm25: BM25Settings = BM25Settings()
     run_file: str | None = None
     dense: DenseSettings | None = None
@@ -48,6 +64,10 @@ class FirstStage:
             raise ReasonRankError("--fusion fuses BM25 with --dense retrieval, or the files of --fuse-runs")
         if self.fuse_runs and self.dense:
             raise ReasonRankError("--fuse-runs fuses run files only; write the dense run first and add it")
+
+    def setting(self, name: str) -> Any:
+        """The value of a declared first-stage setting (``FirstStageSettings``): hits, or BM25's."""
+        return self.hits if name == "hits" else getattr(self.bm25, name)
 
     @property
     def name(self) -> str:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.job import file_digest
-from reasonrank_ir.pipeline.first_stage import FirstStage
+from reasonrank_ir.pipeline.first_stage import FIRST_STAGE_SETTINGS, FirstStage
+from reasonrank_ir.rerank.declared import RERANKER_SETTINGS
 
 if TYPE_CHECKING:
     from reasonrank_ir.rerank.spec import RerankerSpec
@@ -60,29 +61,29 @@ class JobSpec:
         (the reranker's own wins). A resumed or repeated job must have the same."""
         first, spec = self.first_stage, self.reranker
         settings = {"--index": self.index, "--topics": source(self.topics), "--limit-queries": self.limit_queries,
-                    "--hits": first.hits, "first stage": first.name,
-                    "--run": file_source(first.run_file) if first.run_file else None,
-                    "--fuse-runs": [file_source(path) for path in first.fuse_runs], "--k1": first.bm25.k1,
-                    "--b": first.bm25.b, "--remove-query": first.bm25.remove_query,
+                    "first stage": first.name, "--run": file_source(first.run_file) if first.run_file else None,
+                    "--fuse-runs": [file_source(path) for path in first.fuse_runs],
+                    **{item.flag: first.setting(name) for name, item in FIRST_STAGE_SETTINGS.items()},
                     "--rerank": spec.reranker if spec else "none"}
         if first.fusion:
             settings.update({"--alpha": first.fusion.alpha, "--rrf-k": first.fusion.rrf_k})
         if spec is None:
             return settings
-        if spec.reranker == "oracle":
+        oracle = spec.reranker == "oracle"
+        if oracle:
             settings["--qrels"] = source(self.qrels)
         else:
             from reasonrank_ir.backends import resolve_backend_name
 
             options = {k: v for k, v in spec.options.items() if k not in UNRECORDED_OPTIONS and v is not None}
             urls = options.pop("base_urls", None)
-            settings.update({"--model": spec.model, "--tokenizer": spec.tokenizer, "--max-tokens": spec.max_tokens,
-                             "--backend": spec.backend, "engine": resolve_backend_name(spec.backend),
+            settings.update({"engine": resolve_backend_name(spec.backend),
                              "--base-url": sorted([urls] if isinstance(urls, str) else urls or [])})
             settings.update({f"--backend-option {k}": v for k, v in sorted(options.items())})
-        settings.update({"--depth": spec.depth, "--window": spec.window, "--step": spec.step,
-                         "--passes": spec.passes,
-                         "--passage-tokens": spec.config(passage_tokens).max_passage_tokens})
+        for name, item in RERANKER_SETTINGS.items():  # every recorded setting, under its flag
+            if item.setting.recorded and name != "reranker" and not (oracle and item.setting.engine):
+                settings[item.flag] = getattr(spec, name)
+        settings["--passage-tokens"] = spec.config(passage_tokens).max_passage_tokens  # the dataset's when unset
         return settings
 
     def command(self, output: str | os.PathLike, passage_tokens: int | None = None,
@@ -108,20 +109,17 @@ class JobSpec:
             argv.append("--remove-query")
         if spec is not None:
             argv += ["--rerank", spec.reranker]
-            if spec.reranker != "oracle":
-                argv += ["--model", spec.model or "", "--backend", spec.backend]
-                argv += ["--tokenizer", spec.tokenizer] if spec.tokenizer else []
-                for key, value in spec.options.items():
-                    if key == "base_urls":
-                        argv += [item for url in ([value] if isinstance(value, str) else value)
-                                 for item in ("--base-url", url)]
-                    elif key != "api_key" and value is not None:
-                        argv += ["--backend-option", f"{key}={_yaml_scalar(value)}"]
-                argv += ["--max-tokens", str(spec.max_tokens)]
-            argv += ["--depth", str(spec.depth), "--window", str(spec.window), "--step", str(spec.step),
-                     "--passes", str(spec.passes),
-                     "--passage-tokens", str(spec.config(passage_tokens).max_passage_tokens),
-                     "--batch-size", str(spec.batch_size)]
+            for name, item in RERANKER_SETTINGS.items():  # every setting the spec has, as its flag
+                if name == "reranker" or (spec.reranker == "oracle" and item.setting.engine):
+                    continue
+                value = (spec.config(passage_tokens).max_passage_tokens if name == "passage_tokens"
+                         else getattr(spec, name))
+                if name == "options":
+                    argv += _option_flags(value)
+                elif isinstance(value, bool):
+                    argv += [item.flag] if value else []
+                elif value is not None:
+                    argv += [item.flag, _number(value) if isinstance(value, float) else str(value)]
         argv += ["--output", display_path(output)]
         if metrics:
             argv += ["--metrics", *metrics]
@@ -143,6 +141,17 @@ def display_path(value: str | os.PathLike | int) -> str:
             return text
         return text if relative.startswith("..") else relative
     return text
+
+
+def _option_flags(options: dict[str, Any]) -> list[str]:
+    """Engine options as ``--base-url``/``--backend-option`` flags (an ``api_key`` is left to the environment)."""
+    argv = []
+    for key, value in options.items():
+        if key == "base_urls":
+            argv += [item for url in ([value] if isinstance(value, str) else value) for item in ("--base-url", url)]
+        elif key != "api_key" and value is not None:
+            argv += ["--backend-option", f"{key}={_yaml_scalar(value)}"]
+    return argv
 
 
 def _number(value: float) -> str:

@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 from reasonrank_ir.backends.base import Backend
-from reasonrank_ir.rerank.defaults import DEFAULT_MODELS, RERANKERS
+from reasonrank_ir.rerank.declared import DEFAULT_MODELS, RERANKERS
 from reasonrank_ir.rerank.listwise import (
     ListwiseReranker, RerankConfig, RerankedBatch, RerankSummary, SlidingWindowReranker, WindowRequest,
     WindowTrace,

@@ -22,27 +22,26 @@ from typing import Any, Protocol
 
 from reasonrank_ir.backends.base import Backend, Sampling
 from reasonrank_ir.batching import batched
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.io.traces import WindowTrace
+from reasonrank_ir.rerank.declared import RERANKER_SETTINGS, SCHEDULES, RerankerSettings
 from reasonrank_ir.rerank.parse import STATUSES, parse_answer
 from reasonrank_ir.rerank.prompts import PassageFormatter, build_messages, check_style, render
-from reasonrank_ir.rerank.window import STEP, WINDOW, pass_windows
+from reasonrank_ir.rerank.window import pass_windows
 from reasonrank_ir.types import Query, Ranking, Run
 
 
-SCHEDULES = ("rounds", "pipelined")
-
-BATCH_SIZE = 128
+BATCH_SIZE: int = RerankerSettings.batch_size
 """Queries reranked together by default: the windows a batch engine (vllm, hf) sees in one call."""
 
 @dataclass(frozen=True)
 class RerankConfig:
     """How deep and in which windows to rerank, and how to prompt and decode."""
 
-    depth: int = 100
-    window: int = WINDOW
-    step: int = STEP
-    passes: int = 1
+    depth: int = RerankerSettings.depth
+    window: int = RerankerSettings.window
+    step: int = RerankerSettings.step
+    passes: int = RerankerSettings.passes
     """Each pass runs the whole schedule again on the previous pass's order."""
     max_passage_tokens: int = 512
     """512 for BRIGHT and R2MED, 100 for TREC DL and BEIR (ReasonRank's settings)."""
@@ -50,11 +49,12 @@ class RerankConfig:
     sampling: Sampling = Sampling()
 
     def __post_init__(self) -> None:
-        for name, flag in (("depth", "--depth"), ("window", "--window"), ("step", "--step"), ("passes", "--passes"),
-                           ("max_passage_tokens", "--passage-tokens")):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ReasonRankError(f"rerank {name} ({flag}) must be a positive integer, found {value!r}")
+        for name, setting in (("depth", "depth"), ("window", "window"), ("step", "step"), ("passes", "passes"),
+                              ("max_passage_tokens", "passage_tokens")):
+            try:
+                RERANKER_SETTINGS[setting].check(getattr(self, name))
+            except ValueError as error:
+                raise ReasonRankError(f"rerank {name} ({RERANKER_SETTINGS[setting].flag}) {error}") from None
         if self.step > self.window:
             raise ReasonRankError(f"rerank step {self.step} is larger than window {self.window} (--step, --window): "
                                   "the ranks between windows would never be reranked; use a step of at most the window")
@@ -322,8 +322,7 @@ class ListwiseReranker(SlidingWindowReranker):
         concurrent = getattr(backend, "concurrent_requests", 0)
         schedule = schedule or ("pipelined" if concurrent else "rounds")
         if schedule not in SCHEDULES:
-            raise ReasonRankError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}."
-                                  + close_matches(schedule, SCHEDULES))
+            raise ReasonRankError(unknown("schedule", schedule, SCHEDULES))
         if schedule == "pipelined" and not concurrent:
             raise ReasonRankError(f"the {getattr(backend, 'name', backend)} backend generates one batch at a "
                                   "time, so it cannot pipeline queries: use --schedule rounds (or the vllm, "

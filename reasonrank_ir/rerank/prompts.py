@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from reasonrank_ir.backends.base import Message, Prompt
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 
 PROMPT_STYLES = ("reasonrank", "rankgpt", "qwen3")
 """``reasonrank``: reasoning mode of ReasonRank-7B/32B; ``rankgpt``: the non-reasoning RankGPT prompt;
@@ -64,8 +64,7 @@ def clean_query(text: str) -> str:
 def check_style(style: str) -> str:
     if style not in PROMPT_STYLES:
         raise ReasonRankError(
-            f"unknown prompt style {style!r}; choose one of {', '.join(PROMPT_STYLES)}."
-            + close_matches(style, PROMPT_STYLES)
+            unknown("prompt style", style, PROMPT_STYLES)
         )
     return style
 

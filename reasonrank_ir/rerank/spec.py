@@ -1,25 +1,25 @@
 """A reranker as a user configures it (``RerankerSpec``), and ``build_reranker``, the one way to build it.
 
 The search flags, an experiment's systems and ``Reranker.from_name`` all describe a reranker with
-this spec; its defaults are ``rerank.defaults``' (which ``--help`` shows without loading pydantic).
+this spec; its fields, defaults and bounds are declared once in ``rerank.declared`` (which ``--help``
+reads without loading pydantic); this model adds the checks across settings.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from pydantic import field_validator, model_validator
 
-from reasonrank_ir.backends import BACKENDS, check_backend_options
+from reasonrank_ir.backends import check_backend_options
 from reasonrank_ir.backends.base import Backend, Sampling
-from reasonrank_ir.errors import ReasonRankError, close_matches
-from reasonrank_ir.rerank.defaults import DEFAULTS, RERANKERS
-from reasonrank_ir.rerank.listwise import SCHEDULES, ListwiseReranker, RerankConfig, SlidingWindowReranker
+from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.rerank.declared import RerankerSettings
+from reasonrank_ir.rerank.listwise import ListwiseReranker, RerankConfig, SlidingWindowReranker
 from reasonrank_ir.rerank.oracle import OracleReranker
 from reasonrank_ir.rerank.prompts import load_tokenizer
-from reasonrank_ir.settings import PositiveInt, Settings
+from reasonrank_ir.settings import Settings
 from reasonrank_ir.types import Qrels
 
 QWEN3_SAMPLING = {"temperature": 0.6, "top_p": 0.95, "top_k": 20}
@@ -28,64 +28,14 @@ QWEN3_SAMPLING = {"temperature": 0.6, "top_p": 0.95, "top_k": 20}
 _WINDOWS = RerankConfig()
 
 
-def _one_of(name: str, choices: Sequence[str], what: str) -> str:
-    if name not in choices:
-        raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(choices)}." + close_matches(name, choices))
-    return name
-
-
-class RerankerSpec(Settings):
-    """Everything a user chooses about a reranker; checked as a whole when built."""
-
-    reranker: str
-    """One of ``RERANKERS``."""
-    model: str | None = None
-    """A local path, hub id, served model name or .gguf file; every reranker but the oracle needs one."""
-    tokenizer: str | None = None
-    """For prompts and passage truncation; None: the model's."""
-    backend: str = DEFAULTS["backend"]
-    options: dict[str, Any] = {}
-    """Engine options for ``create_backend`` (``n_ctx``, ``device``, ``tensor_parallel_size`` ...)."""
-    depth: PositiveInt = DEFAULTS["depth"]
-    window: PositiveInt = DEFAULTS["window"]
-    step: PositiveInt = DEFAULTS["step"]
-    passes: PositiveInt = DEFAULTS["passes"]
-    passage_tokens: PositiveInt | None = None
-    """Passage truncation; None: the dataset's (512 for BRIGHT, 100 otherwise)."""
-    max_tokens: int = DEFAULTS["max_tokens"]
-    batch_size: PositiveInt = DEFAULTS["batch_size"]
-    """Queries per reranking batch: what a batch engine (vllm, hf) sees at once."""
-    schedule: str | None = None
-    """``rounds`` or ``pipelined`` (``rerank.listwise``); None: pipelined where the engine takes
-    concurrent requests. It changes speed, never the run, so jobs do not record it."""
-
-    @field_validator("reranker")
-    @classmethod
-    def _known_reranker(cls, name: str) -> str:
-        return _one_of(name, RERANKERS, "reranker")
-
-    @field_validator("backend")
-    @classmethod
-    def _known_backend(cls, name: str) -> str:
-        return _one_of(name, BACKENDS, "backend")
-
-    @field_validator("schedule")
-    @classmethod
-    def _known_schedule(cls, name: str | None) -> str | None:
-        return name if name is None else _one_of(name, SCHEDULES, "schedule")
+class RerankerSpec(Settings, RerankerSettings):
+    """Everything a user chooses about a reranker (the fields: ``RerankerSettings``); checked as a whole when built."""
 
     @field_validator("model", "tokenizer", mode="before")
     @classmethod
     def _path(cls, value: Any) -> Any:
         """Paths as text, ``~`` expanded (YAML files have no shell to do it)."""
         return os.path.expanduser(os.fspath(value)) if isinstance(value, str | os.PathLike) else value
-
-    @field_validator("max_tokens", mode="before")
-    @classmethod
-    def _budget(cls, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"must be at least 1 (engines read 0 as no limit), found {value!r}")
-        return value
 
     @model_validator(mode="after")
     def _schedule(self) -> RerankerSpec:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reasonrank_ir.data import Dataset
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.homes import indexes_home
 from reasonrank_ir.io.names import slug
 from reasonrank_ir.retrieval.encoders import (PREBUILT_ENCODERS, SentenceTransformerDocumentEncoder,
@@ -117,9 +117,8 @@ def resolve_dense_index(dataset: Dataset, settings: DenseSettings) -> tuple[str,
         local = dense_index_names(indexes_home())
         prebuilt = ", ".join(n for n in known if n.startswith(dataset.name)) or ", ".join(PREBUILT_ENCODERS)
         build = "none (build one with python -m reasonrank_ir.index --dense --encoder MODEL)"
-        raise ReasonRankError(
-            f"unknown dense index {name!r}; prebuilt: {prebuilt}; local: {', '.join(local) or build}."
-            f"{close_matches(name, known + local)}")
+        raise ReasonRankError(unknown("dense index", name, known + local, listed=False,
+                                      hint=f"prebuilt: {prebuilt}; local: {', '.join(local) or build}"))
     if name:
         index_dir = Path(name)
         if not is_dense_index(index_dir):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.hub import hf_offline
 from reasonrank_ir.io.names import slug
 from reasonrank_ir.storage.faiss import DENSE_EXTRA
@@ -117,10 +117,9 @@ def cached_models() -> list[str]:
 
 def _unknown_encoder(encoder: str) -> ReasonRankError:
     known = list(OFFLINE_PACKAGES) + cached_models()
-    return ReasonRankError(
-        f"unknown encoder {encoder!r}: not a local sentence-transformers folder, an installed offline model "
-        f"or a model in the Hugging Face cache; available: {', '.join(known) or 'none'}."
-        f"{close_matches(encoder, known)}")
+    return ReasonRankError(unknown(
+        "encoder", encoder, known, listed=bool(known), hint="not a local sentence-transformers folder, an installed "
+        "offline model or a model in the Hugging Face cache" + ("" if known else " (none is available)")))
 
 
 def _load_sentence_transformer(encoder: str, device: str | None):

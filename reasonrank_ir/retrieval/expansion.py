@@ -16,7 +16,7 @@ from pathlib import Path
 
 from reasonrank_ir.backends.base import Message, Prompt, Sampling
 from reasonrank_ir.batching import batched
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.io import numbered_lines
 from reasonrank_ir.io.jsonl import jsonl_line
 from reasonrank_ir.io.names import slug
@@ -53,8 +53,7 @@ class ExpansionSettings:
 
     def __post_init__(self):
         if self.mode not in MODES:
-            raise ReasonRankError(f"unknown expansion mode {self.mode!r}; expected {' or '.join(MODES)}."
-                                  + close_matches(self.mode, MODES))
+            raise ReasonRankError(unknown("expansion mode", self.mode, MODES))
 
     @property
     def model_slug(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.types import Candidate, Query, Ranking, Run
 
 METHODS = ("rrf", "interpolation")
@@ -27,8 +27,7 @@ class FusionSettings:
 
     def __post_init__(self):
         if self.method not in METHODS:
-            raise ReasonRankError(f"unknown fusion {self.method!r}; expected one of {', '.join(METHODS)}."
-                                  + close_matches(self.method, METHODS))
+            raise ReasonRankError(unknown("fusion", self.method, METHODS))
         if not 0.0 <= self.alpha <= 1.0:
             raise ReasonRankError(f"--alpha must lie in [0, 1], got {self.alpha}")
         if self.rrf_k < 1:  # Pyserini divides by k + rank - 1: 0 divides by zero on the top hit

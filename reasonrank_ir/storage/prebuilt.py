@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reasonrank_ir import pyserini_compat
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.io.trec import read_qrels
 from reasonrank_ir.java import import_pyserini
 from reasonrank_ir.types import Qrels, Query
@@ -80,7 +80,7 @@ def is_prebuilt_index(name: str) -> bool:
 
 def check_prebuilt_index(name: str) -> None:
     if not is_prebuilt_index(name):
-        raise ReasonRankError(f"unknown Pyserini prebuilt index {name!r}.{close_matches(name, prebuilt_index_names())}")
+        raise ReasonRankError(unknown("Pyserini prebuilt index", name, prebuilt_index_names(), listed=False))
 
 
 def prebuilt_index_path(name: str) -> str:
@@ -100,8 +100,8 @@ def _fetch(kind: str, name: str):
             return getattr(search, _FUNCTIONS[kind])(name)
     except Exception as error:
         if str(error) in (f"Topic {name} Not Found", f"no qrels file for {name}"):  # Pyserini's own wording
-            raise ReasonRankError(f"unknown Pyserini {kind} {name!r}: Pyserini has no {kind} of that name "
-                                  "(pass a file, a dataset name or one of Pyserini's names)") from None
+            raise ReasonRankError(unknown(f"Pyserini {kind}", name, (), hint=f"Pyserini has no {kind} of that name "
+                                          "(pass a file, a dataset name or one of Pyserini's names)")) from None
         # offline: Pyserini raises from urllib (2.4) or from inside the JVM
         raise pyserini_compat.unreachable(error) or _offline(kind, name, error) from None
 

@@ -7,22 +7,24 @@ read as YAML: ``1e-5``, ``true``, ``[q_proj, v_proj]``). Flags win over the file
 A key that does not exist, or a value of the wrong type, is one error naming it and close matches.
 
 Pydantic rather than trl's ``TrlParser``: mining and labelling need no trl, and the flags users know
-(``--base-url`` repeated, ``--set`` into trl's ``training`` section) are not HfArgumentParser's.
+(``--base-url`` repeated, ``--set`` into trl's ``training`` section) are not HfArgumentParser's. The
+parser and the ``--config``/``--set`` reading are the package's one CLI mechanism (``declare``).
 """
 from __future__ import annotations
 
 import argparse
-import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ConfigDict, Field, field_validator
 
-from reasonrank_ir.backends.base import Backend
-from reasonrank_ir.errors import ArgumentParser, ReasonRankError, close_matches
+from reasonrank_ir import declare
 from reasonrank_ir import settings as settings_module
+from reasonrank_ir.backends.base import Backend
+from reasonrank_ir.declare import apply_overrides as apply_overrides  # the --set reading, kept importable here
+from reasonrank_ir.errors import ReasonRankError, close_matches
 
 S = TypeVar("S", bound="Settings")
 
@@ -40,49 +42,16 @@ def flag(description: str, *, default: Any = None, name: str | None = None, **fi
 
 def settings_parser(settings: type[Settings], prog: str, description: str, overrides: bool = False
                     ) -> argparse.ArgumentParser:
-    """A parser with ``--config``, a flag per field of ``settings`` that has a description and, with
-    ``overrides``, ``--set KEY=VALUE``. No flag has a default: those are the model's."""
-    parser = ArgumentParser(prog=prog, description=description, argument_default=argparse.SUPPRESS)
-    parser.add_argument("--config", help="YAML file whose keys are these settings"
-                        + (" (packaged: sft, grpo)" if overrides else ""))
-    if overrides:
-        parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                            help="override a setting, e.g. --set training.learning_rate=1e-5 --set lora.r=16")
-    for key, field in settings.model_fields.items():
-        if field.description is None:
-            continue
-        option = (field.json_schema_extra or {}).get("flag") or "--" + key.replace("_", "-")
-        kind = _unwrap(field.annotation)
-        default = "" if field.default in (None, False) else f" (default: {field.default})"
-        kwargs: dict[str, Any] = {"dest": key, "help": field.description + default}
-        if kind is bool:
-            kwargs["action"] = "store_true"
-        elif typing.get_origin(kind) is list:
-            kwargs["action"] = "append"
-        elif typing.get_origin(kind) is Literal:
-            kwargs["choices"] = typing.get_args(kind)
-        elif kind in (int, float):
-            kwargs["type"] = kind
-        parser.add_argument(option, **kwargs)
-    return parser
+    """``declare.settings_parser`` with the packaged configs named in ``--config``'s help."""
+    return declare.settings_parser(settings, prog, description, overrides, config_help="YAML file whose keys are "
+                                   "these settings" + (" (packaged: sft, grpo)" if overrides else ""))
 
 
 def parse_settings(settings: type[S], parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> S:
-    """Parse ``argv``: the ``--config`` file's keys, then the flags given, then ``--set`` overrides."""
-    given = vars(parser.parse_args(argv))
-    config, assignments = given.pop("config", None), given.pop("set", [])
-    values: dict[str, Any] = {}
-    if config:
-        values = {k.replace("-", "_"): v for k, v in read_config(config).items()}
-        settings.parse(values, config)  # a bad key of the file names the file
-    values.update(given)
-    flags = {key for key, field in settings.model_fields.items() if field.description is not None}
-
-    def place(loc: tuple) -> str:
-        """A key with a flag as the flag (``--num-queries``), others as their ``--set`` path (``reward.p``)."""
-        return "--" + str(loc[0]).replace("_", "-") if len(loc) == 1 and loc[0] in flags else ".".join(map(str, loc))
-
-    return settings_module.validate(settings, apply_overrides(values, assignments), place=place)
+    """Parse ``argv`` (``declare.parse_settings``): the ``--config`` file's keys (a packaged name or a
+    file), then the flags given, then ``--set`` overrides."""
+    parsed: S = declare.parse_settings(settings, parser, argv, read=read_config)
+    return parsed
 
 
 def find_config(name_or_path: str | Path) -> Path:
@@ -115,42 +84,6 @@ def read_config(name_or_path: str | Path) -> dict[str, Any]:
     return data
 
 
-def apply_overrides(config: Mapping[str, Any], assignments: Sequence[str]) -> dict[str, Any]:
-    """``config`` with each ``a.b.c=value`` applied (a copy; nested sections are created as needed)."""
-    import copy
-
-    import yaml
-
-    result = copy.deepcopy(dict(config))
-    for assignment in assignments:
-        key, sep, raw = assignment.partition("=")
-        if not sep or not key:
-            raise ReasonRankError(f"--set expects key=value (e.g. training.learning_rate=1e-5), got {assignment!r}.")
-        node = result
-        parts = key.split(".")
-        for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ReasonRankError(f"--set {key}: {part!r} is a value, not a section.")
-            node = child
-        # YAML 1.1 reads no/yes/on/off as booleans; trl's "save_strategy=no" must stay a string.
-        word = raw.strip().lower() in ("no", "yes", "on", "off", "y", "n")
-        node[parts[-1]] = raw.strip() if word else _scalar(yaml.safe_load(raw)) if raw else None
-    return result
-
-
-def _scalar(value: Any) -> Any:
-    """YAML 1.1 reads ``1e-5`` as a string; a learning rate written that way must still be a float."""
-    if isinstance(value, str):
-        try:
-            return float(value) if any(c.isdigit() for c in value) else value
-        except ValueError:
-            return value
-    return value
-
-
 def check_keys(section: str, values: Mapping[str, Any], known: Sequence[str]) -> None:
     """Refuse a key of a free-form section (trl's ``training``, peft's ``lora``) its library lacks."""
     for key in values:
@@ -178,14 +111,6 @@ def check_types(section: str, values: Mapping[str, Any], owner: type) -> None:
             wanted = kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "")
             raise ValueError(f"{key}={value!r} is not a valid {wanted} "
                              f"({error.errors()[0]['msg'].lower()})") from None
-
-
-def _unwrap(annotation: Any) -> Any:
-    """The type an optional annotation wraps (``int | None`` is ``int``); others as they are."""
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return args[0] if len(args) == 1 else annotation
-    return annotation
 
 
 # -- the teacher that mining and labelling share ----------------------------------------------------

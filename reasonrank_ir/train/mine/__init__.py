@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from reasonrank_ir.backends.base import Backend, Message, Prompt, Sampling
 from reasonrank_ir.data import Dataset
-from reasonrank_ir.errors import ReasonRankError, close_matches
+from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.io import check_output_file
 from reasonrank_ir.rerank.parse import split_think
 from reasonrank_ir.train.config import TeacherSettings, flag, teacher_backend
@@ -64,8 +64,7 @@ class MiningConfig:
 
     def __post_init__(self) -> None:
         if self.order not in ORDERS:
-            raise ReasonRankError(f"Unknown list order {self.order!r}; expected one of {', '.join(ORDERS)}."
-                                  + close_matches(self.order, ORDERS))
+            raise ReasonRankError(unknown("list order", self.order, ORDERS))
         if self.list_size < 2 or self.depth < self.list_size or self.max_positives < 1:
             raise ReasonRankError(f"Need list_size >= 2, depth >= list_size and max_positives >= 1; got "
                                   f"{self.list_size}, {self.depth}, {self.max_positives}.")
