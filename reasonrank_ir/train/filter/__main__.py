@@ -5,18 +5,25 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import reasonrank_ir.train.filter as library
-from reasonrank_ir.errors import ArgumentParser, cli_main
+from reasonrank_ir.declare import Setting, command_parser
+from reasonrank_ir.errors import cli_main
+
+
+class FilterSettings:
+    """What the command takes (its flags come from here, as every command's do)."""
+
+    input: Annotated[str, Setting("labelled samples (JSONL from reasonrank_ir.train.label)")]
+    output: Annotated[str, Setting("JSONL of the samples kept (overwritten)")]
+    alpha: Annotated[float, Setting("minimum NDCG@10 of the teacher list (default 0.4)")] = 0.4
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m reasonrank_ir.train.filter",
-                            description=(library.__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--input", required=True, help="labelled samples (JSONL from reasonrank_ir.train.label)")
-    parser.add_argument("--output", required=True, help="JSONL of the samples kept (overwritten)")
-    parser.add_argument("--alpha", type=float, default=0.4, help="minimum NDCG@10 of the teacher list (default 0.4)")
+    parser = command_parser(FilterSettings, "python -m reasonrank_ir.train.filter",
+                            (library.__doc__ or "").split("\n\n")[0])
     args = parser.parse_args(argv)
     report = library.filter_file(args.input, args.output, args.alpha)
     print(f"self-consistency filter, alpha={args.alpha}")
