@@ -29,7 +29,7 @@ def irds_home() -> Path:
     return Path(os.environ.get("IR_DATASETS_HOME") or os.path.expanduser("~/.ir_datasets"))
 
 
-def import_irds(dataset_id: str, source: str | os.PathLike) -> list[Path]:
+def import_irds(dataset_id: str, source: str | os.PathLike[str]) -> list[Path]:
     """Copy a downloaded collection into ir_datasets' cache so ``ir_datasets.load`` works offline."""
     if dataset_id not in IMPORTABLE:
         raise ReasonRankError(f"don't know ir_datasets' cache layout for {dataset_id!r}; importable: "

@@ -25,7 +25,7 @@ def experiment_names() -> dict[str, Path]:
     return found
 
 
-def find_experiment(name_or_path: str | os.PathLike) -> Path:
+def find_experiment(name_or_path: str | os.PathLike[str]) -> Path:
     """An experiment YAML by path, or by name (``bright-oracle``) from any folder."""
     path = Path(name_or_path)
     if path.is_file():
@@ -39,7 +39,7 @@ def find_experiment(name_or_path: str | os.PathLike) -> Path:
                           + close_matches(name, list(known)))
 
 
-def load_experiment(name_or_path: str | os.PathLike) -> Experiment:
+def load_experiment(name_or_path: str | os.PathLike[str]) -> Experiment:
     """Read and validate an experiment YAML; raises ReasonRankError naming the file and the bad key."""
     import yaml
 

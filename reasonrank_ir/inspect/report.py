@@ -27,8 +27,8 @@ PASSAGE_CHARS = 2000
 """Passage text kept per document: about what a 512-token reranker prompt shows."""
 
 
-def write_report(run: str | os.PathLike, output: str | os.PathLike | None = None, *,
-                 traces: str | os.PathLike | None = None, baseline: str | os.PathLike | None = None,
+def write_report(run: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, *,
+                 traces: str | os.PathLike[str] | None = None, baseline: str | os.PathLike[str] | None = None,
                  qrels: str | None = None, topics: str | None = None, metric: str = "nDCG@10",
                  index: str | None = None, warn: Callable[[str], None] | None = None) -> Path:
     """Write the report of ``run`` and return its path (default: beside the run, ``.html``).
@@ -126,7 +126,7 @@ def pack(value: Any) -> str:
     return base64.b64encode(gzip.compress(raw, compresslevel=6, mtime=0)).decode("ascii")
 
 
-def _read_run(path: str | os.PathLike, dataset: Dataset | None) -> Run:
+def _read_run(path: str | os.PathLike[str], dataset: Dataset | None) -> Run:
     """A run file, cleaned for ``dataset`` (its index's doc ids, no excluded ids) when there is one."""
     from reasonrank_ir.io.trec import read_run
 

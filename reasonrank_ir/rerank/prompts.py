@@ -165,7 +165,7 @@ def answer_format(order_1based: Iterable[int]) -> str:
     return " > ".join(f"[{i}]" for i in order_1based)
 
 
-def load_tokenizer(name_or_path: str | os.PathLike) -> Any:
+def load_tokenizer(name_or_path: str | os.PathLike[str]) -> Any:
     """The model's own tokenizer (local path, cached hub id, or the one inside a .gguf file);
     truncation and chat templates need it."""
     from transformers import AutoTokenizer

@@ -79,7 +79,7 @@ class QueryExpander:
     cache as soon as they are generated.
     """
 
-    def __init__(self, backend, cache_path: str | os.PathLike, model: str | None = None,
+    def __init__(self, backend, cache_path: str | os.PathLike[str], model: str | None = None,
                  sampling: Sampling = BRIGHT_SAMPLING, mode: str = "append", batch_size: int = 16):
         self.backend = backend
         self.cache_path = Path(cache_path)

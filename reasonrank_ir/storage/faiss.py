@@ -52,7 +52,7 @@ class DenseIndexInfo:
     extra: dict = field(default_factory=dict)
 
 
-def read_info(index_dir: str | os.PathLike) -> DenseIndexInfo | None:
+def read_info(index_dir: str | os.PathLike[str]) -> DenseIndexInfo | None:
     path = Path(index_dir) / METADATA
     if not path.is_file():
         return None
@@ -61,18 +61,18 @@ def read_info(index_dir: str | os.PathLike) -> DenseIndexInfo | None:
                           data.get("extra", {}))
 
 
-def is_dense_index(path: str | os.PathLike) -> bool:
+def is_dense_index(path: str | os.PathLike[str]) -> bool:
     path = Path(path)
     return (path / "index").is_file() and (path / "docid").is_file()
 
 
-def dense_index_names(folder: str | os.PathLike) -> list[str]:
+def dense_index_names(folder: str | os.PathLike[str]) -> list[str]:
     """The dense indexes directly inside ``folder``, by folder name."""
     folder = Path(folder)
     return sorted(p.name for p in folder.iterdir() if is_dense_index(p)) if folder.is_dir() else []
 
 
-def build_dense_index(documents: Iterable[tuple[str, str]], index_dir: str | os.PathLike,
+def build_dense_index(documents: Iterable[tuple[str, str]], index_dir: str | os.PathLike[str],
                       encode: Callable[[list[str]], Any], dimension: int, encoder: str, normalized: bool,
                       extra: Mapping[str, Any] | None = None, chunk: int = 4096, total: int | None = None,
                       progress: bool = True) -> Path:

@@ -24,12 +24,12 @@ _JAVA_BLANKS = "".join(map(chr, range(33)))
 """What Java's ``String.trim`` removes; Anserini rejects a document whose contents trim to nothing."""
 
 
-def is_lucene_index(path: str | os.PathLike) -> bool:
+def is_lucene_index(path: str | os.PathLike[str]) -> bool:
     path = Path(path)
     return path.is_dir() and any(path.glob("segments_*"))
 
 
-def build_index(documents: Iterable[Mapping[str, Any]], index_dir: str | os.PathLike) -> Path:
+def build_index(documents: Iterable[Mapping[str, Any]], index_dir: str | os.PathLike[str]) -> Path:
     """Index ``{"id", "contents", ...}`` records with positions, doc vectors and raw JSON stored.
 
     Pyserini's ``LuceneIndexer`` takes ``IndexCollection``'s options, so the index is the one
@@ -86,7 +86,7 @@ def _batches(documents: Iterable[Mapping[str, Any]], size: int) -> Iterator[list
 class LuceneIndex:
     """A Lucene index opened once per process; reads passages back as stored JSON fields."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike[str]):
         self.path = str(path)
         if not is_lucene_index(self.path):
             raise ReasonRankError(f"{self.path} is not a Lucene index (no segments_* file)")
