@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from reasonrank_ir.batching import batched
@@ -25,7 +26,7 @@ DENSE_EXTRA = ("pip install 'reasonrank-ir[dense]' (faiss-cpu, sentence-transfor
                "or 'reasonrank-ir[gpu]' for faiss-gpu")
 
 
-def require_faiss():
+def require_faiss() -> ModuleType:
     """The faiss module, or one line naming the extra that installs it."""
     try:
         import faiss
@@ -49,7 +50,7 @@ class DenseIndexInfo:
     dimension: int
     documents: int
     normalized: bool
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def read_info(index_dir: str | os.PathLike[str]) -> DenseIndexInfo | None:

@@ -101,11 +101,11 @@ class LuceneIndex:
 
     @property
     def num_docs(self) -> int:
-        return self.searcher.num_docs
+        return int(self.searcher.num_docs)
 
     def doc_id_at(self, position: int) -> str:
         """The id of the document with Lucene's internal number ``position`` (for sampling)."""
-        return self.searcher.doc(position).docid()
+        return str(self.searcher.doc(position).docid())
 
     def doc(self, doc_id: str) -> dict[str, Any] | None:
         """Stored fields: the raw JSON record when stored, else ``{"contents": ...}``."""
