@@ -11,13 +11,10 @@ import os
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.jsonl import jsonl_line, read_jsonl
-
-if TYPE_CHECKING:
-    from reasonrank_ir.types import Query
 
 
 @dataclass(frozen=True)
@@ -46,11 +43,16 @@ WindowKey = tuple[str, int, int, int]
 """A window's place in a job: (query id, pass, start, end)."""
 
 
+class _Query(Protocol):
+    @property
+    def query_id(self) -> str: ...
+
+
 class Window(Protocol):
     """The window a reranker is about to run (``rerank.listwise.WindowRequest``), as the journal sees it."""
 
     @property
-    def query(self) -> Query: ...
+    def query(self) -> _Query: ...
     @property
     def pass_index(self) -> int: ...
     @property
