@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -11,9 +12,9 @@ SIGNIFICANCE = 0.05
 class PerQuery(TypedDict):
     """What :func:`compare` reads of a run's scores (the part of an ``.eval.json`` it needs)."""
 
-    judged: list[str]
+    judged: Sequence[str]
     """The judged query ids; a run that left one out scores 0 on it."""
-    per_query: dict[str, dict[str, float]]
+    per_query: Mapping[str, Mapping[str, float]]
     """``{metric: {query id: value}}``."""
 
 

@@ -83,11 +83,12 @@ def write_report(run: str | os.PathLike[str], output: str | os.PathLike[str] | N
     foreign = False
     if judgments:
         judged = {q: d for q, d in judgments.items() if q in ranked}
+        source = qrels or (dataset.name if dataset is not None else "the judgments")  # the dataset's own without qrels
         if not any(judged.values()):
-            raise ReasonRankError(f"the run's query ids match none of the judged queries of {qrels or dataset.name}: "
+            raise ReasonRankError(f"the run's query ids match none of the judged queries of {source}: "
                                   "wrong --qrels?")
         if not any(c.doc_id in judged.get(r.query_id, {}) for r in ranked for c in r.candidates):
-            warning(f"the judgments of {qrels or dataset.name} judge none of the run's docs: another collection's? "
+            warning(f"the judgments of {source} judge none of the run's docs: another collection's? "
                     "Scores would all be 0, so none are shown.")
             judgments, foreign = None, True
     if judgments:
