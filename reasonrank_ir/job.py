@@ -113,8 +113,8 @@ class Conflict:
     value and the new one), or files without settings beside them (``key`` None)."""
 
     key: str | None
-    was: Any
-    now: Any
+    was: object
+    now: object
     finished: bool
     journaled: int
 
@@ -123,7 +123,7 @@ class Conflict:
         return "a finished run" if self.finished else f"an unfinished job ({self.journaled} windows)"
 
 
-def difference(was: Settings, now: Settings, ignore: frozenset[str] = frozenset()) -> tuple[str, Any, Any] | None:
+def difference(was: Settings, now: Settings, ignore: frozenset[str] = frozenset()) -> tuple[str, object, object] | None:
     """The first setting whose value differs (recorded order first), as (key, recorded, new)."""
     key = next((key for key in {**was, **now} if key not in ignore and was.get(key) != now.get(key)), None)
     return None if key is None else (key, was.get(key), now.get(key))

@@ -53,9 +53,9 @@ class RerankConfig:
     sampling: Sampling = Sampling()
 
     def __post_init__(self) -> None:
-        for name, flag in (("depth", "--depth"), ("window", "--window"), ("step", "--step"), ("passes", "--passes"),
-                           ("max_passage_tokens", "--passage-tokens")):
-            value = getattr(self, name)
+        for name, flag, value in (("depth", "--depth", self.depth), ("window", "--window", self.window),
+                                  ("step", "--step", self.step), ("passes", "--passes", self.passes),
+                                  ("max_passage_tokens", "--passage-tokens", self.max_passage_tokens)):
             if not isinstance(value, int) or value < 1:
                 raise ReasonRankError(f"rerank {name} ({flag}) must be a positive integer, found {value!r}")
         if self.step > self.window:

@@ -141,7 +141,7 @@ class PassageFormatter:
         if self._fast:
             return self._fast.truncate_many(texts, self.max_length)
         convert = self.tokenizer.convert_tokens_to_string
-        if getattr(self.tokenizer, "is_fast", False):
+        if self.tokenizer.is_fast:
             encoding = self.tokenizer(texts, add_special_tokens=False)
             return [convert(encoding.tokens(i)[: self.max_length]) for i in range(len(texts))]
         return [self.truncate(text) for text in texts]

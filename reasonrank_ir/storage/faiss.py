@@ -16,10 +16,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reasonrank_ir.batching import batched
 from reasonrank_ir.errors import ReasonRankError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 METADATA = "encoder.json"
 DENSE_EXTRA = ("pip install 'reasonrank-ir[dense]' (faiss-cpu, sentence-transformers), "
@@ -74,8 +78,9 @@ def dense_index_names(folder: str | os.PathLike[str]) -> list[str]:
 
 
 def build_dense_index(documents: Iterable[tuple[str, str]], index_dir: str | os.PathLike[str],
-                      encode: Callable[[list[str]], Any], dimension: int, encoder: str, normalized: bool,
-                      extra: Mapping[str, Any] | None = None, chunk: int = 4096, total: int | None = None,
+                      encode: Callable[[list[str]], NDArray[np.float32]], dimension: int, encoder: str,
+                      normalized: bool, extra: Mapping[str, Any] | None = None, chunk: int = 4096,
+                      total: int | None = None,
                       progress: bool = True) -> Path:
     """Store ``(doc_id, text)`` pairs, ``encode``-d to float32 vectors, as a flat inner-product FAISS index.
 
