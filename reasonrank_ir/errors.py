@@ -10,6 +10,10 @@ import functools
 import re
 import sys
 from collections.abc import Callable, Iterable
+from typing import NoReturn, ParamSpec, TypeVar, overload
+
+P = ParamSpec("P")
+N = TypeVar("N")
 
 
 class ReasonRankError(Exception):
@@ -43,7 +47,16 @@ class ArgumentParser(argparse.ArgumentParser):
     Subcommand parsers (``add_subparsers``) are of this class too.
     """
 
-    def parse_known_args(self, args=None, namespace=None):
+    @overload  # argparse's three signatures (typeshed's): the namespace given, or a new Namespace
+    def parse_known_args(self, args: Iterable[str] | None = None,
+                         namespace: None = None) -> tuple[argparse.Namespace, list[str]]: ...
+    @overload
+    def parse_known_args(self, args: Iterable[str] | None, namespace: N) -> tuple[N, list[str]]: ...
+    @overload
+    def parse_known_args(self, *, namespace: N) -> tuple[N, list[str]]: ...
+
+    def parse_known_args(self, args: Iterable[str] | None = None,
+                         namespace: object = None) -> tuple[object, list[str]]:
         """argparse's parsing, then an empty text value (``--index ''``) refused by its flag's name:
         it would otherwise mean "unset" (the dataset's topics) or the current folder."""
         namespace, extras = super().parse_known_args(args, namespace)
@@ -55,13 +68,13 @@ class ArgumentParser(argparse.ArgumentParser):
                 self.error(f"{name}: empty value {value!r}; give a name, file or value")
         return namespace, extras
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         message = re.sub(r"^argument ([^:]+): ", r"\1: ", message)
         message = re.sub(r"(invalid \S+ value|invalid choice): ", r"\1 ", message)
         raise ReasonRankError(f"{message} (see {self.prog} --help)")
 
 
-def cli_main(main: Callable[..., int]) -> Callable[..., int]:
+def cli_main(main: Callable[P, int]) -> Callable[P, int]:
     """Wrap a CLI's ``main``: a user error prints one ``error:`` line and exits 2, Ctrl-C exits 130.
 
     Every ``python -m reasonrank_ir...`` command behaves the same way, never with a traceback for a
@@ -69,7 +82,7 @@ def cli_main(main: Callable[..., int]) -> Callable[..., int]:
     """
 
     @functools.wraps(main)
-    def wrapper(*args, **kwargs) -> int:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> int:
         try:
             return main(*args, **kwargs)
         except ReasonRankError as error:

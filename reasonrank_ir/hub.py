@@ -31,7 +31,7 @@ def hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def locate(name: str | os.PathLike, what: str = "model") -> str:
+def locate(name: str | os.PathLike[str], what: str = "model") -> str:
     """A local folder for ``name`` (itself, or its Hugging Face cache snapshot), or ``name`` when the
     hub is reachable to download it; otherwise a one-line error naming the download command."""
     name = str(name)

@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -23,7 +24,7 @@ _SIGNALS_TO_PYTHON = "-Xrs"
 _configured = False
 
 
-def java_version(java_home: str | os.PathLike) -> int | None:
+def java_version(java_home: str | os.PathLike[str]) -> int | None:
     """The major version a JDK/JRE folder declares in its ``release`` file, or None."""
     try:
         release = (Path(java_home) / "release").read_text()
@@ -101,7 +102,7 @@ def import_pyserini(module: str) -> ModuleType:
 
 
 @contextlib.contextmanager
-def jvm_fault_handlers_kept(what: str):
+def jvm_fault_handlers_kept(what: str) -> Iterator[None]:
     """Put back the process's handlers of fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL) after ``what``.
 
     The JVM that Pyserini runs in this process takes SIGSEGV in normal operation (HotSpot's implicit

@@ -14,12 +14,15 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io import replaced_atomically, unreadable
-from datetime import UTC
+
+if TYPE_CHECKING:
+    from reasonrank_ir.types import Run
 
 Settings = Mapping[str, Any]
 """Flag (``--window``) -> value (JSON scalars), in the order a user reads them."""
@@ -28,6 +31,15 @@ RESUME_ONLY = frozenset({"engine"})
 """Settings that bind an unfinished job only: the engine ``--backend auto`` picked. Windows of two
 engines are never mixed in one run, but a finished ``auto`` run stays the run of its flags on a
 machine where ``auto`` picks another engine (the record says which engine made it)."""
+
+
+class JobRecord(TypedDict):
+    """``<run>.settings.json``: the package version and settings a job started with, and once it is
+    finished its run file's ``sha256``, ``queries``, ``date`` and the facts (time, tokens) given to :func:`finish`."""
+
+    settings: dict[str, Any]
+    reasonrank_ir: NotRequired[str]
+    finished: NotRequired[dict[str, Any]]
 
 
 @dataclass
@@ -42,7 +54,7 @@ class OutputFiles:
         return self.run.with_name(_stem(self.run) + ".settings.json")
 
     @classmethod
-    def beside(cls, run_path: str | os.PathLike, traces: str | os.PathLike | None = None) -> OutputFiles:
+    def beside(cls, run_path: str | os.PathLike[str], traces: str | os.PathLike[str] | None = None) -> OutputFiles:
         run_path = Path(run_path)
         return cls(run_path, Path(traces) if traces else run_path.with_name(_stem(run_path) + ".traces.jsonl"))
 
@@ -51,7 +63,7 @@ def _stem(run_path: Path) -> str:
     return run_path.name.removesuffix(".txt").removesuffix(".trec")
 
 
-def file_digest(path: str | os.PathLike) -> str:
+def file_digest(path: str | os.PathLike[str]) -> str:
     """sha256 of a file's bytes (hex); a path that is not a file is a one-line error."""
     if not Path(path).is_file():
         raise ReasonRankError(f"{path}: no such file")
@@ -65,9 +77,10 @@ def file_digest(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _record(files: OutputFiles) -> dict | None:
+def _record(files: OutputFiles) -> JobRecord | None:
     try:
-        return json.loads(files.settings.read_text(encoding="utf-8"))
+        record: JobRecord = json.loads(files.settings.read_text(encoding="utf-8"))
+        return record
     except FileNotFoundError:
         return None
     except (ValueError, UnicodeDecodeError):
@@ -75,7 +88,7 @@ def _record(files: OutputFiles) -> dict | None:
                               "pass --overwrite to start the job again") from None
 
 
-def _write_record(files: OutputFiles, record: dict) -> None:
+def _write_record(files: OutputFiles, record: JobRecord) -> None:
     with replaced_atomically(files.settings) as handle:
         handle.write(json.dumps(record, indent=1) + "\n")
 
@@ -100,8 +113,8 @@ class Conflict:
     value and the new one), or files without settings beside them (``key`` None)."""
 
     key: str | None
-    was: Any
-    now: Any
+    was: object
+    now: object
     finished: bool
     journaled: int
 
@@ -110,7 +123,7 @@ class Conflict:
         return "a finished run" if self.finished else f"an unfinished job ({self.journaled} windows)"
 
 
-def difference(was: Settings, now: Settings, ignore: frozenset = frozenset()) -> tuple[str, Any, Any] | None:
+def difference(was: Settings, now: Settings, ignore: frozenset[str] = frozenset()) -> tuple[str, object, object] | None:
     """The first setting whose value differs (recorded order first), as (key, recorded, new)."""
     key = next((key for key in {**was, **now} if key not in ignore and was.get(key) != now.get(key)), None)
     return None if key is None else (key, was.get(key), now.get(key))
@@ -191,7 +204,7 @@ def abandon(files: OutputFiles) -> None:
             folder = folder.parent
 
 
-def finish(files: OutputFiles, run, tag: str | None = None, facts: Mapping[str, Any] | None = None) -> None:
+def finish(files: OutputFiles, run: Run, tag: str | None = None, facts: Mapping[str, Any] | None = None) -> None:
     """Replace the run file whole, then record its digest: the job is finished. ``facts`` (time, tokens)
     are recorded with it, and the date."""
     from datetime import datetime
@@ -199,12 +212,12 @@ def finish(files: OutputFiles, run, tag: str | None = None, facts: Mapping[str, 
     from reasonrank_ir.io.trec import write_run
 
     write_run(run, files.run, tag)
-    record = _record(files) or {"settings": {}}
+    record: JobRecord = _record(files) or {"settings": {}}
     record["finished"] = {"queries": len(run), "sha256": file_digest(files.run),
                           "date": datetime.now(UTC).isoformat(timespec="seconds"), **(facts or {})}
     _write_record(files, record)
 
 
-def recorded(files: OutputFiles) -> dict | None:
+def recorded(files: OutputFiles) -> JobRecord | None:
     """The record beside a run (version, settings, and once finished its digest, date and facts)."""
     return _record(files)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass(frozen=True)
@@ -24,15 +27,25 @@ class Prompt:
     """The chat-template rendering of ``messages`` (None where no tokenizer is at hand)."""
 
 
-def render_prompt(prompt: Prompt, tokenizer: Any) -> str:
+def chat_text(messages: Sequence[Message], tokenizer: PreTrainedTokenizerBase) -> str:
+    """``messages`` rendered with the tokenizer's chat template, the generation prompt added."""
+    text = tokenizer.apply_chat_template([{"role": m.role, "content": m.content} for m in messages],
+                                         tokenize=False, add_generation_prompt=True)
+    if not isinstance(text, str):  # tokenize=False renders one conversation as one string
+        raise TypeError(f"the chat template rendered a {type(text).__name__}, not text")
+    return text
+
+
+def render_prompt(prompt: Prompt, tokenizer: PreTrainedTokenizerBase | None) -> str:
     """The prompt's exact text, or its messages rendered with the tokenizer's chat template.
 
     What every engine that takes raw text (hf, vllm) feeds its model, so they see the same string.
     """
     if prompt.text is not None:
         return prompt.text
-    messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    if tokenizer is None:
+        raise ValueError("a prompt without its rendered text needs the model's tokenizer")
+    return chat_text(prompt.messages, tokenizer)
 
 
 @dataclass(frozen=True)
@@ -62,4 +75,14 @@ class Backend(Protocol):
 
     def generate(self, prompts: Sequence[Prompt], sampling: Sampling) -> list[Generation]:
         """One generation per prompt, in order. Engines batch or parallelise internally."""
+        ...
+
+
+@runtime_checkable
+class ConcurrentBackend(Backend, Protocol):
+    """A backend that takes ``generate`` calls from several threads at once (vllm, openai, llamacpp)."""
+
+    @property
+    def concurrent_requests(self) -> int:
+        """Requests worth keeping in flight at once; 0 where the engine runs one batch at a time."""
         ...

@@ -6,7 +6,7 @@ The slow but dependable engine: it runs wherever torch runs, which makes it the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from reasonrank_ir.backends.base import Generation, Prompt, Sampling, render_prompt
 from reasonrank_ir.batching import batched
@@ -70,7 +70,7 @@ class HFBackend:
                 f"{(str(error).splitlines() or [''])[0]}). Give a local checkpoint "
                 "directory, or a hub id that is already in the Hugging Face cache when offline."
             ) from error
-        self.engine.to(self.device).eval()
+        self.engine.to(self.device).eval()  # type: ignore[arg-type]  # transformers decorates to() with wraps(Module.to), read as unbound
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -119,7 +119,7 @@ class HFBackend:
             stop = next((i for i, token in enumerate(ids) if token in self.eos_token_ids), None)
             kept = ids if stop is None else ids[:stop + 1]
             generations[row // sampling.n].append(Generation(
-                text=self.tokenizer.decode(kept, skip_special_tokens=True),
+                text=cast(str, self.tokenizer.decode(kept, skip_special_tokens=True)),  # one sequence: one string
                 prompt_tokens=prompt_tokens[row // sampling.n],
                 output_tokens=len(kept),
                 finish_reason="stop" if stop is not None else "length",

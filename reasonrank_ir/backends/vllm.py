@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from reasonrank_ir.backends.base import Generation, Prompt, Sampling, render_prompt
 from reasonrank_ir.errors import ReasonRankError
@@ -73,7 +73,39 @@ def engine_kwargs(model: str, *, tensor_parallel_size: int = 1, max_model_len: i
     return {**kwargs, **options}
 
 
-def to_generations(request_outputs: Iterable[Any]) -> list[Generation]:
+class Completion(Protocol):
+    """What is read of one of vLLM's ``CompletionOutput``s."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def token_ids(self) -> Sequence[int]: ...
+    @property
+    def finish_reason(self) -> str | None: ...
+
+
+class RequestOutput(Protocol):
+    """What is read of vLLM's ``RequestOutput``: a request's completions (``n`` of them) once it finished."""
+
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def finished(self) -> bool: ...
+    @property
+    def prompt_token_ids(self) -> Sequence[int]: ...
+    @property
+    def outputs(self) -> Sequence[Completion]: ...
+
+
+class Platform(Protocol):
+    """What is read of ``vllm.platforms.current_platform``."""
+
+    @property
+    def device_type(self) -> str: ...
+    def is_unspecified(self) -> bool: ...
+
+
+def to_generations(request_outputs: Iterable[RequestOutput]) -> list[Generation]:
     """Map vLLM ``RequestOutput``s to generations: every completion of each request, in order."""
     return [
         Generation(
@@ -87,7 +119,7 @@ def to_generations(request_outputs: Iterable[Any]) -> list[Generation]:
     ]
 
 
-def device_problem(platform: Any) -> str | None:
+def device_problem(platform: Platform) -> str | None:
     """Why vLLM cannot generate on ``platform`` (``vllm.platforms.current_platform``), or None if it can.
 
     vLLM picks its platform when imported: CUDA, ROCm, TPU or XPU where it finds one, CPU where the
@@ -147,17 +179,18 @@ class _EngineLoop:
 
     def __init__(self, engine: Any) -> None:
         self.engine = engine
-        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
-        self.pending: dict[str, Future] = {}
+        self.inbox: queue.SimpleQueue[tuple[str, Any, Future[RequestOutput]]] = queue.SimpleQueue()
+        """(prompt, ``vllm.SamplingParams``, the caller's future) of requests not yet added to the engine."""
+        self.pending: dict[str, Future[RequestOutput]] = {}
         self.ids = itertools.count()
         threading.Thread(target=self._run, name="vllm-engine", daemon=True).start()
 
-    def submit(self, prompt: str, params: Any) -> Future:
-        future: Future = Future()
+    def submit(self, prompt: str, params: Any) -> Future[RequestOutput]:
+        future: Future[RequestOutput] = Future()
         self.inbox.put((prompt, params, future))
         return future
 
-    def _add(self, prompt: str, params: Any, future: Future) -> None:
+    def _add(self, prompt: str, params: Any, future: Future[RequestOutput]) -> None:
         request_id = str(next(self.ids))
         try:
             self.engine.add_request(request_id, prompt, params)
@@ -235,9 +268,7 @@ class VLLMBackend:
 
         if not prompts:
             return []
-        tokenizer = None
-        if any(prompt.text is None for prompt in prompts):
-            tokenizer = self.engine.get_tokenizer()
+        tokenizer = self.engine.get_tokenizer() if any(prompt.text is None for prompt in prompts) else None
         params = SamplingParams(**sampling_params_kwargs(sampling), output_kind=RequestOutputKind.FINAL_ONLY)
         futures = [self._loop.submit(render_prompt(prompt, tokenizer), params) for prompt in prompts]
         outputs = [future.result() for future in tqdm(futures, desc="vllm generate", unit="prompt",

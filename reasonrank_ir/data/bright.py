@@ -59,7 +59,7 @@ def _files(name: str) -> dict[str, str]:
     }
 
 
-def import_bright(source: str | os.PathLike) -> list[Path]:
+def import_bright(source: str | os.PathLike[str]) -> list[Path]:
     """Copy BRIGHT topic/qrels files from ``source`` into Pyserini's cache; returns what was copied."""
     source = Path(source)
     if not source.is_dir():

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from tqdm.auto import tqdm
 
@@ -25,11 +27,51 @@ IMPORTABLE = {
 }
 
 
+class _QueryRecord(Protocol):
+    @property
+    def query_id(self) -> str: ...
+
+
+class _QrelRecord(Protocol):
+    @property
+    def query_id(self) -> str: ...
+    @property
+    def doc_id(self) -> str: ...
+    @property
+    def relevance(self) -> int: ...
+
+
+class _DocRecord(Protocol):
+    @property
+    def doc_id(self) -> str: ...
+
+
+class IrdsCollection(Protocol):
+    """What is read of an ir_datasets dataset: ir_datasets' own, or the package's :class:`EmbeddedCollection`.
+
+    Its records are ir_datasets' namedtuples, whose text fields differ from dataset to dataset.
+    """
+
+    def has_docs(self) -> bool: ...
+    def has_queries(self) -> bool: ...
+    def has_qrels(self) -> bool: ...
+    def docs_iter(self) -> Iterable[_DocRecord]: ...
+    def queries_iter(self) -> Iterable[_QueryRecord]: ...
+    def qrels_iter(self) -> Iterable[_QrelRecord]: ...
+
+
+@runtime_checkable
+class _DefaultText(Protocol):
+    """ir_datasets' records that say which of their fields is the text (ir_datasets 0.5.5+)."""
+
+    def default_text(self) -> str: ...
+
+
 def irds_home() -> Path:
     return Path(os.environ.get("IR_DATASETS_HOME") or os.path.expanduser("~/.ir_datasets"))
 
 
-def import_irds(dataset_id: str, source: str | os.PathLike) -> list[Path]:
+def import_irds(dataset_id: str, source: str | os.PathLike[str]) -> list[Path]:
     """Copy a downloaded collection into ir_datasets' cache so ``ir_datasets.load`` works offline."""
     if dataset_id not in IMPORTABLE:
         raise ReasonRankError(f"don't know ir_datasets' cache layout for {dataset_id!r}; importable: "
@@ -62,10 +104,11 @@ def irds_ids() -> list[str]:
     return list(ir_datasets.registry)
 
 
-def _text_of(record) -> str:
-    if hasattr(record, "default_text"):
+def _text_of(record: object) -> str:
+    if isinstance(record, _DefaultText):
         return record.default_text()
-    return getattr(record, "text", "")
+    text: str = getattr(record, "text", "")  # an older ir_datasets record: its fields vary by dataset
+    return text
 
 
 def irds_cached(dataset_id: str) -> bool:
@@ -75,7 +118,7 @@ def irds_cached(dataset_id: str) -> bool:
 
 class IrDatasetsDataset(BaseDataset):
     @cached_property
-    def _irds(self):
+    def _irds(self) -> IrdsCollection:
         """ir_datasets' copy where it is cached; else the package's own copy of the same files, if any."""
         from reasonrank_ir.data.embedded import EMBEDDED, EmbeddedCollection
 
@@ -83,7 +126,8 @@ class IrDatasetsDataset(BaseDataset):
             return EmbeddedCollection(self.name)
         import ir_datasets
 
-        return ir_datasets.load(self.name)
+        collection: IrdsCollection = ir_datasets.load(self.name)
+        return collection
 
     def _own_topics(self) -> dict[str, Query] | None:
         if not self._irds.has_queries():
@@ -125,13 +169,14 @@ class IrDatasetsDataset(BaseDataset):
             return self.name
         import ir_datasets
 
-        return ir_datasets.docs_parent_id(self.name)
+        parent: str = ir_datasets.docs_parent_id(self.name)
+        return parent
 
-    def _records(self):
-        total = self._irds.docs_count() if hasattr(self._irds, "docs_count") else None
+    def _records(self) -> Iterator[dict[str, str]]:
+        total = self._irds.docs_count() if hasattr(self._irds, "docs_count") else None  # not every docs handler counts
         for doc in tqdm(self._irds.docs_iter(), total=total, desc=f"indexing {self.name}", unit="doc"):
-            title = " ".join(getattr(doc, "title", "").split())
-            text = getattr(doc, "text", None)
+            title = " ".join(getattr(doc, "title", "").split())  # fields vary by dataset (see IrdsCollection)
+            text: str | None = getattr(doc, "text", None)
             text = text if text is not None else _text_of(doc)
             yield {"id": doc.doc_id, "contents": f"{title}\n{text}".strip(), "title": title, "text": text}
 

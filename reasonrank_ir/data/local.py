@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ class LocalCorpusDataset(BaseDataset):
                  and not p.name.lower().startswith("readme")]
         return [p for p in files if _is_jsonl(p) or _is_trec(p)]
 
-    def _beside(self, patterns) -> list[Path]:
+    def _beside(self, patterns: Iterable[str]) -> list[Path]:
         return [p for pattern in patterns for p in sorted(self.folder.glob(pattern)) if p.is_file()]
 
     def _own_topics(self) -> dict[str, Query] | None:

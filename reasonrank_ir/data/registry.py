@@ -80,6 +80,7 @@ def resolve_topics(source: str) -> dict[str, Query]:
 
 def resolve_qrels(source: str) -> Qrels:
     """A qrels file, the judgments of a dataset name, or a Pyserini qrels name (``dl19-passage``)."""
+    qrels: Qrels | None
     if Path(source).is_file():
         qrels = read_qrels(source)
         if not any(qrels.values()):

@@ -7,18 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.types import Qrels, Run
 
+if TYPE_CHECKING:
+    from ir_measures import Measure
+
 DEFAULT_METRICS = ("nDCG@10",)
 
 
-def parse_measures(names: Iterable[str]) -> list:
+def parse_measures(names: Iterable[str]) -> list[Measure]:
     """ir-measures measure values from strings such as ``nDCG@10`` or ``R(rel=2)@100``."""
     import ir_measures
 
-    measures = []
+    measures: list[Measure] = []
     for name in names:
         try:
             measures.append(ir_measures.parse_measure(name))
@@ -26,7 +30,7 @@ def parse_measures(names: Iterable[str]) -> list:
             known = list(ir_measures.measures.registry)
             raise ReasonRankError(unknown("measure", name, known, listed=False, near=name.split("@")[0],
                                           hint="ir-measures syntax, e.g. nDCG@10, R@100, MAP, RR@10")) from None
-        cutoff = getattr(measures[-1], "params", {}).get("cutoff")
+        cutoff = measures[-1].params.get("cutoff")
         if cutoff is not None and not (isinstance(cutoff, int) and cutoff >= 1):
             raise ReasonRankError(f"measure {name!r}: the cut-off after @ must be at least 1, found {cutoff!r}")
     return measures
@@ -61,17 +65,17 @@ def check_fit(run: Run, qrels: Qrels, run_name: str = "the run", qrels_name: str
                               "are they of another collection?")
 
 
-def evaluate(run: Run, qrels: Qrels, measures: Sequence = DEFAULT_METRICS, complete: bool = True,
+def evaluate(run: Run, qrels: Qrels, measures: Sequence[str | Measure] = DEFAULT_METRICS, complete: bool = True,
              names: tuple[str, str] = ("the run", "the qrels")) -> Evaluation:
     """Scores of ``run`` on ``qrels``; ``names`` (run, qrels) are what errors call them."""
     import ir_measures
 
-    measures = parse_measures(m for m in measures) if all(isinstance(m, str) for m in measures) else list(measures)
+    chosen = [parse_measures([m])[0] if isinstance(m, str) else m for m in measures]
     check_fit(run, qrels, *names, docs=False)
     scores = run.scores()
     judged = [q for q, docs in qrels.items() if docs]
-    per_query: dict[str, dict[str, float]] = {str(m): {} for m in measures}
-    for metric in ir_measures.iter_calc(measures, qrels, scores):
+    per_query: dict[str, dict[str, float]] = {str(m): {} for m in chosen}
+    for metric in ir_measures.iter_calc(chosen, qrels, scores):
         per_query[str(metric.measure)][metric.query_id] = float(metric.value)
     counted = judged if complete else [q for q in judged if q in scores]
     aggregate = {name: sum(values.get(q, 0.0) for q in counted) / len(counted)
@@ -86,7 +90,7 @@ def _sample(ids: Iterable[str]) -> str:
 
 def format_lines(evaluation: Evaluation, per_query: bool = False) -> list[str]:
     """ir_measures' own output style: ``measure<TAB>value`` (``query<TAB>measure<TAB>value`` per query)."""
-    lines = []
+    lines: list[str] = []
     if per_query:
         for name, values in evaluation.per_query.items():
             lines.extend(f"{q}\t{name}\t{v:.4f}" for q, v in values.items())

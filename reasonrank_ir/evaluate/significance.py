@@ -2,10 +2,20 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 SIGNIFICANCE = 0.05
+
+
+class PerQuery(TypedDict):
+    """What :func:`compare` reads of a run's scores (the part of an ``.eval.json`` it needs)."""
+
+    judged: Sequence[str]
+    """The judged query ids; a run that left one out scores 0 on it."""
+    per_query: Mapping[str, Mapping[str, float]]
+    """``{metric: {query id: value}}``."""
 
 
 @dataclass(frozen=True)
@@ -23,10 +33,10 @@ class Comparison:
         return self.p_value is not None and self.p_value < SIGNIFICANCE
 
 
-def compare(base: Mapping, other: Mapping, metric: str) -> Comparison:
+def compare(base: PerQuery, other: PerQuery, metric: str) -> Comparison:
     """Per judged query (absent from a run = 0, as trec_eval -c), ``other`` against ``base``.
 
-    Both are ``{"judged": [query ids], "per_query": {metric: {query id: value}}}`` (an ``.eval.json``).
+    Both are read as an ``.eval.json`` holds them (see :class:`PerQuery`).
     """
     from scipy.stats import ttest_rel
 

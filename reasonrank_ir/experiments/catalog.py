@@ -25,7 +25,7 @@ def experiment_names() -> dict[str, Path]:
     return found
 
 
-def find_experiment(name_or_path: str | os.PathLike) -> Path:
+def find_experiment(name_or_path: str | os.PathLike[str]) -> Path:
     """An experiment YAML by path, or by name (``bright-oracle``) from any folder."""
     path = Path(name_or_path)
     if path.is_file():
@@ -38,7 +38,7 @@ def find_experiment(name_or_path: str | os.PathLike) -> Path:
                                   hint="not a file, nor a name of python -m reasonrank_ir.experiments list"))
 
 
-def load_experiment(name_or_path: str | os.PathLike) -> Experiment:
+def load_experiment(name_or_path: str | os.PathLike[str]) -> Experiment:
     """Read and validate an experiment YAML; raises ReasonRankError naming the file and the bad key."""
     import yaml
 

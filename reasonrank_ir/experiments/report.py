@@ -14,11 +14,51 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from reasonrank_ir.errors import ReasonRankError
-from reasonrank_ir.evaluate.significance import SIGNIFICANCE, Comparison, compare
+from reasonrank_ir.evaluate.significance import SIGNIFICANCE, PerQuery
+from reasonrank_ir.evaluate.significance import Comparison as Comparison  # re-exported with the report
+from reasonrank_ir.evaluate.significance import compare as compare
 from reasonrank_ir.experiments.config import AVERAGE, Experiment
 from reasonrank_ir.experiments.runner import eval_path, plan, show_setting
+
+if TYPE_CHECKING:
+    from reasonrank_ir.experiments.runner import Part
+
+
+class Scores(PerQuery):
+    """What is read of a part's ``.eval.json``."""
+
+    aggregate: dict[str, float]
+    run_sha256: NotRequired[str]
+    """The run file the scores are of."""
+    qrels: NotRequired[str | None]
+    """Where its judgments came from."""
+
+
+class Provenance(TypedDict):
+    """How one number was made (``Report.provenance``, a cell's ``provenance`` in ``report.json``)."""
+
+    command: str
+    """The search command that makes its run alone."""
+    settings_sha256: str
+    settings: dict[str, Any]
+    reasonrank_ir: str | None
+    date: str | None
+    seconds: float | None
+    queries: int
+    limit_queries: int | None
+    run: str
+    run_sha256: str
+    model: str | None
+    backend: str | None
+    first_stage_run: str | None
+    first_stage_sha256: str | None
+    windows: NotRequired[int]
+    prompt_tokens: NotRequired[int]
+    output_tokens: NotRequired[int]
+    replayed_windows: NotRequired[int]
 
 
 @dataclass(frozen=True)
@@ -42,7 +82,7 @@ class Report:
     """Per system, summed over datasets: seconds, queries, windows, parse_failures, output_tokens."""
     stale: Mapping[tuple[str, str], str] = field(default_factory=dict)
     """``(row, dataset) -> why`` for scores whose run was made with other settings than the YAML's."""
-    provenance: Mapping[tuple[str, str], Mapping] = field(default_factory=dict)
+    provenance: Mapping[tuple[str, str], Provenance] = field(default_factory=dict)
     """``(row, dataset) -> how the number was made`` (command, settings digest, version, date, cost)."""
 
     @property
@@ -60,8 +100,8 @@ class Report:
     def published_average(self, row: Row) -> float | None:
         if AVERAGE in row.published:
             return row.published[AVERAGE]
-        values = [row.published.get(d) for d in self.datasets]
-        return sum(values) / len(values) if values and None not in values else None
+        values = [v for d in self.datasets if (v := row.published.get(d)) is not None]
+        return sum(values) / len(values) if values and len(values) == len(self.datasets) else None
 
     def missing(self) -> list[tuple[str, str]]:
         return [(d, r.name) for r in self.rows for d in self.datasets
@@ -124,7 +164,7 @@ class Report:
             lines += [f"# {dataset} × {labels.get(row, row)}", made["command"]]
         return lines + ["```"]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """The report as JSON: every cell's scores (or why it is stale) and provenance."""
         cells = []
         for row in self.rows:
@@ -201,9 +241,9 @@ def build_report(experiment: Experiment, output_dir: str | Path | None = None) -
     unchecked = {gone.dataset: gone.reason for gone in unplanned}
     specs = [(first.name, first.label, first.published, True)] + [
         (s.name, s.label, s.published, False) for s in experiment.systems]
-    records: dict[tuple[str, str], dict] = {}
+    records: dict[tuple[str, str], Scores] = {}
     stale: dict[tuple[str, str], str] = {}
-    provenance: dict[tuple[str, str], dict] = {}
+    provenance: dict[tuple[str, str], Provenance] = {}
     rows = []
     for name, label, published, is_first in specs:
         values: dict[str, dict[str, float]] = {m: {} for m in experiment.metrics}
@@ -211,9 +251,12 @@ def build_report(experiment: Experiment, output_dir: str | Path | None = None) -
             path = eval_path(output_dir, dataset.name, name)
             if not path.is_file():
                 continue
-            record = json.loads(path.read_text(encoding="utf-8"))
+            record: Scores = json.loads(path.read_text(encoding="utf-8"))
             part = by_cell.get((name, dataset.name))
-            why = (f"cannot check it: {unchecked[dataset.name]}" if part is None else _staleness(part, record))
+            if part is None:
+                stale[(name, dataset.name)] = f"cannot check it: {unchecked[dataset.name]}"
+                continue
+            why = _staleness(part, record)
             if why is not None:
                 stale[(name, dataset.name)] = why
                 continue
@@ -232,7 +275,7 @@ def build_report(experiment: Experiment, output_dir: str | Path | None = None) -
     return Report(experiment, tuple(rows), comparisons, _costs(experiment, output_dir, stale), stale, provenance)
 
 
-def _staleness(part, scores: dict) -> str | None:
+def _staleness(part: Part, scores: Scores) -> str | None:
     """Why the scores of a part are not the YAML's (None when they are): its run is not finished, was
     made with other settings, or the scores are of another run or other judgments."""
     from reasonrank_ir.job import RESUME_ONLY, difference, is_finished, recorded
@@ -257,7 +300,7 @@ def _staleness(part, scores: dict) -> str | None:
     return None
 
 
-def _provenance(part, experiment: Experiment) -> dict:
+def _provenance(part: Part, experiment: Experiment) -> Provenance:
     """How a part's number was made, from what was recorded beside its run."""
     import hashlib
     from dataclasses import replace
@@ -266,26 +309,31 @@ def _provenance(part, experiment: Experiment) -> dict:
     from reasonrank_ir.pipeline.job_spec import display_path, shell_line
 
     record = recorded(part.files)
+    if record is None or "finished" not in record:  # _staleness found it finished a moment ago
+        raise ReasonRankError(f"{part.files.run}: the job's record changed while the report was read; run it again")
     settings, finished = record["settings"], record["finished"]
     limit = settings.get("--limit-queries")
     made = replace(part, job=replace(part.job, limit_queries=limit))
     run_file = part.job.first_stage.run_file
-    return {"command": shell_line(made.command(experiment.metrics)),
+    provenance: Provenance = {"command": shell_line(made.command(experiment.metrics)),
             "settings_sha256": hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest(),
             "settings": settings, "reasonrank_ir": record.get("reasonrank_ir"), "date": finished.get("date"),
             "seconds": finished.get("seconds"), "queries": finished["queries"], "limit_queries": limit,
             "run": str(part.files.run), "run_sha256": finished["sha256"],
             "model": settings.get("--model"), "backend": settings.get("engine", settings.get("--backend")),
             "first_stage_run": display_path(run_file) if run_file else None,
-            "first_stage_sha256": file_digest(run_file) if run_file else None,
-            **{key: finished[key] for key in ("windows", "prompt_tokens", "output_tokens", "replayed_windows")
-               if key in finished}}
+            "first_stage_sha256": file_digest(run_file) if run_file else None}
+    for key in ("windows", "prompt_tokens", "output_tokens", "replayed_windows"):
+        if key in finished:
+            provenance[key] = finished[key]
+    return provenance
 
 
-def _costs(experiment: Experiment, output_dir: Path, stale: Collection = ()) -> dict[str, dict[str, float]]:
+def _costs(experiment: Experiment, output_dir: Path,
+           stale: Collection[tuple[str, str]] = ()) -> dict[str, dict[str, float]]:
     """What each system's runs cost, stale ones left out."""
     keys = ("queries", "seconds", "windows", "output_tokens", "parse_failures")
-    costs = {}
+    costs: dict[str, dict[str, float]] = {}
     for system in experiment.systems:
         total = dict.fromkeys(keys, 0.0)
         found = False
@@ -336,7 +384,8 @@ def write_chart(report: Report, path: str | Path) -> Path:
     return path
 
 
-def write_inspections(experiment: Experiment, output_dir: str | Path, stale: Collection = ()) -> list[str]:
+def write_inspections(experiment: Experiment, output_dir: str | Path,
+                      stale: Collection[tuple[str, str]] = ()) -> list[str]:
     """A ``reasonrank_ir.inspect`` page beside each reranked run with traces (rewritten when the run is
     newer), against the first stage; one markdown line linking them all. ``stale`` (system, dataset)
     parts get none: their run is not the YAML's."""

@@ -27,8 +27,8 @@ PASSAGE_CHARS = 2000
 """Passage text kept per document: about what a 512-token reranker prompt shows."""
 
 
-def write_report(run: str | os.PathLike, output: str | os.PathLike | None = None, *,
-                 traces: str | os.PathLike | None = None, baseline: str | os.PathLike | None = None,
+def write_report(run: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, *,
+                 traces: str | os.PathLike[str] | None = None, baseline: str | os.PathLike[str] | None = None,
                  qrels: str | None = None, topics: str | None = None, metric: str = "nDCG@10",
                  index: str | None = None, warn: Callable[[str], None] | None = None) -> Path:
     """Write the report of ``run`` and return its path (default: beside the run, ``.html``).
@@ -83,11 +83,12 @@ def write_report(run: str | os.PathLike, output: str | os.PathLike | None = None
     foreign = False
     if judgments:
         judged = {q: d for q, d in judgments.items() if q in ranked}
+        source = qrels or (dataset.name if dataset is not None else "the judgments")  # the dataset's own without qrels
         if not any(judged.values()):
-            raise ReasonRankError(f"the run's query ids match none of the judged queries of {qrels or dataset.name}: "
+            raise ReasonRankError(f"the run's query ids match none of the judged queries of {source}: "
                                   "wrong --qrels?")
         if not any(c.doc_id in judged.get(r.query_id, {}) for r in ranked for c in r.candidates):
-            warning(f"the judgments of {qrels or dataset.name} judge none of the run's docs: another collection's? "
+            warning(f"the judgments of {source} judge none of the run's docs: another collection's? "
                     "Scores would all be 0, so none are shown.")
             judgments, foreign = None, True
     if judgments:
@@ -126,7 +127,7 @@ def pack(value: Any) -> str:
     return base64.b64encode(gzip.compress(raw, compresslevel=6, mtime=0)).decode("ascii")
 
 
-def _read_run(path: str | os.PathLike, dataset: Dataset | None) -> Run:
+def _read_run(path: str | os.PathLike[str], dataset: Dataset | None) -> Run:
     """A run file, cleaned for ``dataset`` (its index's doc ids, no excluded ids) when there is one."""
     from reasonrank_ir.io.trec import read_run
 

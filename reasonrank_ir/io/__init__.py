@@ -20,7 +20,7 @@ from reasonrank_ir.errors import ReasonRankError
 _BOM = b"\xef\xbb\xbf"
 
 
-def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+def numbered_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
     """``(line number, line)`` of every non-blank line (``.gz`` read transparently), for file:line errors."""
     path = Path(path)
     if not path.is_file():
@@ -41,7 +41,7 @@ def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
         raise unreadable(path, error) from None
 
 
-def read_text(path: str | os.PathLike) -> str:
+def read_text(path: str | os.PathLike[str]) -> str:
     """A whole file (YAML, JSON) under the same encoding rules as :func:`numbered_lines`."""
     path = Path(path)
     if not path.is_file():
@@ -54,7 +54,7 @@ def read_text(path: str | os.PathLike) -> str:
     return _decode(data[start:], path, None, start).replace("\r\n", "\n")
 
 
-def unreadable(path: str | os.PathLike, error: OSError) -> ReasonRankError:
+def unreadable(path: str | os.PathLike[str], error: OSError) -> ReasonRankError:
     """The one-line error for an input that exists but cannot be read (permissions, a folder, I/O)."""
     return ReasonRankError(f"{path}: cannot read it ({error.strerror or error})")
 
@@ -71,7 +71,7 @@ def _decode(raw: bytes, path: Path, number: int | None, offset: int) -> str:
                               "save the file as UTF-8") from None
 
 
-def check_output_file(path: str | os.PathLike, flag: str) -> None:
+def check_output_file(path: str | os.PathLike[str], flag: str) -> None:
     """Refuse an output file that cannot be written, before any work is done for it."""
     path = Path(path)
     if path.is_dir():
@@ -81,7 +81,7 @@ def check_output_file(path: str | os.PathLike, flag: str) -> None:
     _check_can_create(path.parent, flag, path)
 
 
-def check_output_dir(path: str | os.PathLike, flag: str) -> None:
+def check_output_dir(path: str | os.PathLike[str], flag: str) -> None:
     """Refuse an output folder that is a file or cannot be written, before any work is done for it."""
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -103,7 +103,7 @@ def _check_can_create(folder: Path, flag: str, target: Path) -> None:
 
 
 @contextmanager
-def replaced_atomically(path: str | os.PathLike) -> Iterator[TextIO]:
+def replaced_atomically(path: str | os.PathLike[str]) -> Iterator[TextIO]:
     """Write ``path`` through a temporary file renamed over it once complete.
 
     Readers, and a job killed mid-write, see the old file or the new one, never part of one.

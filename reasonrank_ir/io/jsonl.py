@@ -10,7 +10,7 @@ from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io import numbered_lines, replaced_atomically
 
 
-def read_jsonl(path: str | os.PathLike, skip_broken: bool = False) -> Iterator[tuple[str, Any]]:
+def read_jsonl(path: str | os.PathLike[str], skip_broken: bool = False) -> Iterator[tuple[str, Any]]:
     """``(where, record)`` per non-blank line, ``where`` being ``path:line`` for error messages.
 
     ``skip_broken`` passes over lines that are not JSON, for files a killed job may have cut mid-line
@@ -31,7 +31,7 @@ def jsonl_line(record: Any) -> str:
     return json.dumps(record, ensure_ascii=False) + "\n"
 
 
-def write_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:
+def write_jsonl(path: str | os.PathLike[str], records: Iterable[Any]) -> int:
     """Write ``records`` to ``path`` all at once (see ``replaced_atomically``); returns how many."""
     count = 0
     with replaced_atomically(path) as handle:

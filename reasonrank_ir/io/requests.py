@@ -15,12 +15,12 @@ from reasonrank_ir.io.jsonl import read_jsonl, write_jsonl
 from reasonrank_ir.types import Candidate, Query, Ranking
 
 
-def read_requests(path: str | os.PathLike) -> list[Ranking]:
+def read_requests(path: str | os.PathLike[str]) -> list[Ranking]:
     """Rankings in file order, candidates in listed order, ``doc`` kept as ``Candidate.doc``."""
     return [_ranking(record, where) for where, record in read_jsonl(path)]
 
 
-def _ranking(record: dict, where: str) -> Ranking:
+def _ranking(record: Any, where: str) -> Ranking:
     try:
         query = Query(str(record["query"]["qid"]), record["query"]["text"])
         candidates = tuple(
@@ -50,6 +50,6 @@ def request_record(ranking: Ranking) -> dict[str, Any]:
     }
 
 
-def write_requests(rankings: Iterable[Ranking], path: str | os.PathLike) -> int:
+def write_requests(rankings: Iterable[Ranking], path: str | os.PathLike[str]) -> int:
     """Write one request per ranking, all at once (see ``write_jsonl``); returns how many."""
     return write_jsonl(path, (request_record(ranking) for ranking in rankings))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from reasonrank_ir.errors import ReasonRankError
@@ -13,7 +14,7 @@ _ID_KEYS = ("query_id", "qid", "id", "_id")
 _TEXT_KEYS = ("query", "text", "title")
 
 
-def read_topics(path: str | os.PathLike) -> dict[str, Query]:
+def read_topics(path: str | os.PathLike[str]) -> dict[str, Query]:
     """Queries keyed by id, in file order: JSONL (by extension), TREC SGML (``<top>``) or TSV.
 
     An empty file, a topic without text, an id with whitespace or an id given twice is an error: each would
@@ -47,7 +48,7 @@ def _add(topics: dict[str, Query], lines: dict[str, str], query: Query, where: s
     lines[query.query_id] = where
 
 
-def _jsonl_topics(path):
+def _jsonl_topics(path: str | os.PathLike[str]) -> Iterator[tuple[str, object, object]]:
     for where, record in read_jsonl(path):
         if not isinstance(record, dict):
             raise ReasonRankError(f"{where}: expected a JSON object (one topic), found {type(record).__name__}")
@@ -59,7 +60,7 @@ def _jsonl_topics(path):
         yield where, query_id, text
 
 
-def _tsv_topics(path):
+def _tsv_topics(path: str | os.PathLike[str]) -> Iterator[tuple[str, str, str]]:
     for number, line in numbered_lines(path):
         query_id, tab, text = line.partition("\t")
         if not tab:
@@ -67,13 +68,13 @@ def _tsv_topics(path):
         yield f"{path}:{number}", query_id, text
 
 
-def write_topics(topics: dict[str, Query], path: str | os.PathLike) -> None:
+def write_topics(topics: dict[str, Query], path: str | os.PathLike[str]) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         for query in topics.values():
             handle.write(f"{query.query_id}\t{' '.join(query.text.split())}\n")
 
 
-def read_trec_topics(path: str | os.PathLike) -> dict[str, Query]:
+def read_trec_topics(path: str | os.PathLike[str]) -> dict[str, Query]:
     """Classic SGML topics (``<top><num>..<title>..``); the title is the query."""
     import re
 

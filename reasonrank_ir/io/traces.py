@@ -11,7 +11,7 @@ import os
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io.jsonl import jsonl_line, read_jsonl
@@ -39,14 +39,38 @@ class WindowTrace:
     finish_reason: str = "stop"
 
 
-def _trace(record: dict, where: str) -> WindowTrace:
+WindowKey = tuple[str, int, int, int]
+"""A window's place in a job: (query id, pass, start, end)."""
+
+
+class _Query(Protocol):
+    @property
+    def query_id(self) -> str: ...
+
+
+class Window(Protocol):
+    """The window a reranker is about to run (``rerank.listwise.WindowRequest``), as the journal sees it."""
+
+    @property
+    def query(self) -> _Query: ...
+    @property
+    def pass_index(self) -> int: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def doc_ids(self) -> tuple[str, ...]: ...
+
+
+def _trace(record: dict[str, Any], where: str) -> WindowTrace:
     try:
         return WindowTrace(**{**record, "order": tuple(record["order"]), "doc_ids": tuple(record.get("doc_ids", ()))})
     except (KeyError, TypeError) as error:
         raise ReasonRankError(f"{where}: not a window trace ({type(error).__name__}: {error})") from None
 
 
-def read_traces(path: str | os.PathLike) -> list[WindowTrace]:
+def read_traces(path: str | os.PathLike[str]) -> list[WindowTrace]:
     """The window traces of a trace file, in file order."""
     return [_trace(record, where) for where, record in read_jsonl(path)]
 
@@ -59,22 +83,22 @@ class TraceJournal:
     ``record`` may be called from several threads.
     """
 
-    def __init__(self, path: str | os.PathLike, resume: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], resume: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._journaled: dict[tuple, WindowTrace] = self._load() if resume and self.path.is_file() else {}
+        self._journaled: dict[WindowKey, WindowTrace] = self._load() if resume and self.path.is_file() else {}
         self.replayed = 0
         """Windows handed back by ``replay`` (not generated again)."""
         self._lock = threading.Lock()
         self._handle = open(self.path, "a" if resume else "w", encoding="utf-8")  # noqa: SIM115 (open until close())
 
-    def _load(self) -> dict[tuple, WindowTrace]:
+    def _load(self) -> dict[WindowKey, WindowTrace]:
         data = self.path.read_bytes()
         complete = data[:data.rfind(b"\n") + 1]
         if len(complete) < len(data):
             with open(self.path, "r+b") as handle:
                 handle.truncate(len(complete))
-        journaled = {}
+        journaled: dict[WindowKey, WindowTrace] = {}
         for number, line in enumerate(complete.decode("utf-8").splitlines(), 1):
             if not line.strip():
                 continue
@@ -89,12 +113,12 @@ class TraceJournal:
         return journaled
 
     @property
-    def journaled(self) -> dict[tuple, WindowTrace]:
+    def journaled(self) -> dict[WindowKey, WindowTrace]:
         """The windows loaded on resume, by (query id, pass, start, end); ``replay`` checks their documents."""
         return self._journaled
 
-    def replay(self, request: Any) -> WindowTrace | None:
-        """The journaled trace of a ``WindowRequest``'s window, or None when it has to run."""
+    def replay(self, request: Window) -> WindowTrace | None:
+        """The journaled trace of ``request``'s window, or None when it has to run."""
         query_id = request.query.query_id
         trace = self._journaled.get((query_id, request.pass_index, request.start, request.end))
         if trace is None:

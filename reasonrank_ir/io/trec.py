@@ -37,7 +37,7 @@ def parse_run_line(line: str, where: str) -> tuple[str, str, int, float, str]:
     return head, doc_id, rank_number, score_number, tag
 
 
-def read_run(path: str | os.PathLike, topics: Mapping[str, Query] | None = None) -> Run:
+def read_run(path: str | os.PathLike[str], topics: Mapping[str, Query] | None = None) -> Run:
     """A run sorted by score (ties by file order), queries in file order.
 
     Query text comes from ``topics`` where given; otherwise it is empty (enough for evaluation).
@@ -68,14 +68,14 @@ def format_run(rankings: Iterable[Ranking], tag: str) -> Iterator[str]:
             yield f"{ranking.query_id} Q0 {candidate.doc_id} {rank} {candidate.score:.6f} {tag}\n"
 
 
-def write_run(run: Run | Iterable[Ranking], path: str | os.PathLike, tag: str | None = None) -> None:
+def write_run(run: Run | Iterable[Ranking], path: str | os.PathLike[str], tag: str | None = None) -> None:
     """Write rankings in TREC format, replacing ``path`` whole (never a half-written run)."""
-    tag = tag or getattr(run, "name", None) or "reasonrank_ir"
+    tag = tag or (run.name if isinstance(run, Run) else None) or "reasonrank_ir"
     with replaced_atomically(path) as handle:
         handle.writelines(format_run(run, tag))
 
 
-def read_qrels(path: str | os.PathLike) -> Qrels:
+def read_qrels(path: str | os.PathLike[str]) -> Qrels:
     """TREC qrels ``qid iter docid rel`` split as run lines are; doc ids with spaces are kept whole."""
     qrels: Qrels = {}
     for number, line in numbered_lines(path):
@@ -91,7 +91,7 @@ def read_qrels(path: str | os.PathLike) -> Qrels:
     return qrels
 
 
-def write_qrels(qrels: Qrels, path: str | os.PathLike) -> None:
+def write_qrels(qrels: Qrels, path: str | os.PathLike[str]) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         for query_id, docs in qrels.items():
             for doc_id, relevance in docs.items():

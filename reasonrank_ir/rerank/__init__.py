@@ -6,7 +6,7 @@ settings as one validated object: ``reasonrank_ir.rerank.spec`` (``RerankerSpec`
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reasonrank_ir.backends.base import Backend
 from reasonrank_ir.rerank.declared import DEFAULT_MODELS, RERANKERS
@@ -20,6 +20,9 @@ from reasonrank_ir.rerank.prompts import PROMPT_STYLES
 from reasonrank_ir.rerank.window import windows
 from reasonrank_ir.types import Qrels
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
 
 class Reranker:
     """Rerankers by the names the CLI takes (``--rerank``), for callers holding a :class:`RerankConfig`."""
@@ -28,7 +31,8 @@ class Reranker:
 
     @staticmethod
     def from_name(name: str, *, model: str | None = None, backend: str | Backend = "auto",
-                  tokenizer: Any = None, qrels: Qrels | None = None, config: RerankConfig | None = None,
+                  tokenizer: str | os.PathLike[str] | PreTrainedTokenizerBase | None = None,
+                  qrels: Qrels | None = None, config: RerankConfig | None = None,
                   **backend_options: Any) -> SlidingWindowReranker:
         """``build_reranker`` of the spec that ``name``, ``model`` and ``config`` describe.
 

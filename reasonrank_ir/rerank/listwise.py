@@ -14,21 +14,24 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from time import perf_counter
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from reasonrank_ir.backends.base import Backend, Sampling
+from reasonrank_ir.backends.base import Backend, ConcurrentBackend, Sampling
 from reasonrank_ir.batching import batched
 from reasonrank_ir.errors import ReasonRankError, unknown
-from reasonrank_ir.io.traces import WindowTrace
+from reasonrank_ir.io.traces import WindowTrace as WindowTrace  # re-exported: what rank_windows returns
 from reasonrank_ir.rerank.declared import RERANKER_SETTINGS, SCHEDULES, RerankerSettings
 from reasonrank_ir.rerank.parse import STATUSES, parse_answer
 from reasonrank_ir.rerank.prompts import PassageFormatter, build_messages, check_style, render
 from reasonrank_ir.rerank.window import pass_windows
 from reasonrank_ir.types import Query, Ranking, Run
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 BATCH_SIZE: int = RerankerSettings.batch_size
@@ -153,6 +156,54 @@ class BatchReranker(Protocol):
         """Rerank ``batch_size`` queries at a time, yielding each batch as it finishes."""
 
 
+@dataclass
+class _BatchWalk:
+    """One ``rerank_batch`` call in progress: each query's window schedule and current order, and the
+    windows generated so far. The schedules (rounds or chains) call its three steps, possibly from
+    several threads (each query's windows run in order, on one thread at a time)."""
+
+    rankings: Sequence[Ranking]
+    passages: list[list[str]]
+    """Per query, its reranked passages formatted (empty when the ranker needs no text)."""
+    schedules: list[list[tuple[int, int, int]]]
+    """Per query, ``(pass, start, end)`` of its windows in the order they run."""
+    orders: list[list[int]]
+    """Per query, the current order of its top ``depth`` (positions in the first-stage ranking)."""
+    ranker: SlidingWindowReranker
+    journal: WindowJournal | None
+    generated: list[WindowTrace] = field(default_factory=list)
+    """The windows the ranker generated (not those replayed from the journal)."""
+
+    def request(self, q: int, k: int) -> WindowRequest:
+        """Query ``q``'s ``k``-th window over its current order."""
+        pass_index, start, end = self.schedules[q][k]
+        positions = self.orders[q][start:end]
+        ranking = self.rankings[q]
+        return WindowRequest(ranking.query, pass_index, start, end,
+                             tuple(ranking.candidates[i].doc_id for i in positions),
+                             tuple(self.passages[q][i] for i in positions) if self.passages else ())
+
+    def apply(self, q: int, trace: WindowTrace) -> None:
+        """Reorder query ``q``'s window as ``trace`` ranked it."""
+        window = self.orders[q][trace.start:trace.end]
+        self.orders[q][trace.start:trace.end] = [window[j] for j in trace.order]
+
+    def rank(self, requests: list[WindowRequest]) -> list[WindowTrace]:
+        """Journaled windows replayed, the others generated (and journaled as soon as parsed)."""
+        journal = self.journal
+        replayed = [journal.replay(r) if journal is not None else None for r in requests]
+        todo = [r for r, trace in zip(requests, replayed) if trace is None]
+        fresh = self.ranker.rank_windows(todo) if todo else []
+        if len(fresh) != len(todo):
+            raise ReasonRankError(f"{type(self.ranker).__name__} returned {len(fresh)} windows for {len(todo)}")
+        for trace in fresh:
+            if journal is not None:
+                journal.record(trace)
+            self.generated.append(trace)
+        fresh_traces = iter(fresh)
+        return [trace if trace is not None else next(fresh_traces) for trace in replayed]
+
+
 class SlidingWindowReranker(ABC):
     """The window schedule and bookkeeping; subclasses order windows in ``rank_windows``.
 
@@ -185,7 +236,7 @@ class SlidingWindowReranker(ABC):
         """All rankings reranked into one run (see ``rerank_batches`` to stream)."""
         from tqdm import tqdm
 
-        run = Run(name=getattr(rankings, "name", "reasonrank_ir"))
+        run = Run(name=rankings.name if isinstance(rankings, Run) else "reasonrank_ir")
         with tqdm(desc="rerank", unit="query", disable=not progress) as bar:
             for batch in self.rerank_batches(rankings, batch_size):
                 for ranking in batch.rankings:
@@ -201,58 +252,32 @@ class SlidingWindowReranker(ABC):
         started = perf_counter()
         config = self.config
         heads = [min(config.depth, len(r.candidates)) for r in rankings]
-        passages = self._passages(rankings, heads)
-        orders = [list(range(head)) for head in heads]
-        schedules = [pass_windows(head, config.window, config.step, config.passes) for head in heads]
-
-        def request(q: int, k: int) -> WindowRequest:
-            pass_index, start, end = schedules[q][k]
-            positions = orders[q][start:end]
-            return WindowRequest(rankings[q].query, pass_index, start, end,
-                                 tuple(rankings[q].candidates[i].doc_id for i in positions),
-                                 tuple(passages[q][i] for i in positions) if passages else ())
-
-        def apply(q: int, trace: WindowTrace) -> None:
-            window = orders[q][trace.start:trace.end]
-            orders[q][trace.start:trace.end] = [window[j] for j in trace.order]
-
-        generated: list[WindowTrace] = []
-
-        def rank(requests: list[WindowRequest]) -> list[WindowTrace]:
-            """Journaled windows replayed, the others generated (and journaled as soon as parsed)."""
-            replayed = [journal.replay(r) if journal is not None else None for r in requests]
-            todo = [r for r, trace in zip(requests, replayed) if trace is None]
-            fresh = self.rank_windows(todo) if todo else []
-            if len(fresh) != len(todo):
-                raise ReasonRankError(f"{type(self).__name__} returned {len(fresh)} windows for {len(todo)}")
-            for trace in fresh:
-                if journal is not None:
-                    journal.record(trace)
-                generated.append(trace)
-            fresh_traces = iter(fresh)
-            return [trace if trace is not None else next(fresh_traces) for trace in replayed]
-
-        per_query = (self._chains if self.concurrency else self._rounds)(schedules, request, apply, rank)
+        batch = _BatchWalk(rankings, self._passages(rankings, heads),
+                           [pass_windows(head, config.window, config.step, config.passes) for head in heads],
+                           [list(range(head)) for head in heads], self, journal)
+        per_query = self._chains(batch) if self.concurrency else self._rounds(batch)
         # Round-major order (every query's k-th window, then the (k+1)-th), whichever way they ran.
         rounds = max(map(len, per_query), default=0)
         traces = [chain[k] for k in range(rounds) for chain in per_query if k < len(chain)]
         reranked = [ranking.reordered(order + list(range(len(order), len(ranking.candidates))))
-                    for ranking, order in zip(rankings, orders)]
+                    for ranking, order in zip(rankings, batch.orders)]
+        generated = batch.generated
         summary = RerankSummary.of(generated, len({t.query_id for t in generated}), perf_counter() - started)
         self.summary = self.summary + summary
         return RerankedBatch(reranked, traces, summary)
 
-    def _rounds(self, schedules, request: Callable, apply: Callable, rank: Callable) -> list[list[WindowTrace]]:
+    def _rounds(self, batch: _BatchWalk) -> list[list[WindowTrace]]:
         """All queries' k-th windows in one call per round: what batch engines (vLLM, hf) want."""
+        schedules = batch.schedules
         per_query: list[list[WindowTrace]] = [[] for _ in schedules]
         for k in range(max(map(len, schedules), default=0)):
             owners = [q for q, schedule in enumerate(schedules) if k < len(schedule)]
-            for q, trace in zip(owners, rank([request(q, k) for q in owners])):
-                apply(q, trace)
+            for q, trace in zip(owners, batch.rank([batch.request(q, k) for q in owners])):
+                batch.apply(q, trace)
                 per_query[q].append(trace)
         return per_query
 
-    def _chains(self, schedules, request: Callable, apply: Callable, rank: Callable) -> list[list[WindowTrace]]:
+    def _chains(self, batch: _BatchWalk) -> list[list[WindowTrace]]:
         """Each query walks its own windows, ``concurrency`` queries at a time (no round barrier).
 
         When the walk is interrupted (Ctrl-C, a failed request), windows in flight finish in the
@@ -260,26 +285,27 @@ class SlidingWindowReranker(ABC):
         stops the batch at once, whichever query it belongs to.
         """
         stop = threading.Event()
+        queries = len(batch.schedules)
 
         def walk(q: int) -> list[WindowTrace]:
             chain = []
-            for k in range(len(schedules[q])):
+            for k in range(len(batch.schedules[q])):
                 if stop.is_set():
                     break
-                (trace,) = rank([request(q, k)])
-                apply(q, trace)
+                (trace,) = batch.rank([batch.request(q, k)])
+                batch.apply(q, trace)
                 chain.append(trace)
             return chain
 
         if self.concurrency == 1:
-            return [walk(q) for q in range(len(schedules))]
+            return [walk(q) for q in range(queries)]
         pool = ThreadPoolExecutor(max_workers=self.concurrency)
         try:
-            futures = [pool.submit(walk, q) for q in range(len(schedules))]
+            futures = [pool.submit(walk, q) for q in range(queries)]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)  # the first failure stops the batch at once
-            failed = next((f for f in futures if f in done and f.exception() is not None), None)
+            failed = next((error for f in futures if f in done and (error := f.exception()) is not None), None)
             if failed is not None:
-                raise failed.exception()
+                raise failed
             return [future.result() for future in futures]
         finally:
             stop.set()
@@ -289,7 +315,7 @@ class SlidingWindowReranker(ABC):
         """Every reranked passage of the batch formatted in one go: once per query, not per window."""
         if self.formatter is None:
             return []
-        docs = []
+        docs: list[Mapping[str, Any]] = []
         for ranking, head in zip(rankings, heads):
             for rank, candidate in enumerate(ranking.candidates[:head], 1):
                 if candidate.doc is None:
@@ -300,7 +326,8 @@ class SlidingWindowReranker(ABC):
                     )
                 docs.append(candidate.doc)
         flat = self.formatter.format_many(docs)
-        out, pos = [], 0
+        out: list[list[str]] = []
+        pos = 0
         for head in heads:
             out.append(flat[pos:pos + head])
             pos += head
@@ -310,7 +337,7 @@ class SlidingWindowReranker(ABC):
 class ListwiseReranker(SlidingWindowReranker):
     """ReasonRank (or RankGPT / Qwen3-style) listwise reranking through any :class:`Backend`."""
 
-    def __init__(self, backend: Backend, tokenizer: Any, config: RerankConfig = RerankConfig(),
+    def __init__(self, backend: Backend, tokenizer: PreTrainedTokenizerBase, config: RerankConfig = RerankConfig(),
                  schedule: str | None = None) -> None:
         """``schedule``: ``rounds`` or ``pipelined`` (see the module); None pipelines where the engine
         takes concurrent requests (``concurrent_requests``), else runs rounds."""
@@ -319,12 +346,12 @@ class ListwiseReranker(SlidingWindowReranker):
         self.tokenizer = tokenizer
         # Engines that take concurrent requests, and engines that run prompts one by one, gain nothing
         # from rounds: each query runs ahead on its own (and each window is journaled as it finishes).
-        concurrent = getattr(backend, "concurrent_requests", 0)
+        concurrent = backend.concurrent_requests if isinstance(backend, ConcurrentBackend) else 0
         schedule = schedule or ("pipelined" if concurrent else "rounds")
         if schedule not in SCHEDULES:
             raise ReasonRankError(unknown("schedule", schedule, SCHEDULES))
         if schedule == "pipelined" and not concurrent:
-            raise ReasonRankError(f"the {getattr(backend, 'name', backend)} backend generates one batch at a "
+            raise ReasonRankError(f"the {backend.name} backend generates one batch at a "
                                   "time, so it cannot pipeline queries: use --schedule rounds (or the vllm, "
                                   "openai or llamacpp backend)")
         self.schedule = schedule
@@ -338,10 +365,10 @@ class ListwiseReranker(SlidingWindowReranker):
         seconds = (perf_counter() - started) / max(len(prompts), 1)
         if len(generations) != len(prompts):
             raise ReasonRankError(
-                f"backend {getattr(self.backend, 'name', self.backend)!r} returned {len(generations)} "
+                f"backend {self.backend.name!r} returned {len(generations)} "
                 f"generations for {len(prompts)} prompts"
             )
-        traces = []
+        traces: list[WindowTrace] = []
         for request, generation in zip(requests, generations):
             parsed = parse_answer(generation.text, len(request.doc_ids), tagged=style != "rankgpt")
             traces.append(WindowTrace(

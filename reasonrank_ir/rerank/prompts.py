@@ -10,10 +10,15 @@ import re
 from pathlib import Path
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from reasonrank_ir.backends.base import Message, Prompt
+from reasonrank_ir.backends.base import Message, Prompt, chat_text
 from reasonrank_ir.errors import ReasonRankError, unknown
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from reasonrank_ir.rerank.truncate import TiktokenTruncator
 
 PROMPT_STYLES = ("reasonrank", "rankgpt", "qwen3")
 """``reasonrank``: reasoning mode of ReasonRank-7B/32B; ``rankgpt``: the non-reasoning RankGPT prompt;
@@ -97,14 +102,14 @@ class PassageFormatter:
     upstream's ``convert_tokens_to_string(tokenize(text)[:max_length])`` (:meth:`truncate`).
     """
 
-    def __init__(self, tokenizer: Any, max_length: int, cache_size: int = 16384) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_length: int, cache_size: int = 16384) -> None:
         if max_length < 1:
             raise ReasonRankError(f"max passage length must be at least 1 token, found {max_length}")
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.cache_size = cache_size
         self._cache: dict[str, str] = {}
-        self._fast: Any = None  # the tiktoken truncator, decided on first use (False: not applicable)
+        self._fast: TiktokenTruncator | Literal[False] | None = None  # decided on first use (False: not applicable)
 
     def truncate(self, text: str) -> str:
         """Upstream's expression, the reference every faster path must equal."""
@@ -135,7 +140,7 @@ class PassageFormatter:
         if self._fast:
             return self._fast.truncate_many(texts, self.max_length)
         convert = self.tokenizer.convert_tokens_to_string
-        if getattr(self.tokenizer, "is_fast", False):
+        if self.tokenizer.is_fast:
             encoding = self.tokenizer(texts, add_special_tokens=False)
             return [convert(encoding.tokens(i)[: self.max_length]) for i in range(len(texts))]
         return [self.truncate(text) for text in texts]
@@ -151,12 +156,9 @@ def build_messages(query: str, passages: Sequence[str], style: str = "reasonrank
     return Message("system", _SYSTEMS[style]), Message("user", user)
 
 
-def render(messages: Sequence[Message], tokenizer: Any) -> Prompt:
+def render(messages: Sequence[Message], tokenizer: PreTrainedTokenizerBase) -> Prompt:
     """The chat-template rendering (generation prompt added, no prefill) passed through ftfy."""
-    text = tokenizer.apply_chat_template(
-        [{"role": m.role, "content": m.content} for m in messages], tokenize=False, add_generation_prompt=True
-    )
-    return Prompt(tuple(messages), fix_text(text))
+    return Prompt(tuple(messages), fix_text(chat_text(messages, tokenizer)))
 
 
 def answer_format(order_1based: Iterable[int]) -> str:
@@ -164,7 +166,7 @@ def answer_format(order_1based: Iterable[int]) -> str:
     return " > ".join(f"[{i}]" for i in order_1based)
 
 
-def load_tokenizer(name_or_path: str | os.PathLike) -> Any:
+def load_tokenizer(name_or_path: str | os.PathLike[str]) -> PreTrainedTokenizerBase:
     """The model's own tokenizer (local path, cached hub id, or the one inside a .gguf file);
     truncation and chat templates need it."""
     from transformers import AutoTokenizer

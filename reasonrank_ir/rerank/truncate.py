@@ -15,10 +15,15 @@ import unicodedata
 import weakref
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import tiktoken
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerBase
 
 _SPLIT = {"type": "Split", "behavior": "Isolated", "invert": False}
-_BUILT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_BUILT: weakref.WeakKeyDictionary[PreTrainedTokenizerBase, TiktokenTruncator | None] = weakref.WeakKeyDictionary()
 """One truncator per tokenizer object: building it reads the whole vocabulary (~0.5 s)."""
 _BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}
 
@@ -40,12 +45,12 @@ def _byte_decoder() -> dict[str, int]:
 class TiktokenTruncator:
     """``truncate_many(texts, n)`` equal to the tokenizer's ``convert_tokens_to_string(tokenize(t)[:n])``."""
 
-    def __init__(self, encoding: Any, nfc: bool) -> None:
+    def __init__(self, encoding: tiktoken.Encoding, nfc: bool) -> None:
         self.encoding = encoding
         self.nfc = nfc
 
     @classmethod
-    def for_tokenizer(cls, tokenizer: Any) -> TiktokenTruncator | None:
+    def for_tokenizer(cls, tokenizer: PreTrainedTokenizerBase) -> TiktokenTruncator | None:
         """The fast path for ``tokenizer``, or None when its definition is not plain byte-level BPE."""
         try:
             return _BUILT[tokenizer]
@@ -59,8 +64,8 @@ class TiktokenTruncator:
         return built
 
     @classmethod
-    def _build(cls, tokenizer: Any) -> TiktokenTruncator | None:
-        backend = getattr(tokenizer, "backend_tokenizer", None)
+    def _build(cls, tokenizer: PreTrainedTokenizerBase) -> TiktokenTruncator | None:
+        backend: Tokenizer | None = getattr(tokenizer, "backend_tokenizer", None)  # fast (Rust) tokenizers only
         if backend is None:
             return None
         try:
@@ -113,7 +118,7 @@ _PROBE = (
 )
 
 
-def _plain_byte_level_pattern(spec: dict) -> str | None:
+def _plain_byte_level_pattern(spec: dict[str, Any]) -> str | None:
     """The split regex of a tokenizer that is exactly: (NFC or no normalizer) -> regex split ->
     byte-level -> BPE with no dropout, affixes or byte fallback -> byte-level decoder."""
     normalizer = spec.get("normalizer")
@@ -134,10 +139,11 @@ def _plain_byte_level_pattern(spec: dict) -> str | None:
         return None
     if any(byte_level.get(k) != v for k, v in _BYTE_LEVEL.items()):
         return None
-    return split["pattern"]["Regex"]
+    pattern: str = split["pattern"]["Regex"]
+    return pattern
 
 
-def _merges_follow_ranks(merges: list, vocab: dict[str, int]) -> bool:
+def _merges_follow_ranks(merges: list[str | list[str]], vocab: dict[str, int]) -> bool:
     """tiktoken merges the lowest-ranked pair; BPE merges in list order: equal only if ranks follow it."""
     previous = -1
     for merge in merges:

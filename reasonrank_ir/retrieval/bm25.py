@@ -4,12 +4,22 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from tqdm.auto import tqdm
 
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.storage.lucene import LuceneIndex
 from reasonrank_ir.types import Candidate, Query, Ranking, Run
+
+
+class Hit(Protocol):
+    """One of Pyserini's search results (``JLuceneSearcherResult``, ``DenseSearchResult``)."""
+
+    @property
+    def docid(self) -> str: ...
+    @property
+    def score(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -23,7 +33,7 @@ class BM25Settings:
     threads: int = 1
     batch_size: int = 64
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         """Lucene's limits, checked here rather than as a Java exception after the index is opened."""
         if not (math.isfinite(self.k1) and self.k1 >= 0):
             raise ReasonRankError(f"--k1 must be a finite number of at least 0, found {self.k1}")
@@ -41,7 +51,8 @@ class BM25:
         self.index = index if isinstance(index, LuceneIndex) else LuceneIndex.open(str(index))
         self.settings = settings
         self.index.searcher.set_bm25(settings.k1, settings.b)
-        self._generator = None
+        self._generator: object | None = None
+        """Pyserini's query-side BM25 query generator (a Java object), None for plain BM25."""
         if settings.query_side:
             from pyserini.search.lucene import JQuerySideBm25QueryGenerator  # loaded by LuceneIndex
 
@@ -68,7 +79,7 @@ class BM25:
                 run.add(self._ranking(query, hits.get(query.query_id, []), excluded))
         return run
 
-    def _ranking(self, query: Query, hits, excluded) -> Ranking:
+    def _ranking(self, query: Query, hits: Iterable[Hit], excluded: Mapping[str, frozenset[str]] | None) -> Ranking:
         drop = excluded.get(query.query_id, frozenset()) if excluded else frozenset()
         candidates = []
         for hit in hits:

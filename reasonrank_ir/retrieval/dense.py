@@ -6,12 +6,12 @@ The ``--dense`` settings, and which index and query encoder they mean, are ``den
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from reasonrank_ir.batching import batched
 from reasonrank_ir.data import Dataset
-from reasonrank_ir.retrieval.dense_index import DenseSettings, prebuilt_name, resolve_dense_index
-from reasonrank_ir.retrieval.encoders import PREBUILT_ENCODERS
+from reasonrank_ir.retrieval.dense_index import DenseSettings as DenseSettings  # re-exported: this stage's settings
+from reasonrank_ir.retrieval.dense_index import prebuilt_name, resolve_dense_index
+from reasonrank_ir.retrieval.encoders import PREBUILT_ENCODERS, QueryEncoder
 from reasonrank_ir.storage.faiss import faiss_device, require_faiss
 from reasonrank_ir.types import Candidate, Query, Ranking, Run
 
@@ -19,7 +19,7 @@ from reasonrank_ir.types import Candidate, Query, Ranking, Run
 class DenseRetriever:
     """``DenseRetriever(index_dir, query_encoder).retrieve(queries, k)`` through Pyserini's FaissSearcher."""
 
-    def __init__(self, index_dir: str, query_encoder: Any, name: str = "dense", threads: int = 1,
+    def __init__(self, index_dir: str, query_encoder: QueryEncoder, name: str = "dense", threads: int = 1,
                  batch_size: int = 32):
         from reasonrank_ir.java import import_pyserini
 

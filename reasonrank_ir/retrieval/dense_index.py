@@ -9,7 +9,7 @@ Two kinds of index:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from reasonrank_ir.data import Dataset
 from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.homes import indexes_home
 from reasonrank_ir.io.names import slug
-from reasonrank_ir.retrieval.encoders import (PREBUILT_ENCODERS, SentenceTransformerDocumentEncoder,
+from reasonrank_ir.retrieval.encoders import (PREBUILT_ENCODERS, QueryEncoder, SentenceTransformerDocumentEncoder,
                                               SentenceTransformerQueryEncoder, encoder_slug, prebuilt_query_encoder,
                                               resolve_encoder)
 from reasonrank_ir.storage.faiss import (METADATA, build_dense_index, dense_index_names, is_dense_index,
@@ -37,7 +37,7 @@ class DenseSettings:
     device: str | None = None
     threads: int = 1
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for flag, value in (("--threads", self.threads), ("--batch-size", self.batch_size)):
             if value < 1:
                 raise ReasonRankError(f"{flag} must be at least 1, found {value}")
@@ -84,7 +84,7 @@ def build_for_dataset(dataset: Dataset, encoder: str, batch_size: int = 32, devi
     require_faiss()  # before the model loads, which may take minutes
     model = SentenceTransformerDocumentEncoder(encoder, device, batch_size, max_length)
 
-    def pairs():
+    def pairs() -> Iterator[tuple[str, str]]:
         for doc_id in lucene:
             yield doc_id, document_text(lucene.doc(doc_id) or {})
 
@@ -101,7 +101,7 @@ def prebuilt_name(dataset: Dataset, settings: DenseSettings) -> str | None:
     return name if name in prebuilt_dense_names() else None
 
 
-def resolve_dense_index(dataset: Dataset, settings: DenseSettings) -> tuple[str, Any]:
+def resolve_dense_index(dataset: Dataset, settings: DenseSettings) -> tuple[str, QueryEncoder]:
     """(index folder, query encoder) for a dataset and ``--dense`` settings; builds a missing local index."""
     known = prebuilt_dense_names()
     name = prebuilt_name(dataset, settings) or settings.index
@@ -111,14 +111,13 @@ def resolve_dense_index(dataset: Dataset, settings: DenseSettings) -> tuple[str,
                 and settings.encoder != PREBUILT_ENCODERS[family].encoder:
             raise ReasonRankError(f"{name} was encoded with {PREBUILT_ENCODERS[family].encoder}: drop --encoder "
                                   f"{settings.encoder}, or give a local folder holding that model")
-        index_dir = prebuilt_dense_dir(name)
-        return index_dir, prebuilt_query_encoder(family, subset, settings.device, settings.encoder)
+        return prebuilt_dense_dir(name), prebuilt_query_encoder(family, subset, settings.device, settings.encoder)
     if name and not Path(name).is_dir():
         local = dense_index_names(indexes_home())
-        prebuilt = ", ".join(n for n in known if n.startswith(dataset.name)) or ", ".join(PREBUILT_ENCODERS)
+        prebuilts = ", ".join(n for n in known if n.startswith(dataset.name)) or ", ".join(PREBUILT_ENCODERS)
         build = "none (build one with python -m reasonrank_ir.index --dense --encoder MODEL)"
         raise ReasonRankError(unknown("dense index", name, known + local, listed=False,
-                                      hint=f"prebuilt: {prebuilt}; local: {', '.join(local) or build}"))
+                                      hint=f"prebuilt: {prebuilts}; local: {', '.join(local) or build}"))
     if name:
         index_dir = Path(name)
         if not is_dense_index(index_dir):

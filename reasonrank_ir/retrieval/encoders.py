@@ -12,12 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.hub import hf_offline
 from reasonrank_ir.io.names import slug
 from reasonrank_ir.storage.faiss import DENSE_EXTRA
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+    from sentence_transformers import SentenceTransformer
 
 # Models shipped as Python packages, usable without a model hub (name -> (module, folder in it)).
 OFFLINE_PACKAGES = {
@@ -75,6 +80,14 @@ PREBUILT_ENCODERS: dict[str, PrebuiltEncoder] = {
 }
 
 
+class QueryEncoder(Protocol):
+    """Pyserini's query-encoder interface, which its ``FaissSearcher`` calls: one query or a batch to vectors."""
+
+    def encode(self, query: str, **kwargs: Any) -> NDArray[np.float32]: ...
+
+    def encode_batch(self, queries: list[str]) -> NDArray[np.float32]: ...
+
+
 def encoder_slug(encoder: str) -> str:
     """The short name an encoder gives its index folder: ``all-minilm-l6-v2`` for the hub id or its path."""
     path = Path(encoder)
@@ -95,7 +108,7 @@ def resolve_encoder(encoder: str) -> str:
         module, folder = OFFLINE_PACKAGES[encoder]
         try:
             package = __import__(module)
-            return str(Path(package.__file__).parent / folder)
+            return str(Path(str(package.__file__)).parent / folder)
         except ImportError:
             pass
     if hf_offline() and encoder not in cached_models():
@@ -122,7 +135,7 @@ def _unknown_encoder(encoder: str) -> ReasonRankError:
         "offline model or a model in the Hugging Face cache" + ("" if known else " (none is available)")))
 
 
-def _load_sentence_transformer(encoder: str, device: str | None):
+def _load_sentence_transformer(encoder: str, device: str | None) -> SentenceTransformer:
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
@@ -137,18 +150,19 @@ def _load_sentence_transformer(encoder: str, device: str | None):
                               f"({type(error).__name__}: {str(error).splitlines()[0][:160]})") from None
 
 
-def _similarity(model) -> bool:
+def _similarity(model: SentenceTransformer) -> bool:
     """Whether vectors are L2-normalised (cosine models) or used as they are (dot-product models)."""
-    name = getattr(model, "similarity_fn_name", None) or "cosine"
+    name = model.similarity_fn_name or "cosine"
     if name not in ("cosine", "dot"):
         raise ReasonRankError(f"the encoder scores with {name!r}; FAISS inner-product indexes need a cosine "
                               "or dot-product model")
     return name == "cosine"
 
 
-def _encode(model, texts: list[str], side: str, batch_size: int, normalize: bool):
+def _encode(model: SentenceTransformer, texts: list[str], side: str, batch_size: int,
+            normalize: bool) -> NDArray[np.float32]:
     """Texts to float32 vectors with the model's own query/document prompts (sentence-transformers 5+)."""
-    encode = getattr(model, f"encode_{side}", model.encode)
+    encode = model.encode_query if side == "query" else model.encode_document
     vectors = encode(texts, batch_size=batch_size, normalize_embeddings=normalize, convert_to_numpy=True,
                      show_progress_bar=False)
     return vectors.astype("float32")
@@ -164,14 +178,17 @@ class SentenceTransformerDocumentEncoder:
         if max_length:
             self.model.max_seq_length = max_length  # tokens; overrides the model's own truncation
         self.batch_size = batch_size
-        self.dimension: int = (getattr(self.model, "get_embedding_dimension", None)
-                               or self.model.get_sentence_embedding_dimension)()
+        dimension = (self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
+                     else self.model.get_sentence_embedding_dimension())  # renamed in sentence-transformers 6
+        if dimension is None:
+            raise ReasonRankError(f"{encoder!r} does not say the size of its vectors: not a sentence-embedding model")
+        self.dimension: int = dimension
 
     @property
-    def max_length(self) -> int:
+    def max_length(self) -> int | None:
         return self.model.max_seq_length
 
-    def encode(self, texts: list[str]):
+    def encode(self, texts: list[str]) -> NDArray[np.float32]:
         return _encode(self.model, texts, "document", self.batch_size, self.normalize)
 
 
@@ -183,10 +200,11 @@ class SentenceTransformerQueryEncoder:
         self.normalize = normalize
         self.batch_size = batch_size
 
-    def encode(self, query: str, **_: Any):
-        return _encode(self.model, [query], "query", 1, self.normalize)[0]
+    def encode(self, query: str, **_: Any) -> NDArray[np.float32]:
+        vector: NDArray[np.float32] = _encode(self.model, [query], "query", 1, self.normalize)[0]
+        return vector
 
-    def encode_batch(self, queries: list[str]):
+    def encode_batch(self, queries: list[str]) -> NDArray[np.float32]:
         return _encode(self.model, list(queries), "query", self.batch_size, self.normalize)
 
 
@@ -198,7 +216,8 @@ def _torch_device(device: str | None) -> str:
     return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
-def prebuilt_query_encoder(family: str, subset: str, device: str | None = None, local_copy: str | None = None):
+def prebuilt_query_encoder(family: str, subset: str, device: str | None = None,
+                           local_copy: str | None = None) -> QueryEncoder:
     """The query encoder Pyserini's BRIGHT regression uses for ``family`` on ``subset``, built with
     Pyserini's own classes; ``local_copy`` is a folder holding the same model (for machines without the hub)."""
     from reasonrank_ir.java import import_pyserini
@@ -214,7 +233,8 @@ def prebuilt_query_encoder(family: str, subset: str, device: str | None = None, 
     else:
         kwargs.update(pooling=spec.pooling)
     try:
-        return encode.query_encoder_class_map[spec.encoder_class](**kwargs)
+        encoder: QueryEncoder = encode.query_encoder_class_map[spec.encoder_class](**kwargs)
+        return encoder
     except OSError:
         raise ReasonRankError(
             f"the query encoder {spec.encoder!r} is not in the Hugging Face cache and cannot be downloaded: run "

@@ -13,8 +13,9 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
-from reasonrank_ir.backends.base import Message, Prompt, Sampling
+from reasonrank_ir.backends.base import Backend, Message, Prompt, Sampling
 from reasonrank_ir.batching import batched
 from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.io import numbered_lines
@@ -31,6 +32,13 @@ INSTRUCTIONS = (
 )
 BRIGHT_SAMPLING = Sampling(max_tokens=2048, temperature=0.8, top_p=0.8)
 MODES = ("append", "replace")
+
+
+@runtime_checkable
+class _ServesModel(Protocol):
+    """A backend that says which model it serves (every engine does; a scripted test backend need not)."""
+
+    model: str
 
 
 def reasoning_prompt(query: str) -> Prompt:
@@ -51,7 +59,7 @@ class ExpansionSettings:
     """``append``: original query + reasoning; ``replace``: the reasoning alone (BRIGHT's exact setting)."""
     max_tokens: int = BRIGHT_SAMPLING.max_tokens
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ReasonRankError(unknown("expansion mode", self.mode, MODES))
 
@@ -78,18 +86,18 @@ class QueryExpander:
     cache as soon as they are generated.
     """
 
-    def __init__(self, backend, cache_path: str | os.PathLike, model: str | None = None,
+    def __init__(self, backend: Backend, cache_path: str | os.PathLike[str], model: str | None = None,
                  sampling: Sampling = BRIGHT_SAMPLING, mode: str = "append", batch_size: int = 16):
         self.backend = backend
         self.cache_path = Path(cache_path)
-        self.model = model or getattr(backend, "model", None) or backend.name
+        self.model = model or (backend.model if isinstance(backend, _ServesModel) else None) or backend.name
         self.sampling = sampling
         self.mode = mode
         self.batch_size = max(1, batch_size)
         self._cache = self._read_cache()
 
     @classmethod
-    def from_settings(cls, settings: ExpansionSettings, **backend_options) -> QueryExpander:
+    def from_settings(cls, settings: ExpansionSettings, **backend_options: Any) -> QueryExpander:
         from reasonrank_ir.backends import create_backend
 
         backend = create_backend(settings.backend, settings.model, **backend_options)

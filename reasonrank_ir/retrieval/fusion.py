@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.types import Candidate, Query, Ranking, Run
+
+if TYPE_CHECKING:
+    from pyserini.trectools import TrecRun
 
 METHODS = ("rrf", "interpolation")
 
@@ -25,7 +29,7 @@ class FusionSettings:
     depth: int | None = None
     """Candidates taken from each input run (None: all of them)."""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ReasonRankError(unknown("fusion", self.method, METHODS))
         if not 0.0 <= self.alpha <= 1.0:
@@ -39,7 +43,7 @@ class FusionSettings:
         return "rrf" if self.method == "rrf" else f"interp{self.alpha:g}"
 
 
-def _to_trec_run(run: Run):
+def _to_trec_run(run: Run) -> TrecRun:
     from pyserini.trectools import TrecRun
 
     rows = [(r.query_id, "Q0", c.doc_id, rank, c.score, run.name)

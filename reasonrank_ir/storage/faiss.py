@@ -15,17 +15,22 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from reasonrank_ir.batching import batched
 from reasonrank_ir.errors import ReasonRankError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 METADATA = "encoder.json"
 DENSE_EXTRA = ("pip install 'reasonrank-ir[dense]' (faiss-cpu, sentence-transformers), "
                "or 'reasonrank-ir[gpu]' for faiss-gpu")
 
 
-def require_faiss():
+def require_faiss() -> ModuleType:
     """The faiss module, or one line naming the extra that installs it."""
     try:
         import faiss
@@ -49,10 +54,10 @@ class DenseIndexInfo:
     dimension: int
     documents: int
     normalized: bool
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-def read_info(index_dir: str | os.PathLike) -> DenseIndexInfo | None:
+def read_info(index_dir: str | os.PathLike[str]) -> DenseIndexInfo | None:
     path = Path(index_dir) / METADATA
     if not path.is_file():
         return None
@@ -61,20 +66,21 @@ def read_info(index_dir: str | os.PathLike) -> DenseIndexInfo | None:
                           data.get("extra", {}))
 
 
-def is_dense_index(path: str | os.PathLike) -> bool:
+def is_dense_index(path: str | os.PathLike[str]) -> bool:
     path = Path(path)
     return (path / "index").is_file() and (path / "docid").is_file()
 
 
-def dense_index_names(folder: str | os.PathLike) -> list[str]:
+def dense_index_names(folder: str | os.PathLike[str]) -> list[str]:
     """The dense indexes directly inside ``folder``, by folder name."""
     folder = Path(folder)
     return sorted(p.name for p in folder.iterdir() if is_dense_index(p)) if folder.is_dir() else []
 
 
-def build_dense_index(documents: Iterable[tuple[str, str]], index_dir: str | os.PathLike,
-                      encode: Callable[[list[str]], Any], dimension: int, encoder: str, normalized: bool,
-                      extra: Mapping[str, Any] | None = None, chunk: int = 4096, total: int | None = None,
+def build_dense_index(documents: Iterable[tuple[str, str]], index_dir: str | os.PathLike[str],
+                      encode: Callable[[list[str]], NDArray[np.float32]], dimension: int, encoder: str,
+                      normalized: bool, extra: Mapping[str, Any] | None = None, chunk: int = 4096,
+                      total: int | None = None,
                       progress: bool = True) -> Path:
     """Store ``(doc_id, text)`` pairs, ``encode``-d to float32 vectors, as a flat inner-product FAISS index.
 

@@ -24,12 +24,12 @@ _JAVA_BLANKS = "".join(map(chr, range(33)))
 """What Java's ``String.trim`` removes; Anserini rejects a document whose contents trim to nothing."""
 
 
-def is_lucene_index(path: str | os.PathLike) -> bool:
+def is_lucene_index(path: str | os.PathLike[str]) -> bool:
     path = Path(path)
     return path.is_dir() and any(path.glob("segments_*"))
 
 
-def build_index(documents: Iterable[Mapping[str, Any]], index_dir: str | os.PathLike) -> Path:
+def build_index(documents: Iterable[Mapping[str, Any]], index_dir: str | os.PathLike[str]) -> Path:
     """Index ``{"id", "contents", ...}`` records with positions, doc vectors and raw JSON stored.
 
     Pyserini's ``LuceneIndexer`` takes ``IndexCollection``'s options, so the index is the one
@@ -86,7 +86,7 @@ def _batches(documents: Iterable[Mapping[str, Any]], size: int) -> Iterator[list
 class LuceneIndex:
     """A Lucene index opened once per process; reads passages back as stored JSON fields."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike[str]):
         self.path = str(path)
         if not is_lucene_index(self.path):
             raise ReasonRankError(f"{self.path} is not a Lucene index (no segments_* file)")
@@ -101,11 +101,11 @@ class LuceneIndex:
 
     @property
     def num_docs(self) -> int:
-        return self.searcher.num_docs
+        return int(self.searcher.num_docs)
 
     def doc_id_at(self, position: int) -> str:
         """The id of the document with Lucene's internal number ``position`` (for sampling)."""
-        return self.searcher.doc(position).docid()
+        return str(self.searcher.doc(position).docid())
 
     def doc(self, doc_id: str) -> dict[str, Any] | None:
         """Stored fields: the raw JSON record when stored, else ``{"contents": ...}``."""

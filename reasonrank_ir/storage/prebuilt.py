@@ -6,7 +6,7 @@ and qrels names only by asking for them (no public function lists them), so the 
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ def download_prebuilt(name: str, info: Mapping[str, Any], what: str = "index", h
     which archive to fetch and where to unpack it when Pyserini cannot download it."""
     util = import_pyserini("pyserini.util")
     try:
-        return util.download_prebuilt_index(name, verbose=False)
+        return str(util.download_prebuilt_index(name, verbose=False))
     except Exception:  # Pyserini raises bare ValueError/URLError/HTTPError when offline
         stem = info.get("filename", info["urls"][0].rsplit("/", 1)[-1]).removesuffix(".tar.gz")
         target = pyserini_compat.cache_home() / "indexes" / f"{stem}.{info['md5']}"
@@ -34,9 +34,10 @@ def download_prebuilt(name: str, info: Mapping[str, Any], what: str = "index", h
         ) from None
 
 
-def prebuilt_indexes():
+def prebuilt_indexes() -> dict[str, dict[str, Any]]:
     """Pyserini's table of prebuilt Lucene (BM25) indexes: name -> urls, md5, filename."""
-    return import_pyserini("pyserini.prebuilt_index_info").TF_INDEX_INFO
+    table: dict[str, dict[str, Any]] = import_pyserini("pyserini.prebuilt_index_info").TF_INDEX_INFO
+    return table
 
 
 @cache
@@ -50,7 +51,8 @@ def _declared_index_names() -> frozenset[str] | None:
     import importlib.util
 
     spec = importlib.util.find_spec("pyserini")
-    source = Path(spec.submodule_search_locations[0], "prebuilt_index_info.py") if spec else None
+    folders = spec.submodule_search_locations if spec else None
+    source = Path(folders[0], "prebuilt_index_info.py") if folders else None
     if source is None or not source.is_file():
         return None
     dicts = {node.targets[0].id: node.value for node in ast.parse(source.read_bytes()).body
@@ -62,13 +64,14 @@ def _declared_index_names() -> frozenset[str] | None:
     names: set[str] = set()
     for key, value in zip(whole.keys, whole.values):
         part = dicts.get(value.id) if key is None and isinstance(value, ast.Name) else None
-        if part is None or not all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in part.keys):
+        keys = [k.value for k in part.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)] if part else []
+        if part is None or len(keys) != len(part.keys):
             return None
-        names.update(k.value for k in part.keys)
+        names.update(keys)
     return frozenset(names)
 
 
-def prebuilt_index_names():
+def prebuilt_index_names() -> Collection[str]:
     """The prebuilt index names, read from Pyserini's source where possible (no JVM, no network)."""
     declared = _declared_index_names()
     return declared if declared is not None else prebuilt_indexes()
@@ -92,8 +95,9 @@ def prebuilt_index_path(name: str) -> str:
 _FUNCTIONS = {"topics": "get_topics", "qrels": "get_qrels_file"}
 
 
-def _fetch(kind: str, name: str):
-    """Pyserini's ``get_topics``/``get_qrels_file`` for ``name``, its errors turned into one line each."""
+def _fetch(kind: str, name: str) -> Any:
+    """Pyserini's ``get_topics``/``get_qrels_file`` for ``name`` (untyped: its callers type the value), its errors
+    turned into one line each."""
     search = import_pyserini("pyserini.search")
     try:
         with pyserini_compat.network_timeout():
@@ -115,9 +119,11 @@ def _offline(kind: str, name: str, error: Exception) -> ReasonRankError:
 
 
 def pyserini_topics(name: str) -> dict[str, Query]:
+    topics: Mapping[object, Mapping[str, object]] = _fetch("topics", name)  # int or str ids, as Pyserini has them
     return {str(q): Query(str(q), " ".join(str(t.get("title") or t.get("query") or "").split()))
-            for q, t in _fetch("topics", name).items()}
+            for q, t in topics.items()}
 
 
 def pyserini_qrels(name: str) -> Qrels:
-    return read_qrels(_fetch("qrels", name))
+    path: str = _fetch("qrels", name)
+    return read_qrels(path)
