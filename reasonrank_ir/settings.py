@@ -44,7 +44,7 @@ _EXPECTED = {  # pydantic's error types, as what the value must be
 }
 
 
-def _dotted(loc: tuple) -> str:
+def _dotted(loc: tuple[int | str, ...]) -> str:
     """``("systems", 1, "window")`` as ``systems[1].window``."""
     path = ""
     for part in loc:
@@ -52,7 +52,7 @@ def _dotted(loc: tuple) -> str:
     return path
 
 
-def validate(model: type[Model], data: Any, *, where: str = "", place: Callable[[tuple], str] = _dotted,
+def validate(model: type[Model], data: Any, *, where: str = "", place: Callable[[tuple[int | str, ...]], str] = _dotted,
              context: Mapping[str, Any] | None = None) -> Model:
     """``model`` validated from ``data``, or a ReasonRankError naming ``where`` and the first bad key.
 
@@ -65,7 +65,7 @@ def validate(model: type[Model], data: Any, *, where: str = "", place: Callable[
 
 
 def _one_line(problem: Mapping[str, Any], model: type[BaseModel], where: str,
-              place: Callable[[tuple], str]) -> str:
+              place: Callable[[tuple[int | str, ...]], str]) -> str:
     """One pydantic error (an item of ``ValidationError.errors()``) as a sentence."""
     loc, kind = tuple(problem["loc"]), problem["type"]
     if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # a model's, a dataclass's
@@ -88,7 +88,7 @@ def _one_line(problem: Mapping[str, Any], model: type[BaseModel], where: str,
     return f"{where}: {message}" if where else message
 
 
-def _fields_at(model: type, loc: tuple) -> list[str]:
+def _fields_at(model: type, loc: tuple[int | str, ...]) -> list[str]:
     """The keys the model (or dataclass) nested at ``loc`` takes (for an unknown key's close matches)."""
     for part in loc:
         if isinstance(part, int):

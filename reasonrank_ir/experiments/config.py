@@ -150,7 +150,7 @@ class Experiment(Settings):
     name: str
     """Default: the YAML file's name."""
     description: str = ""
-    first_stage: FirstStageSpec = FirstStageSpec()
+    first_stage: FirstStageSpec = FirstStageSpec.model_validate({})  # name and label filled in by its validator
     datasets: tuple[DatasetSpec, ...] = Field((), strict=False, validate_default=True)
     systems: tuple[SystemSpec, ...] = Field((), strict=False)
     metrics: tuple[str, ...] = Field(("nDCG@10",), strict=False)
@@ -235,7 +235,7 @@ class Experiment(Settings):
 
     def only(self, names: list[str] | tuple[str, ...]) -> Experiment:
         """The experiment restricted to some datasets (column names, or the names they load)."""
-        chosen = []
+        chosen: list[DatasetSpec] = []
         for wanted in names:
             match = [d for d in self.datasets if wanted in (d.name, d.dataset, d.index)]
             if not match:

@@ -22,7 +22,7 @@ from reasonrank_ir.rerank.prompts import load_tokenizer
 from reasonrank_ir.settings import Settings
 from reasonrank_ir.types import Qrels
 
-QWEN3_SAMPLING = {"temperature": 0.6, "top_p": 0.95, "top_k": 20}
+QWEN3_SAMPLING = Sampling(temperature=0.6, top_p=0.95, top_k=20)
 """Decoding of the Qwen3 variant (ReasonRank-8B); the others decode greedily."""
 
 _WINDOWS = RerankConfig()
@@ -58,7 +58,8 @@ class RerankerSpec(Settings, RerankerSettings):
         ``sampling`` replaces the spec's decoding (Qwen3's is applied to a greedy one)."""
         sampling = sampling or Sampling(max_tokens=self.max_tokens)
         if self.reranker == "qwen3" and (sampling.temperature, sampling.top_p, sampling.top_k) == (0.0, 1.0, -1):
-            sampling = replace(sampling, **QWEN3_SAMPLING)
+            sampling = replace(sampling, temperature=QWEN3_SAMPLING.temperature, top_p=QWEN3_SAMPLING.top_p,
+                               top_k=QWEN3_SAMPLING.top_k)
         return RerankConfig(depth=self.depth, window=self.window, step=self.step, passes=self.passes,
                             max_passage_tokens=self.passage_tokens or passage_tokens or _WINDOWS.max_passage_tokens,
                             style=self.reranker if self.reranker != "oracle" else _WINDOWS.style, sampling=sampling)

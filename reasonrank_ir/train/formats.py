@@ -45,7 +45,7 @@ def assistant_turn(sample: Sample) -> str:
 def prompt_messages(sample: Sample, tokenizer: Any, settings: PromptSettings = PromptSettings()) -> tuple[Message, ...]:
     """The reranker's system and user messages for the sample's list, passages in ``initial_list`` order."""
     formatter = PassageFormatter(tokenizer, settings.max_passage_tokens)
-    passages = formatter.format_many(c.doc for c in sample.candidates)
+    passages = formatter.format_many(sample.documents())
     return build_messages(sample.query.text, passages, settings.style)
 
 

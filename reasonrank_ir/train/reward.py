@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Hashable, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.rerank.parse import ANSWER_PATTERN, passage_number, unreadable
+
+Completion = str | Sequence[Mapping[str, str]]
+"""What trl hands a reward: text for text prompts, ``[{"role", "content"}]`` for chat prompts."""
 
 _NON_DIGIT = re.compile(r"\D+")
 
@@ -155,7 +158,9 @@ class RankingReward:
         self.config = config
         self.calls = 0
 
-    def __call__(self, completions, initial_list, relevant_docids, final_list, **_) -> list[float]:
+    def __call__(self, completions: Sequence[Completion], initial_list: Sequence[Sequence[str]],
+                 relevant_docids: Sequence[Sequence[str]], final_list: Sequence[Sequence[str]], **_: object
+                 ) -> list[float]:
         self.calls += len(completions)
         return [
             ranking_reward(_text(c), init, rel, final, self.config)
@@ -163,7 +168,7 @@ class RankingReward:
         ]
 
 
-def _text(completion) -> str:
+def _text(completion: Completion) -> str:
     """trl passes plain strings for text prompts and ``[{"role", "content"}]`` for chat prompts."""
     if isinstance(completion, str):
         return completion

@@ -51,6 +51,13 @@ class Sample:
     def labelled(self) -> bool:
         return bool(self.final_list)
 
+    def documents(self) -> list[Mapping[str, Any]]:
+        """The candidates' stored fields in list order: a list without its passages cannot be shown to a model."""
+        docs = [c.doc for c in self.candidates if c.doc is not None]
+        if len(docs) < len(self.candidates):
+            raise ReasonRankError(f"Sample {self.dataset}/{self.query_id}: a passage has no text to show the model")
+        return docs
+
     def ranking(self) -> Ranking:
         """The candidates as a :class:`Ranking` (what the reranker and prompts take)."""
         return Ranking(self.query, self.candidates)

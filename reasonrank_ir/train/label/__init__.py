@@ -140,9 +140,7 @@ def _formatter(tokenizer: Any, config: LabelConfig) -> PassageFormatter | None:
 
 def _passages(sample: Sample, formatter: PassageFormatter | None) -> list[str]:
     """The list's passages as the teacher reads them (mined lists carry their text)."""
-    docs = [c.doc for c in sample.candidates if c.doc is not None]
-    if len(docs) < len(sample.candidates):
-        raise ReasonRankError(f"Sample {sample.dataset}/{sample.query_id}: a passage has no text to show the teacher")
+    docs = sample.documents()
     return formatter.format_many(docs) if formatter else [replace_number(passage_text(doc)) for doc in docs]
 
 
