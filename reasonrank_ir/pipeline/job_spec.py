@@ -77,7 +77,8 @@ class JobSpec:
 
             options = {k: v for k, v in spec.options.items() if k not in UNRECORDED_OPTIONS and v is not None}
             urls = options.pop("base_urls", None)
-            settings.update({"engine": resolve_backend_name(spec.backend),
+            # the flag before the engine it resolves to: a changed --backend is named as the user typed it
+            settings.update({"--backend": spec.backend, "engine": resolve_backend_name(spec.backend),
                              "--base-url": sorted([urls] if isinstance(urls, str) else urls or [])})
             settings.update({f"--backend-option {k}": v for k, v in sorted(options.items())})
         for name, item in RERANKER_SETTINGS.items():  # every recorded setting, under its flag
