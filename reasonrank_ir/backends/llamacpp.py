@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from reasonrank_ir.backends.base import Generation, Prompt, Sampling
 from reasonrank_ir.errors import ReasonRankError
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_types import (ChatCompletionRequestMessage, CreateChatCompletionResponse,
+                                       CreateCompletionResponse)
 
 INSTALL_HINT = "pip install 'reasonrank-ir[llamacpp]'"
 
@@ -104,25 +108,26 @@ class LlamaCppBackend:
             "repeat_penalty": 1.0,
             "seed": None if sampling.seed is None else sampling.seed + sample,
         }
+        # Not streamed (no ``stream=True``): each call returns one response, not an iterator of chunks.
         try:
             if prompt.text is not None:
                 tokens = self.engine.tokenize(prompt.text.encode("utf-8"), add_bos=False,
                                               special=True)
-                response = self.engine.create_completion(tokens, **options)
-                choice = response["choices"][0]
-                text = choice["text"]
+                completion = cast("CreateCompletionResponse", self.engine.create_completion(tokens, **options))
+                text, cut, usage = (completion["choices"][0]["text"],
+                                    completion["choices"][0]["finish_reason"] == "length", completion["usage"])
             else:
-                messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
-                response = self.engine.create_chat_completion(messages, **options)
-                choice = response["choices"][0]
-                text = choice["message"]["content"] or ""
+                messages = [cast("ChatCompletionRequestMessage", {"role": m.role, "content": m.content})
+                            for m in prompt.messages]
+                chat = cast("CreateChatCompletionResponse", self.engine.create_chat_completion(messages, **options))
+                text, cut, usage = (chat["choices"][0]["message"]["content"] or "",
+                                    chat["choices"][0]["finish_reason"] == "length", chat["usage"])
         except ValueError as error:
             raise ReasonRankError(f"llama.cpp rejected a prompt: {error}; raise n_ctx "
                                   f"(now {self.engine.n_ctx()}) or shorten the prompt.") from error
-        usage = response["usage"]
         return Generation(
             text=text,
             prompt_tokens=usage["prompt_tokens"],
             output_tokens=usage["completion_tokens"],
-            finish_reason="length" if choice["finish_reason"] == "length" else "stop",
+            finish_reason="length" if cut else "stop",
         )
