@@ -253,8 +253,8 @@ def mine_file(settings: MineSettings | Mapping[str, Any], progress: bool = False
     check_output_file(settings.output, "--output")
     from reasonrank_ir.data import load
 
-    dataset = load(settings.index, settings.topics, settings.qrels)
     config = MiningConfig(settings.list_size, settings.depth, settings.max_positives, settings.order, settings.seed)
+    dataset = load(settings.index, settings.topics, settings.qrels)
     skip = done_keys(settings.output)
     if settings.queries == "synthesise" and settings.num_queries:  # checked above; narrows the type
         sampling = Sampling(max_tokens=settings.max_tokens, temperature=settings.temperature, seed=settings.seed)
