@@ -71,7 +71,7 @@ def configure() -> None:
     def add_options(*options: str) -> None:
         original(*(o for o in options if o not in _DROPPED_OPTIONS))
 
-    add_options._reasonrank_filtered = True  # type: ignore[attr-defined]
+    add_options._reasonrank_filtered = True  # type: ignore[attr-defined]  # a mark on the function, read back above
     jnius_config.add_options = add_options
 
 

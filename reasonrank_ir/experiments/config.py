@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (AfterValidator, BeforeValidator, Field, PrivateAttr, ValidationInfo, field_validator,
+                      model_validator)
 
 from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.io.names import looks_like_path
@@ -240,7 +241,8 @@ class Experiment(Settings):
             match = [d for d in self.datasets if wanted in (d.name, d.dataset, d.index)]
             if not match:
                 known = [d.name for d in self.datasets]
-                raise ReasonRankError("--only: " + unknown("dataset", wanted, known, hint=f"{self.name} has no such dataset"))
+                raise ReasonRankError("--only: " + unknown("dataset", wanted, known,
+                                                           hint=f"{self.name} has no such dataset"))
             chosen.extend(d for d in match if d not in chosen)
         return self.model_copy(update={"datasets": tuple(chosen)})
 

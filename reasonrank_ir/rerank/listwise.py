@@ -63,7 +63,8 @@ class RerankConfig:
                                   "the ranks between windows would never be reranked; use a step of at most the window")
         check_style(self.style)
         if self.sampling.n != 1:
-            raise ReasonRankError(f"reranking takes one generation per window: sampling n must be 1, found {self.sampling.n}")
+            raise ReasonRankError("reranking takes one generation per window: sampling n must be 1, "
+                                  f"found {self.sampling.n}")
 
 
 @dataclass(frozen=True)
