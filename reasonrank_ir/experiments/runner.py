@@ -227,9 +227,10 @@ def open_dataset(spec: DatasetSpec) -> Dataset:
 
     if spec.dataset:
         return load(spec.dataset, topics=spec.topics, qrels=spec.qrels)
-    if looks_like_path(spec.index) and not Path(spec.index).exists():
-        raise ReasonRankError(f"index folder {spec.index} does not exist")
-    dataset = load(spec.index, topics=spec.topics, qrels=spec.qrels)
+    index = spec.index or ""  # (DatasetSpec has one of dataset and index)
+    if looks_like_path(index) and not Path(index).exists():
+        raise ReasonRankError(f"index folder {index} does not exist")
+    dataset = load(index, topics=spec.topics, qrels=spec.qrels)
     problems = []
     for part in (dataset.index_path, dataset.topics, dataset.qrels):  # tried up front, all of them
         try:
@@ -314,12 +315,12 @@ def _score(run: Run, dataset: Dataset, topics: dict[str, Query], experiment: Exp
     measures = parse_measures(experiment.metrics)
     # keyed by the names the YAML uses (ir-measures spells MAP as AP)
     names = {str(measure): name for measure, name in zip(measures, experiment.metrics)}
-    record = {"dataset": dataset.name, "run_sha256": run_sha256, "qrels": qrels_source,
+    scores = {"dataset": dataset.name, "run_sha256": run_sha256, "qrels": qrels_source,
               "queries": list(run.rankings), "judged": judged,
               "aggregate": {names[k]: v for k, v in evaluation.aggregate.items()},
               "per_query": {names[k]: v for k, v in evaluation.per_query.items()}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record), encoding="utf-8")
+    path.write_text(json.dumps(scores), encoding="utf-8")
     return False
 
 

@@ -132,11 +132,12 @@ class JobSpec:
             for name, item in RERANKER_SETTINGS.items():  # every setting the spec has, as its flag
                 if name == "reranker" or (spec.reranker == "oracle" and item.setting.engine):
                     continue
+                if name == "options":
+                    argv += _option_flags(spec.options)
+                    continue
                 value = (spec.config(passage_tokens).max_passage_tokens if name == "passage_tokens"
                          else getattr(spec, name))
-                if name == "options":
-                    argv += _option_flags(value)
-                elif isinstance(value, bool):
+                if isinstance(value, bool):
                     argv += [item.flag] if value else []
                 elif value is not None:
                     argv += [item.flag, _number(value) if isinstance(value, float) else str(value)]
@@ -165,7 +166,7 @@ def display_path(value: str | os.PathLike[str] | int) -> str:
 
 def _option_flags(options: dict[str, Any]) -> list[str]:
     """Engine options as ``--base-url``/``--backend-option`` flags (an ``api_key`` is left to the environment)."""
-    argv = []
+    argv: list[str] = []
     for key, value in options.items():
         if key == "base_urls":
             argv += [item for url in ([value] if isinstance(value, str) else value) for item in ("--base-url", url)]

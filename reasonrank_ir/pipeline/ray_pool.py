@@ -77,7 +77,7 @@ def parse_known(argv: Sequence[str] | None) -> tuple[RayOptions | None, list[str
     return options_from(known), rest
 
 
-def options_from(args: argparse.Namespace | None) -> RayOptions | None:
+def options_from(args: argparse.Namespace) -> RayOptions | None:
     """The flags as options, or None without ``--ray``."""
     if getattr(args, "ray", None) is None:
         return None
