@@ -95,6 +95,7 @@ def rerank(reranker: BatchReranker, run: Run, dataset: Dataset | None, files: Ou
                 done[ranking.query_id] = ranking
             totals.add(batch.traces)
             bar.update(len(batch.rankings))
+            bar.set_postfix(windows_per_s=f"{reranker.summary.windows / max(perf_counter() - started, 1e-9):.1f}")
     finally:
         bar.close()
         if journal is not None:
