@@ -1,12 +1,14 @@
 """A reranking job on a pool of Ray actors, one engine each, with the driver keeping the journal and the files.
 
-The driver does what is cheap and needs the index (the first stage, attaching passages, the journal,
-the run file); batches of queries go to actors that each build the reranker once from its picklable
-``RerankerSpec`` and rerank with the same ``ListwiseReranker`` as a single process, so the run is the
-same bytes. Each finished batch's windows are appended to the journal as the batch comes back; a
-query whose windows are all journaled is replayed on the driver (no engine), and a query with some
-journaled windows carries them to its actor, which generates only the missing ones. Ray restarts an
-actor whose node died and retries its in-flight batch (``max_restarts``/``max_task_retries``).
+A pool's :class:`RayReranker` is a ``BatchReranker`` that ``pipeline.rerank`` drives as any other, so the
+driver does what is cheap and needs the index (the first stage, attaching passages, the journal, the
+run file) exactly as a single process does; batches of queries go to actors that each build the
+reranker once from its picklable ``RerankerSpec`` and rerank with the same ``ListwiseReranker`` as a
+single process, so the run is the same bytes. Each finished batch's windows are appended to the
+journal as the batch comes back; a query whose windows are all journaled is replayed on the driver
+(no engine), and a query with some journaled windows carries them to its actor, which generates only
+the missing ones. Ray restarts an actor whose node died and retries its in-flight batch
+(``max_restarts``/``max_task_retries``).
 
 Plain actors rather than Ray Data's ``map_batches``: a job must fail in seconds, with the actor's own
 error, when an engine cannot be built or the cluster lacks the resources, where Ray Data's actor pool
@@ -22,9 +24,9 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reasonrank_ir.data import Dataset
 from reasonrank_ir.errors import ReasonRankError
@@ -38,6 +40,8 @@ from reasonrank_ir.types import Ranking
 
 if TYPE_CHECKING:
     from reasonrank_ir.rerank.spec import RerankerSpec
+
+T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 5.0
 """How long a cluster's address may take to answer before the job says it cannot be reached."""
@@ -258,33 +262,41 @@ def start_actors(cls: type, args: tuple[Any, ...], options: RayOptions) -> tuple
         raise _one_line(error, "a Ray worker cannot build its engine") from None
 
 
-def ordered_map(workers: Sequence[Any], method: str, items: Iterable[Any]) -> Iterator[Any]:
-    """``worker.method(item)`` for every item, one in flight per worker, results yielded in the items' order
-    as soon as they and those before them are back (items are read lazily)."""
+def streamed(workers: Sequence[Any], call: Callable[[Any, T], Any], items: Iterable[T]) -> Iterator[tuple[T, Any]]:
+    """``call(worker, item)`` (a remote call's object ref) for every item, one in flight per worker, and
+    ``(item, result)`` pairs yielded as results come back (items are read lazily; a freed worker gets the
+    next item before its result is yielded)."""
     import ray
 
     remaining = iter(items)
-    pending: dict[Any, tuple[int, Any]] = {}
-    finished: dict[int, Any] = {}
-    sent = next_out = 0
+    pending: dict[Any, tuple[Any, T]] = {}
 
     def send(worker: Any) -> None:
-        nonlocal sent
         for item in remaining:
-            pending[getattr(worker, method).remote(item)] = (sent, worker)
-            sent += 1
+            pending[call(worker, item)] = (worker, item)
             return
 
     for worker in workers:
         send(worker)
     while pending:
         (ref,), _ = ray.wait(list(pending), num_returns=1)
-        index, worker = pending.pop(ref)
+        worker, item = pending.pop(ref)
         try:
-            finished[index] = ray.get(ref)
+            result = ray.get(ref)
         except Exception as error:
             raise _one_line(error, "a Ray worker failed") from None
         send(worker)
+        yield item, result
+
+
+def ordered_map(workers: Sequence[Any], method: str, items: Iterable[Any]) -> Iterator[Any]:
+    """``worker.method(item)`` for every item, one in flight per worker, results yielded in the items' order
+    as soon as they and those before them are back (items are read lazily)."""
+    finished: dict[int, Any] = {}
+    next_out = 0
+    for (index, _), result in streamed(workers, lambda worker, pair: getattr(worker, method).remote(pair[1]),
+                                       enumerate(items)):
+        finished[index] = result
         while next_out in finished:
             yield finished.pop(next_out)
             next_out += 1
@@ -337,8 +349,6 @@ class RayReranker:
     def rerank_batches(self, rankings: Iterable[Ranking], batch_size: int = BATCH_SIZE,
                        journal: WindowJournal | None = None) -> Iterator[RerankedBatch]:
         """Batches as the actors return them (not in the input's order): the same windows as one process."""
-        import ray
-
         from reasonrank_ir.io.traces import TraceJournal
 
         started = time.perf_counter()
@@ -354,25 +364,15 @@ class RayReranker:
         workers = self.pool.workers
         # Batches small enough that every worker gets a few (balance), never larger than a batch engine's.
         size = max(1, min(batch_size, math.ceil(len(todo) / (2 * len(workers))))) if todo else 1
-        queue = iter([todo[i:i + size] for i in range(0, len(todo), size)])
-        pending: dict[Any, tuple[Any, list[WindowTrace]]] = {}
+        batches = [todo[i:i + size] for i in range(0, len(todo), size)]
 
-        def send(worker: Any) -> None:
-            batch = next(queue, None)
-            if batch is not None:
-                shipped = [trace for _, traces in batch for trace in traces]
-                prepared = [attach_passages(self.dataset, ranking, self.config.depth) for ranking, _ in batch]
-                pending[worker.rerank.remote(prepared, shipped, self.dataset.max_passage_tokens)] = (worker, shipped)
+        def send(worker: Any, batch: list[tuple[Ranking, list[WindowTrace]]]) -> Any:
+            prepared = [attach_passages(self.dataset, ranking, self.config.depth) for ranking, _ in batch]
+            return worker.rerank.remote(prepared, [trace for _, traces in batch for trace in traces],
+                                        self.dataset.max_passage_tokens)
 
-        for worker in workers:
-            send(worker)
-        while pending:
-            (ref,), _ = ray.wait(list(pending), num_returns=1)
-            worker, shipped = pending.pop(ref)
-            try:
-                done, fresh, batch_summary, batch_replayed = ray.get(ref)
-            except Exception as error:
-                raise _one_line(error, "a Ray worker failed") from None
+        for batch, (done, fresh, batch_summary, batch_replayed) in streamed(workers, send, batches):
+            shipped = [trace for _, traces in batch for trace in traces]
             if journal is not None:
                 for trace in fresh:
                     journal.record(trace)
@@ -380,7 +380,6 @@ class RayReranker:
                 journal.replayed += batch_replayed  # replayed on the actor, from the windows shipped with the batch
             summary = summary + batch_summary
             self.summary = self.summary + batch_summary
-            send(worker)
             yield RerankedBatch(done, shipped + fresh, batch_summary)
         # the job's wall time, not the workers' sum
         self.summary = replace(self.summary, seconds=self.summary.seconds - summary.seconds
