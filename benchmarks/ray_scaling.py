@@ -68,7 +68,8 @@ class SleepingWorker:
         self.busy = 0.0
         self.inner = RerankWorker.__new__(RerankWorker)
         self.inner.spec = spec
-        self.inner.rerankers = {None: ListwiseReranker(self.backend, load_tokenizer(spec.tokenizer), spec.config())}
+        self.inner.loaded = ListwiseReranker(self.backend, load_tokenizer(spec.tokenizer), spec.config())
+        self.inner.rerankers = {None: self.inner.loaded}
 
     def ready(self) -> str:
         return self.backend.name
@@ -119,6 +120,7 @@ def main() -> int:
     from reasonrank_ir.rerank.spec import RerankerSpec
 
     spec = RerankerSpec(reranker="reasonrank", model="sleeping", tokenizer=str(TOKENIZER), backend="openai",
+                        options={"base_urls": ["http://127.0.0.1:9/v1"]},  # never asked: the engine sleeps instead
                         depth=20, window=10, step=5, passage_tokens=100)
     run = synthetic_run(args.queries, spec.depth)
     windows = 3 * args.queries
@@ -138,7 +140,8 @@ def main() -> int:
                                       RayOptions(workers=count))
             pool = RayPool(spec, workers)
             started = time.perf_counter()
-            pool.rerank_job(run, _Dataset(), OutputFiles.beside(Path(folder) / f"ray{count}.txt"), progress=False)
+            rerank(pool.reranker(_Dataset()), run, _Dataset(), OutputFiles.beside(Path(folder) / f"ray{count}.txt"),
+                   progress=False)
             wall = time.perf_counter() - started
             busy, slept = map(sum, zip(*ray.get([w.times.remote() for w in workers])))
             pool.close()

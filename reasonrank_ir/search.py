@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,8 +20,8 @@ from reasonrank_ir.rerank.declared import DEFAULT_MODELS, RERANKER_SETTINGS, RER
 from reasonrank_ir.retrieval.bm25 import BM25Settings
 
 if TYPE_CHECKING:
-    from reasonrank_ir.data import Dataset
     from reasonrank_ir.pipeline.job_spec import JobSpec
+    from reasonrank_ir.rerank.listwise import RerankSummary
     from reasonrank_ir.rerank.spec import RerankerSpec
 
 
@@ -213,23 +212,7 @@ def reranker_spec(args: argparse.Namespace) -> RerankerSpec:
     return validate(RerankerSpec, values, place=_flag)
 
 
-def make_reranker(spec, dataset: Dataset, args=None):
-    from reasonrank_ir.rerank.spec import build_reranker
-
-    if spec.reranker == "oracle":
-        qrels = dataset.qrels()
-        if not qrels:
-            raise ReasonRankError("--rerank oracle needs judgments: pass --qrels")
-        return build_reranker(spec, passage_tokens=dataset.max_passage_tokens, qrels=qrels)
-    if (ray := ray_pool.options_from(args)) is not None:  # not a job setting: the run is the same
-        return ray_pool.start_pool(spec, ray)
-    reranker = build_reranker(spec, passage_tokens=dataset.max_passage_tokens)
-    print(f"reranker: {spec.reranker} with {spec.model} on the {reranker.backend.name} backend"
-          + (" (--backend auto)" if spec.backend == "auto" else ""), file=sys.stderr)
-    return reranker
-
-
-def describe(summary) -> str:
+def describe(summary: RerankSummary) -> str:
     """One line a user reads at the end of a reranking job."""
     statuses = ", ".join(f"{count} {status}" for status, count in summary.statuses.items())
     return (f"reranked {summary.queries} queries in {summary.seconds:.1f}s ({summary.queries_per_second:.2f} q/s): "
@@ -237,75 +220,58 @@ def describe(summary) -> str:
             f"answers: {statuses}")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Everything a user can get wrong (measures, topics, qrels, files, settings, model) is resolved
     before the first model call; a finished run of the same settings is reported, not redone."""
-    from reasonrank_ir import job, pipeline
+    from reasonrank_ir import pipeline
     from reasonrank_ir.data import load
     from reasonrank_ir.evaluate import format_lines, parse_measures
-    from reasonrank_ir.io.trec import read_run
-    from reasonrank_ir.pipeline.job_spec import run_tag
+    from reasonrank_ir.job import OutputFiles
+    from reasonrank_ir.pipeline.rerankers import Rerankers
+    from reasonrank_ir.pipeline.search_job import run_job
 
     if args.max_tokens < 1:
         raise ReasonRankError(f"--max-tokens must be at least 1 (engines read 0 as no limit), found {args.max_tokens}")
     parse_measures(args.metrics)  # fail on a typo before any work
-    if args.limit_queries is not None and args.limit_queries < 1:  # 0 would mean all, -1 all but the last
-        raise ReasonRankError(f"--limit-queries must be a positive integer, found {args.limit_queries}")
-    first_stage = make_first_stage(args)
     spec = reranker_spec(args) if args.rerank != "none" else None
+    work = job_spec(args, spec)
     dataset = load(args.index, topics=args.topics, qrels=args.qrels)
     output = Path(args.output) if args.output else default_output(args)
     check_output_file(output, "--output")
     if args.traces:
         check_output_file(args.traces, "--traces")
-    if args.run and pipeline.is_requests_file(args.run) and not args.topics:
-        topics = {r.query_id: r.query for r in pipeline.read_candidates(args.run)}  # queries travel with them
-    else:
-        topics = dataset.topics()
-    if args.limit_queries:
-        topics = dict(list(topics.items())[:args.limit_queries])
+    topics = work.queries(dataset)
     dataset.qrels()  # read now: a bad judgments file must fail before the run, not after it
     if args.qrels:
         pipeline.check_judgments(dataset, topics, args.qrels)
-    files = job.OutputFiles.beside(output, args.traces)
-    settings = job_spec(args, spec).settings(dataset.max_passage_tokens)
-    if job.start(files, settings, resume=args.resume, overwrite=args.overwrite):
-        print(f"already complete: {output} (same settings; --overwrite runs it again)", file=sys.stderr)
-        final = read_run(output, topics)
-        scores = pipeline.score(final, dataset, args.metrics, topics)
-        if scores is not None:
-            print("\n".join(format_lines(scores)))
-        return 0
+    files = OutputFiles.beside(output, args.traces)
+
+    def echo(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    rerankers = (Rerankers(spec, ray=ray_pool.options_from(args), echo=echo)  # --ray: not a job setting
+                 if spec is not None else None)
     try:
-        reranker = make_reranker(spec, dataset, args) if spec is not None else None
-        started = time.perf_counter()
-        candidates = pipeline.retrieve(dataset, topics, first_stage, progress=True)
-        candidates.name = run_tag(output)
-        print(f"first stage: {len(candidates)} queries from {first_stage.name} in {time.perf_counter() - started:.1f}s",
-              file=sys.stderr)
-        if args.qrels:  # another collection's judgments would score the reranked run 0.0000
-            pipeline.check_judgments(dataset, topics, args.qrels, candidates)
-        if reranker is None:
-            job.finish(files, candidates, facts={"seconds": round(time.perf_counter() - started, 3)})
-            final = candidates
-        else:
-            outcome = pipeline.rerank(reranker, candidates, dataset, files, resume=args.resume,
-                                      batch_size=spec.batch_size)
-            if outcome.replayed_windows:
-                print(f"resumed: {outcome.replayed_windows} windows replayed from {files.traces}", file=sys.stderr)
-            if outcome.summary is not None:
-                print(describe(outcome.summary), file=sys.stderr)
-            print(f"traces: {files.traces}", file=sys.stderr)
-            final = outcome.run
-    except BaseException:
-        job.abandon(files)  # a job that failed before its first window leaves nothing behind
-        raise
-    print(f"run: {output}", file=sys.stderr)
-    scores = pipeline.score(final, dataset, args.metrics, topics)
+        result = run_job(work, dataset, files, topics, rerankers=rerankers, resume=args.resume,
+                         overwrite=args.overwrite, echo=echo)
+    finally:
+        if rerankers is not None:
+            rerankers.close()
+    if result.complete:
+        echo(f"already complete: {output} (same settings; --overwrite runs it again)")
+    elif result.outcome is not None:
+        if result.outcome.replayed_windows:
+            echo(f"resumed: {result.outcome.replayed_windows} windows replayed from {files.traces}")
+        echo(describe(result.outcome.summary))
+        echo(f"traces: {files.traces}")
+    if not result.complete:
+        echo(f"run: {output}")
+    scores = pipeline.score(result.run, dataset, args.metrics, topics)
     if scores is not None:
-        if reranker is not None:
-            before = pipeline.score(candidates, dataset, args.metrics, topics)
-            print("\n".join(f"first stage {line}" for line in format_lines(before)))
+        if result.outcome is not None and result.first_stage is not None:
+            before = pipeline.score(result.first_stage, dataset, args.metrics, topics)
+            if before is not None:
+                print("\n".join(f"first stage {line}" for line in format_lines(before)))
         print("\n".join(format_lines(scores)))
     return 0
 

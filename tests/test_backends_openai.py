@@ -391,3 +391,18 @@ def test_engine_options_that_fit_pass_through():
     assert check_backend_options("hf", {"batch_size": 2, "dtype": "float32"}) == {"batch_size": 2, "dtype": "float32"}
     assert check_backend_options("auto", {"tensor_parallel_size": 2, "n_ctx": 9}) == {"tensor_parallel_size": 2,
                                                                                       "n_ctx": 9}  # auto ignores others'
+
+
+def test_build_backend_takes_checked_options_as_create_backend_does():
+    """A spec's options are checked once, when the spec is made; build_backend then builds what
+    create_backend (check + build) builds."""
+    from reasonrank_ir.backends import build_backend, check_backend_options
+
+    options = check_backend_options("openai", {"base_urls": ["http://h:8000"], "concurrency": 3, "timeout": None}, "m")
+    built = build_backend("openai", "m", **options)
+    created = create_backend("openai", "m", base_urls=["http://h:8000"], concurrency=3)
+    assert type(built) is type(created) is OpenAIBackend
+    assert (built.base_urls, built.concurrency, built.endpoint) == (created.base_urls, created.concurrency,
+                                                                    created.endpoint) == (["http://h:8000/v1"], 3, "chat")
+    with pytest.raises(ReasonRankError, match="concurrency must be at least 1, found 0"):
+        create_backend("openai", "m", base_urls=["http://h:8000"], concurrency=0)

@@ -49,7 +49,8 @@ def resolve_backend_name(name: str) -> str:
 def _engine(name: str) -> type:
     """The backend class of engine ``name`` (its module imports no engine library until constructed)."""
     module_name, class_name = _ENGINES[name]
-    return getattr(importlib.import_module(module_name), class_name)
+    engine: type = getattr(importlib.import_module(module_name), class_name)
+    return engine
 
 
 _NOT_OPTIONS = ("self", "model", "model_path")
@@ -59,7 +60,8 @@ def _parameters(engine: type, lenient: bool = False) -> dict[str, Any]:
     """Option name -> annotation of an engine's constructor. An engine that takes ``**options`` (vllm)
     lists them itself (``engine_option_names`` in its module: vLLM's engine arguments, typed by vLLM);
     ``lenient`` skips that list where it cannot be had (vLLM not installed, under ``auto``)."""
-    hints = typing.get_type_hints(engine.__init__)
+    init = next(vars(cls)["__init__"] for cls in engine.__mro__ if "__init__" in vars(cls))  # the constructor's
+    hints = typing.get_type_hints(init)
     signature = inspect.signature(engine).parameters
     parameters = {key: hints.get(key, Any) for key, p in signature.items()
                   if key not in _NOT_OPTIONS and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
@@ -118,14 +120,13 @@ def check_backend_options(name: str, options: dict[str, Any], model: str | None 
             raise ReasonRankError(f"backend option {key}={value!r}: expected {wanted} "
                                   f"({error.errors()[0]['msg'].lower()})") from None
     for engine in engines if name != "auto" else ():
-        check = getattr(engine, "check_options", None)
-        if check is not None:
-            check(model, options)
+        _check_values(engine, model, options)
     return options
 
 
 def create_backend(name: str, model: str, **options: Any) -> Backend:
-    """Build the backend ``name`` for ``model`` (a path, hub id, served model name or .gguf file).
+    """Build the backend ``name`` for ``model`` (a path, hub id, served model name or .gguf file), its
+    options checked first: :func:`build_backend` after the checks.
 
     Options set to None are dropped so the engine's defaults apply (CLIs pass unset flags as None).
     An option the engine does not take is an error, except under ``auto``, where options meant
@@ -148,10 +149,32 @@ def create_backend(name: str, model: str, **options: Any) -> Backend:
         raise ReasonRankError(f"The {chosen} backend needs {missing[0]}"
                               + (f" ({flags[missing[0]]})" if missing[0] in flags else "") + ".")
     options = {key: value for key, value in options.items() if key in accepted}
-    if hasattr(engine, "check_options"):
-        engine.check_options(model, options)
-    return engine(model, **options)
+    _check_values(engine, model, options)
+    return build_backend(chosen, model, **options)
+
+
+def build_backend(name: str, model: str, **options: Any) -> Backend:
+    """Build the backend ``name`` from options already checked (by :func:`check_backend_options`, as a
+    ``RerankerSpec`` is, or by :func:`create_backend`): they are not checked again, except those of the
+    engine ``auto`` picks, which only now is known. Options the chosen engine does not take are dropped
+    (under ``auto``, the other engine's)."""
+    chosen = resolve_backend_name(name)
+    engine = _engine(chosen)
+    accepted = _parameters(engine)
+    options = {key: value for key, value in options.items() if value is not None and key in accepted}
+    if name == "auto":
+        _check_values(engine, model, options)
+    trusted = getattr(engine, "checked", None)  # an engine whose constructor checks its options, unless told not to
+    backend: Backend = trusted(model, **options) if trusted is not None else engine(model, **options)
+    return backend
+
+
+def _check_values(engine: type, model: str | None, options: dict[str, Any]) -> None:
+    """An engine's own checks of option values (``check_options``: URLs, ranges, the model file), if it has them."""
+    check = getattr(engine, "check_options", None)
+    if check is not None:
+        check(model, options)
 
 
 __all__ = ["BACKENDS", "Backend", "Generation", "Message", "Prompt", "Sampling",
-           "check_backend_options", "create_backend", "resolve_backend_name"]
+           "build_backend", "check_backend_options", "create_backend", "resolve_backend_name"]

@@ -20,13 +20,14 @@ if the model had written it inline, which is what the answer parser expects.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,7 +85,7 @@ def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | No
                   rng: random.Random | None = None) -> float:
     """Seconds to wait before retry ``attempt`` (0-based): full-jitter exponential backoff,
     and at least what the server asked for in ``Retry-After`` (both capped at ``cap``)."""
-    jittered = (rng or random).uniform(0.5, 1.0) * min(cap, base * 2 ** attempt)
+    jittered: float = (rng or random).uniform(0.5, 1.0) * min(cap, base * 2 ** attempt)
     return min(cap, max(jittered, retry_after or 0.0))
 
 
@@ -124,14 +125,30 @@ class OpenAIBackend:
                  endpoint: str = "chat", concurrency: int = 8, max_retries: int = 5,
                  timeout: float | None = None, backoff: float = 1.0, max_backoff: float = 60.0,
                  progress: bool = False) -> None:
+        self.check_options(model, {"endpoint": endpoint, "base_urls": base_urls, "concurrency": concurrency,
+                                   "max_retries": max_retries, "timeout": timeout, "backoff": backoff,
+                                   "max_backoff": max_backoff})
+        self._start(model, base_urls, api_key=api_key, endpoint=endpoint, concurrency=concurrency,
+                    max_retries=max_retries, timeout=timeout, backoff=backoff, max_backoff=max_backoff,
+                    progress=progress)
+
+    @classmethod
+    def checked(cls, model: str, base_urls: Sequence[str] | str, **options: Any) -> OpenAIBackend:
+        """The backend of options :meth:`check_options` already passed (``backends.build_backend``): not checked
+        again."""
+        backend = cls.__new__(cls)
+        backend._start(model, base_urls, **options)
+        return backend
+
+    def _start(self, model: str, base_urls: Sequence[str] | str, *, api_key: str | None = None,
+               endpoint: str = "chat", concurrency: int = 8, max_retries: int = 5,
+               timeout: float | None = None, backoff: float = 1.0, max_backoff: float = 60.0,
+               progress: bool = False) -> None:
         try:
             import openai
         except ImportError as error:
             raise ReasonRankError("The openai backend needs the openai package: "
                                   "pip install 'reasonrank-ir[openai]'") from error
-        self.check_options(model, {"endpoint": endpoint, "base_urls": base_urls, "concurrency": concurrency,
-                                   "max_retries": max_retries, "timeout": timeout, "backoff": backoff,
-                                   "max_backoff": max_backoff})
         urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
         self.model = model
         self.base_urls = [normalise_base_url(url) for url in urls]
@@ -211,8 +228,8 @@ class OpenAIBackend:
                 raise self._halted()
             slot = self._healthy((turn + attempt) % len(self._clients))
             try:
-                return self._watched(slot, lambda slot=slot: self._call(self._clients[slot], prompt, sampling, sample,
-                                                              timeout))
+                return self._watched(slot, functools.partial(self._call, self._clients[slot], prompt, sampling, sample,
+                                                             timeout))
             except (openai.APIConnectionError, openai.RateLimitError,
                     openai.InternalServerError, ServerFault, Hung) as error:
                 if isinstance(error, openai.APITimeoutError | Hung):
@@ -235,20 +252,21 @@ class OpenAIBackend:
                 self._stop(message)
                 raise ReasonRankError(message) from error
 
-    def _watched(self, slot: int, call):
+    def _watched(self, slot: int, call: Callable[[], Generation]) -> Generation:
         """``call()`` in a daemon thread, abandoned when the backend stops or the server stops answering.
 
         The HTTP call itself cannot be interrupted; an abandoned one ends at its own timeout, and a
         daemon thread never holds up the exit of a stopped job.
         """
-        box: dict[str, Any] = {}
+        box: dict[str, Generation] = {}
+        failure: list[BaseException] = []
         done = threading.Event()
 
         def target() -> None:
             try:
                 box["value"] = call()
             except BaseException as error:  # handed to the waiting thread
-                box["error"] = error
+                failure.append(error)
             finally:
                 done.set()
 
@@ -264,8 +282,8 @@ class OpenAIBackend:
                     raise Hung(f"no answer in {time.monotonic() - started:.0f} s, and none to GET /models "
                                f"in {PROBE_TIMEOUT:g} s while {other} answers")
                 probed = time.monotonic()
-        if "error" in box:
-            raise box["error"]
+        if failure:
+            raise failure[0]
         return box["value"]
 
     def _answering_other(self, slot: int) -> str | None:

@@ -25,11 +25,13 @@ from reasonrank_ir.experiments.config import DatasetSpec, Experiment, SystemSpec
 from reasonrank_ir.io.names import looks_like_path
 from reasonrank_ir.job import OutputFiles
 from reasonrank_ir.pipeline.job_spec import JobSpec, source
+from reasonrank_ir.pipeline.rerankers import Rerankers
+from reasonrank_ir.pipeline.search_job import run_job
+from reasonrank_ir.types import Query, Run
 
 if TYPE_CHECKING:
-    from reasonrank_ir.pipeline.ray_pool import RayOptions, RayPool
     from reasonrank_ir.pipeline import RerankOutcome
-    from reasonrank_ir.rerank.listwise import ListwiseReranker, SlidingWindowReranker
+    from reasonrank_ir.pipeline.ray_pool import RayOptions
 
 RUNS_HOWTO = ("ReasonRank's ReasonIR top-100 runs are in github.com/8421BCD/ReasonRank under "
               "runs/{subset}/reasonir_gpt4cot_top100.txt: download them and point first_stage runs: at the "
@@ -100,18 +102,20 @@ def plan(experiment: Experiment, output_dir: str | Path | None = None,
     parts, missing = [], []
     for spec in experiment.datasets:
         run_file = first.run_file(spec)
+        index = spec.dataset or spec.index or ""
+        bm25 = BM25Settings(k1=first.k1, b=first.b, remove_query=first.remove_query)
+        stage = (FirstStage(hits=first.hits, run_file=str(run_file)) if run_file is not None else
+                 FirstStage(hits=first.hits, bm25=bm25))
+        # JobSpec checks --limit-queries: outside the try, as a mistake of the command, not of a dataset
+        base = JobSpec(index=index, first_stage=stage, topics=spec.topics, qrels=spec.qrels,
+                       limit_queries=limit_queries)
         try:
             if run_file is not None and not run_file.is_file():
                 raise ReasonRankError(f"first-stage run {run_file} is missing; "
                                       + RUNS_HOWTO.replace("{subset}", spec.name, 1))
             if spec.index and looks_like_path(spec.index) and not Path(spec.index).exists():
                 raise ReasonRankError(f"index folder {spec.index} does not exist")
-            passage_tokens = load(spec.dataset or spec.index).max_passage_tokens
-            stage = (FirstStage(hits=first.hits, run_file=str(run_file)) if run_file is not None else
-                     FirstStage(hits=first.hits, bm25=BM25Settings(k1=first.k1, b=first.b,
-                                                                    remove_query=first.remove_query)))
-            base = JobSpec(index=spec.dataset or spec.index, first_stage=stage, topics=spec.topics, qrels=spec.qrels,
-                           limit_queries=limit_queries)
+            passage_tokens = load(index).max_passage_tokens
             rows = [(first.name, None)] + [(system.name, system) for system in experiment.systems]
             dataset_parts = [Part(spec, row, system, replace(base, reranker=system), passage_tokens,
                                   OutputFiles.beside(run_path(output_dir, spec.name, row)))
@@ -180,8 +184,6 @@ def run_experiment(experiment: Experiment, output_dir: str | Path | None = None,
     ``ray`` reranks on Ray actors, one engine each: the same files.
     ``echo`` receives one line per step (the CLI prints them).
     """
-    if limit_queries is not None and limit_queries < 1:
-        raise ReasonRankError(f"--limit-queries must be a positive integer, found {limit_queries}")
     output_dir = Path(output_dir) if output_dir else experiment.default_output_dir()
     parts, unplanned = plan(experiment, output_dir, limit_queries)
     redone = check_parts(experiment, parts, overwrite)
@@ -193,22 +195,21 @@ def run_experiment(experiment: Experiment, output_dir: str | Path | None = None,
         result.missing.append(gone)
         echo(f"missing  {gone.dataset} {gone.row}: {gone.reason}")
         result.missing += [Missing(gone.dataset, s.name, f"no first stage ({gone.row})") for s in experiment.systems]
-    prepared: dict[str, tuple[Any, dict, Any]] = {}
+    prepared: dict[str, Prepared] = {}
     first = experiment.first_stage
     for part in (p for p in parts if p.system is None):
         spec = part.dataset
         try:
             dataset = open_dataset(spec)
-            topics = dataset.topics()
-            if limit_queries:
-                topics = dict(list(topics.items())[:limit_queries])
-            candidates, reused = _first_stage(part, dataset, topics, progress)
+            topics = part.job.queries(dataset)
+            made = run_job(part.job, dataset, part.files, topics, resume=True, progress=progress)
+            candidates, reused = made.run, made.complete
             fresh = _score(candidates, dataset, topics, experiment, part)
         except ReasonRankError as error:
             result.missing.append(Missing(spec.name, first.name, str(error)))
             echo(f"missing  {spec.name} {first.name}: {error}")
             continue
-        prepared[spec.name] = (dataset, topics, candidates)
+        prepared[spec.name] = Prepared(dataset, topics, candidates)
         result.finished.append((spec.name, first.name))
         if reused and fresh:
             result.skipped.append((spec.name, first.name))
@@ -219,16 +220,17 @@ def run_experiment(experiment: Experiment, output_dir: str | Path | None = None,
     return result
 
 
-def open_dataset(spec: DatasetSpec):
+def open_dataset(spec: DatasetSpec) -> Dataset:
     """The dataset of a spec: a registry name, or an index (Pyserini prebuilt name or folder) with topics
     and qrels (files, dataset names or Pyserini names), every missing part named in one message."""
     from reasonrank_ir.data import load
 
     if spec.dataset:
         return load(spec.dataset, topics=spec.topics, qrels=spec.qrels)
-    if looks_like_path(spec.index) and not Path(spec.index).exists():
-        raise ReasonRankError(f"index folder {spec.index} does not exist")
-    dataset = load(spec.index, topics=spec.topics, qrels=spec.qrels)
+    index = spec.index or ""  # (DatasetSpec has one of dataset and index)
+    if looks_like_path(index) and not Path(index).exists():
+        raise ReasonRankError(f"index folder {index} does not exist")
+    dataset = load(index, topics=spec.topics, qrels=spec.qrels)
     problems = []
     for part in (dataset.index_path, dataset.topics, dataset.qrels):  # tried up front, all of them
         try:
@@ -240,129 +242,64 @@ def open_dataset(spec: DatasetSpec):
     return dataset
 
 
-def _first_stage(part: Part, dataset: Dataset, topics: dict, progress: bool):
-    """The candidates, as the part's finished run (read again) or retrieved now (BM25, or the published
-    run cleaned for the dataset) and kept as a finished job; True when read again."""
-    from time import perf_counter
+@dataclass(frozen=True)
+class Prepared:
+    """A dataset whose first stage is done: what its systems rerank."""
 
-    from reasonrank_ir import job, pipeline
-    from reasonrank_ir.io.trec import read_run
-    from reasonrank_ir.pipeline.job_spec import run_tag
-
-    files = part.files
-    if job.start(files, part.settings(), resume=True):
-        return read_run(files.run, topics), True
-    started = perf_counter()
-    try:
-        candidates = pipeline.retrieve(dataset, topics, part.job.first_stage, progress=progress)
-    except BaseException:
-        job.abandon(files)
-        raise
-    candidates.name = run_tag(files.run)
-    job.finish(files, candidates, facts={"seconds": round(perf_counter() - started, 3)})
-    return candidates, False
+    dataset: Dataset
+    topics: dict[str, Query]
+    candidates: Run
 
 
-def _run_system(system: SystemSpec, experiment: Experiment, parts: list[Part], prepared: dict,
+def _run_system(system: SystemSpec, experiment: Experiment, parts: list[Part], prepared: dict[str, Prepared],
                 result: ExperimentRun, progress: bool, echo: Callable[[str], None],
                 ray: RayOptions | None = None) -> None:
-    from reasonrank_ir import job, pipeline
-    from reasonrank_ir.io.trec import read_run
-    from reasonrank_ir.pipeline.job_spec import run_tag
+    from reasonrank_ir import job
 
-    engine = _Engine()
-    for part in parts:
-        spec, files = part.dataset, part.files
-        if spec.name not in prepared:
-            result.missing.append(Missing(spec.name, system.name, f"no first stage ({experiment.first_stage.name})"))
-            continue
-        dataset, topics, candidates = prepared[spec.name]
-        try:
-            if system.reranker != "oracle" and not job.is_finished(files):
-                dataset.index_path()  # passages: an index that cannot be fetched is reported before a model loads
-            if job.start(files, part.settings(), resume=True):
-                final, reused = read_run(files.run, topics), True
+    hint = (f" — get the model with `huggingface-cli download {system.model}` where the hub is reachable and set "
+            "model: to its local folder, or use a GGUF file with backend: llamacpp")
+    with Rerankers(system, ray=ray, hint=hint) as rerankers:  # one engine (or pool) for every dataset
+        for part in parts:
+            spec, files = part.dataset, part.files
+            if spec.name not in prepared:
+                result.missing.append(Missing(spec.name, system.name,
+                                              f"no first stage ({experiment.first_stage.name})"))
+                continue
+            dataset, topics, candidates = (prepared[spec.name].dataset, prepared[spec.name].topics,
+                                           prepared[spec.name].candidates)
+            try:
+                if system.reranker != "oracle" and not job.is_finished(files):
+                    dataset.index_path()  # passages: an index that cannot be fetched is reported before a model loads
+                made = run_job(part.job, dataset, files, topics, rerankers=rerankers, candidates=candidates,
+                               resume=True, progress=progress)
+                if made.outcome is not None:
+                    _write_summary(files.run.with_name(f"{spec.name}.{system.name}.summary.json"), made.outcome)
+                fresh = _score(made.run, dataset, topics, experiment, part)
+            except ReasonRankError as error:
+                result.missing.append(Missing(spec.name, system.name, str(error)))
+                echo(f"missing  {spec.name} {system.name}: {error}")
+                continue
+            result.finished.append((spec.name, system.name))
+            if made.complete and fresh:
+                result.skipped.append((spec.name, system.name))
+                echo(f"done     {spec.name} {system.name}: already complete")
             else:
-                reranker = _reranker(system, dataset, engine, ray)
-                candidates.name = run_tag(files.run)
-                outcome = pipeline.rerank(reranker, candidates, dataset, files, resume=True,
-                                          batch_size=system.batch_size, progress=progress)
-                final, reused = outcome.run, False
-                _write_summary(files.run.with_name(f"{spec.name}.{system.name}.summary.json"), outcome)
-            fresh = _score(final, dataset, topics, experiment, part)
-        except ReasonRankError as error:
-            result.missing.append(Missing(spec.name, system.name, str(error)))
-            echo(f"missing  {spec.name} {system.name}: {error}")
-            continue
-        result.finished.append((spec.name, system.name))
-        if reused and fresh:
-            result.skipped.append((spec.name, system.name))
-            echo(f"done     {spec.name} {system.name}: already complete")
-        else:
-            echo(f"done     {spec.name} {system.name}: {files.run}")
-    if engine.pool is not None:  # its actors hold GPUs
-        engine.pool.close()
-    del engine
-    gc.collect()
+                echo(f"done     {spec.name} {system.name}: {files.run}")
+    gc.collect()  # the engine's memory, before the next system loads its own
 
 
-@dataclass
-class _Engine:
-    """A system's first reranker, whose model and tokenizer its other datasets reuse, or why it failed to load."""
-
-    loaded: ListwiseReranker | None = None
-    pool: RayPool | None = None
-    """The system's Ray actors (``--ray``): each takes a dataset's passage truncation itself."""
-    error: ReasonRankError | None = None
-
-
-def _reranker(system: SystemSpec, dataset: Dataset, engine: _Engine,
-              ray: RayOptions | None = None) -> SlidingWindowReranker | RayPool:
-    """The system's reranker for one dataset; the model and tokenizer are loaded once per system."""
-    from reasonrank_ir.rerank.listwise import ListwiseReranker
-    from reasonrank_ir.rerank.spec import build_reranker
-
-    if system.reranker == "oracle":
-        qrels = dataset.qrels()
-        if not qrels:
-            raise ReasonRankError(f"the oracle needs relevance judgments and {dataset.name} has none: add qrels:")
-        return build_reranker(system, passage_tokens=dataset.max_passage_tokens, qrels=qrels)
-    if engine.error is not None:
-        raise engine.error
-    if engine.pool is not None:
-        return engine.pool
-    if engine.loaded is not None:
-        return build_reranker(system, passage_tokens=dataset.max_passage_tokens, backend=engine.loaded.backend,
-                              tokenizer=engine.loaded.tokenizer)
-    if ray is not None:
-        from reasonrank_ir.pipeline.ray_pool import start_pool
-
-        try:
-            engine.pool = start_pool(system, ray)
-        except ReasonRankError as error:  # what the cluster lacks, said once for every dataset
-            engine.error = error
-            raise
-        return engine.pool
-    try:
-        reranker = build_reranker(system, passage_tokens=dataset.max_passage_tokens)
-    except ReasonRankError as error:
-        engine.error = ReasonRankError(
-            f"{error} — get the model with `huggingface-cli download {system.model}` where the hub is "
-            f"reachable and set model: to its local folder, or use a GGUF file with backend: llamacpp")
-        raise engine.error from None
-    if isinstance(reranker, ListwiseReranker):
-        engine.loaded = reranker
-    return reranker
-
-
-def _score(run, dataset: Dataset, topics: dict, experiment: Experiment, part: Part) -> bool:
+def _score(run: Run, dataset: Dataset, topics: dict[str, Query], experiment: Experiment, part: Part) -> bool:
     """Aggregate and per-query scores of the part's finished run (judged queries counted as trec_eval -c
     does), tied to it by its digest; True when the scores there were already those."""
-    from reasonrank_ir.evaluate import evaluate, parse_measures
+    from reasonrank_ir import pipeline
+    from reasonrank_ir.evaluate import parse_measures
     from reasonrank_ir.job import recorded
 
     path = eval_path(part.files.run.parent, part.dataset.name, part.row)
-    run_sha256 = recorded(part.files)["finished"]["sha256"]
+    record = recorded(part.files)
+    if record is None or "finished" not in record:
+        raise ReasonRankError(f"{part.files.run}: the job did not finish (no digest in {part.files.settings})")
+    run_sha256 = record["finished"]["sha256"]
     qrels_source = source(part.dataset.qrels)
     if path.is_file():
         scores = json.loads(path.read_text(encoding="utf-8"))
@@ -370,21 +307,20 @@ def _score(run, dataset: Dataset, topics: dict, experiment: Experiment, part: Pa
                 and set(experiment.metrics) <= set(scores.get("aggregate", {}))
                 and scores.get("queries") == list(run.rankings)):
             return True
-    qrels = dataset.qrels()
-    if not qrels:
+    evaluation = pipeline.score(run, dataset, experiment.metrics, topics)
+    qrels = pipeline.judgments(dataset, topics)
+    if evaluation is None or qrels is None:
         raise ReasonRankError(f"{dataset.name} has no relevance judgments: add qrels: to score it")
-    qrels = {q: docs for q, docs in qrels.items() if q in topics}
     judged = [q for q, docs in qrels.items() if docs]
     measures = parse_measures(experiment.metrics)
-    evaluation = evaluate(run, qrels, measures)
     # keyed by the names the YAML uses (ir-measures spells MAP as AP)
     names = {str(measure): name for measure, name in zip(measures, experiment.metrics)}
-    record = {"dataset": dataset.name, "run_sha256": run_sha256, "qrels": qrels_source,
+    scores = {"dataset": dataset.name, "run_sha256": run_sha256, "qrels": qrels_source,
               "queries": list(run.rankings), "judged": judged,
               "aggregate": {names[k]: v for k, v in evaluation.aggregate.items()},
               "per_query": {names[k]: v for k, v in evaluation.per_query.items()}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record), encoding="utf-8")
+    path.write_text(json.dumps(scores), encoding="utf-8")
     return False
 
 

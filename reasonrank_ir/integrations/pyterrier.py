@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from tqdm import tqdm
 
 from reasonrank_ir.errors import ReasonRankError
+from reasonrank_ir.pipeline import rerank
 from reasonrank_ir.rerank.listwise import BATCH_SIZE, BatchReranker
-from reasonrank_ir.types import Candidate, Query, Ranking
+from reasonrank_ir.types import Candidate, Query, Ranking, Run
 
 try:
     import pyterrier as pt
@@ -59,19 +59,18 @@ def rerank_frame(reranker: BatchReranker, frame: Any, text_field: str = "text", 
     _check_columns(frame, text_field, needs_text)
     if frame.empty:
         return frame.drop(columns=["rank"], errors="ignore").reset_index(drop=True)
-    groups = [group.sort_values("score", ascending=False, kind="stable")
-              for _, group in frame.groupby("qid", sort=False)]
-    rankings = [_ranking(group, text_field) for group in groups]
+    groups = {str(qid): group.sort_values("score", ascending=False, kind="stable")
+              for qid, group in frame.groupby("qid", sort=False)}
+    run = Run({qid: _ranking(group, text_field) for qid, group in groups.items()}, "pyterrier")
+    # the job every interface runs (pipeline.rerank): the passages are the frame's, so no dataset
+    reranked = rerank(reranker, run, None, batch_size=batch_size, progress=verbose).run
     parts: list[pd.DataFrame] = []
-    with tqdm(total=len(rankings), desc="ReasonRank", unit="query", disable=not verbose) as bar:
-        for batch in reranker.rerank_batches(rankings, batch_size):
-            for ranking in batch.rankings:
-                group = groups[len(parts)]
-                position = {docno: i for i, docno in enumerate(group["docno"].astype(str))}
-                part = group.iloc[[position[c.doc_id] for c in ranking.candidates]].copy()
-                part["score"] = [c.score for c in ranking.candidates]
-                parts.append(part)
-            bar.update(len(batch.rankings))
+    for qid, group in groups.items():
+        ranking = reranked[qid]
+        position = {docno: i for i, docno in enumerate(group["docno"].astype(str))}
+        part = group.iloc[[position[c.doc_id] for c in ranking.candidates]].copy()
+        part["score"] = [c.score for c in ranking.candidates]
+        parts.append(part)
     return pd.concat(parts).drop(columns=["rank"], errors="ignore").reset_index(drop=True)
 
 

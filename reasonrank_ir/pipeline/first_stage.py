@@ -53,7 +53,7 @@ class FirstStage:
     """Run files fused (with ``fusion``, default RRF) instead of retrieving."""
     expansion: ExpansionSettings | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.hits < 1:
             raise ReasonRankError(f"--hits must be at least 1, found {self.hits}")
         if self.run_file and self.fuse_runs:
@@ -91,12 +91,12 @@ def _file_stem(path: str) -> str:
     return name.removeprefix("run.")
 
 
-def is_requests_file(path: str | os.PathLike) -> bool:
+def is_requests_file(path: str | os.PathLike[str]) -> bool:
     """rank_llm-style request JSONL (query + candidates with their passages) rather than a TREC run."""
     return ".jsonl" in Path(path).name
 
 
-def read_candidates(path: str | os.PathLike, topics: dict[str, Query] | None = None) -> Run:
+def read_candidates(path: str | os.PathLike[str], topics: dict[str, Query] | None = None) -> Run:
     """A first stage from a file: a TREC run, or rank_llm requests whose candidates carry passages."""
     if is_requests_file(path):
         from reasonrank_ir.io.requests import read_requests
@@ -122,8 +122,8 @@ def _check_judged(run: Run, dataset: Dataset, path: str) -> None:
     Rerankers that read passages find such ids missing from the index; the oracle reads only the
     judgments (BRIGHT's runs rerank offline without the corpus), so this is its check.
     """
-    qrels = dataset.qrels()
-    judged = [r for r in run if qrels and qrels.get(r.query_id)]
+    qrels = dataset.qrels() or {}
+    judged = [r for r in run if qrels.get(r.query_id)]
     if judged and not any(c.doc_id in qrels[r.query_id] for r in judged for c in r.candidates):
         example = next((c.doc_id for r in judged for c in r.candidates), "")
         raise ReasonRankError(f"{path}: none of its docs is judged in the qrels of {dataset.name} (e.g. "
@@ -157,6 +157,6 @@ def retrieve(dataset: Dataset, topics: dict[str, Query], first_stage: FirstStage
             dense_queries = {q: original.get(q, query) for q, query in queries.items()}
         runs.append(dense.retrieve(dense_queries.values(), first_stage.hits, progress=progress))
     runs = [dataset.clean_run(run) for run in runs]
-    run = fuse(runs, first_stage.fusion, k=first_stage.hits) if len(runs) > 1 else runs[0]
+    run = fuse(runs, first_stage.fusion or FusionSettings(), k=first_stage.hits) if len(runs) > 1 else runs[0]
     # The reranker reads the original query, never the expansion.
     return Run({q: Ranking(topics[q], r.candidates) for q, r in run.rankings.items()}, first_stage.name)

@@ -20,7 +20,9 @@ from reasonrank_ir.pipeline.first_stage import FIRST_STAGE_SETTINGS, FirstStage
 from reasonrank_ir.rerank.declared import RERANKER_SETTINGS
 
 if TYPE_CHECKING:
+    from reasonrank_ir.data import Dataset
     from reasonrank_ir.rerank.spec import RerankerSpec
+    from reasonrank_ir.types import Query
 
 UNRECORDED_OPTIONS = frozenset({"api_key", "concurrency", "max_retries", "timeout", "backoff", "max_backoff",
                                 "progress"})
@@ -29,7 +31,7 @@ secret: left out of the settings, so a job may resume with other values. Every o
 recorded and must match (an engine's context length or dtype can change what it generates)."""
 
 
-def file_source(path: str | os.PathLike) -> str:
+def file_source(path: str | os.PathLike[str]) -> str:
     """A file as its name and content digest (moving it changes nothing, editing it does)."""
     return f"{Path(path).name} sha256:{file_digest(path)[:12]}"
 
@@ -39,7 +41,7 @@ def source(value: str | None) -> str | None:
     return file_source(value) if value is not None and Path(value).is_file() else value
 
 
-def run_tag(output: str | os.PathLike) -> str:
+def run_tag(output: str | os.PathLike[str]) -> str:
     """The TREC tag of a run written to ``output`` (its file name): the same file, the same bytes."""
     return Path(output).stem.removeprefix("run.")[:60]
 
@@ -55,6 +57,24 @@ class JobSpec:
     topics: str | None = None
     qrels: str | None = None
     limit_queries: int | None = None
+    """Only the first N topics (a quick try): checked here, applied by :meth:`queries`."""
+
+    def __post_init__(self) -> None:
+        if self.limit_queries is not None and self.limit_queries < 1:  # 0 would mean all, -1 all but the last
+            raise ReasonRankError(f"--limit-queries must be a positive integer, found {self.limit_queries}")
+
+    def queries(self, dataset: Dataset) -> dict[str, Query]:
+        """The topics this job ranks: the dataset's (or ``--topics``), or those of a rank_llm requests
+        file given as ``--run`` without ``--topics`` (queries travel with their candidates), cut to
+        ``limit_queries``."""
+        from reasonrank_ir.pipeline.first_stage import is_requests_file, read_candidates
+
+        run_file = self.first_stage.run_file
+        if run_file and not self.topics and is_requests_file(run_file):
+            topics = {r.query_id: r.query for r in read_candidates(run_file)}
+        else:
+            topics = dataset.topics()
+        return dict(list(topics.items())[:self.limit_queries]) if self.limit_queries else topics
 
     def settings(self, passage_tokens: int | None = None) -> dict[str, Any]:
         """What decides the run's content, keyed by flag; ``passage_tokens`` is the dataset's truncation
@@ -87,7 +107,7 @@ class JobSpec:
         settings["--passage-tokens"] = spec.config(passage_tokens).max_passage_tokens  # the dataset's when unset
         return settings
 
-    def command(self, output: str | os.PathLike, passage_tokens: int | None = None,
+    def command(self, output: str | os.PathLike[str], passage_tokens: int | None = None,
                 metrics: Sequence[str] = ()) -> list[str]:
         """The ``python -m reasonrank_ir.search`` argv that makes this run alone at ``output``, every
         setting spelled out (defaults may change; the command must not). Secrets are never printed:
@@ -113,11 +133,12 @@ class JobSpec:
             for name, item in RERANKER_SETTINGS.items():  # every setting the spec has, as its flag
                 if name == "reranker" or (spec.reranker == "oracle" and item.setting.engine):
                     continue
+                if name == "options":
+                    argv += _option_flags(spec.options)
+                    continue
                 value = (spec.config(passage_tokens).max_passage_tokens if name == "passage_tokens"
                          else getattr(spec, name))
-                if name == "options":
-                    argv += _option_flags(value)
-                elif isinstance(value, bool):
+                if isinstance(value, bool):
                     argv += [item.flag] if value else []
                 elif value is not None:
                     argv += [item.flag, _number(value) if isinstance(value, float) else str(value)]
@@ -132,7 +153,7 @@ def shell_line(argv: Sequence[str]) -> str:
     return " ".join(shlex.quote(str(arg)) for arg in argv)
 
 
-def display_path(value: str | os.PathLike | int) -> str:
+def display_path(value: str | os.PathLike[str] | int) -> str:
     """A path under the current folder as a relative one (shorter, and valid in a copy of the folder)."""
     text = str(value)
     if os.path.isabs(text):
@@ -146,7 +167,7 @@ def display_path(value: str | os.PathLike | int) -> str:
 
 def _option_flags(options: dict[str, Any]) -> list[str]:
     """Engine options as ``--base-url``/``--backend-option`` flags (an ``api_key`` is left to the environment)."""
-    argv = []
+    argv: list[str] = []
     for key, value in options.items():
         if key == "base_urls":
             argv += [item for url in ([value] if isinstance(value, str) else value) for item in ("--base-url", url)]

@@ -1,12 +1,14 @@
 """A reranking job on a pool of Ray actors, one engine each, with the driver keeping the journal and the files.
 
-The driver does what is cheap and needs the index (the first stage, attaching passages, the journal,
-the run file); batches of queries go to actors that each build the reranker once from its picklable
-``RerankerSpec`` and rerank with the same ``ListwiseReranker`` as a single process, so the run is the
-same bytes. Each finished batch's windows are appended to the journal as the batch comes back; a
-query whose windows are all journaled is replayed on the driver (no engine), and a query with some
-journaled windows carries them to its actor, which generates only the missing ones. Ray restarts an
-actor whose node died and retries its in-flight batch (``max_restarts``/``max_task_retries``).
+A pool's :class:`RayReranker` is a ``BatchReranker`` that ``pipeline.rerank`` drives as any other, so the
+driver does what is cheap and needs the index (the first stage, attaching passages, the journal, the
+run file) exactly as a single process does; batches of queries go to actors that each build the
+reranker once from its picklable ``RerankerSpec`` and rerank with the same ``ListwiseReranker`` as a
+single process, so the run is the same bytes. Each finished batch's windows are appended to the
+journal as the batch comes back; a query whose windows are all journaled is replayed on the driver
+(no engine), and a query with some journaled windows carries them to its actor, which generates only
+the missing ones. Ray restarts an actor whose node died and retries its in-flight batch
+(``max_restarts``/``max_task_retries``).
 
 Plain actors rather than Ray Data's ``map_batches``: a job must fail in seconds, with the actor's own
 error, when an engine cannot be built or the cluster lacks the resources, where Ray Data's actor pool
@@ -16,26 +18,30 @@ driver decides per batch as results stream back. ``ray`` is imported only here, 
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import socket
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
-
-from tqdm.auto import tqdm
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reasonrank_ir.data import Dataset
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.java import jvm_fault_handlers_kept
 from reasonrank_ir.io.traces import WindowTrace
-from reasonrank_ir.job import OutputFiles, finish
-from reasonrank_ir.pipeline.rerank_job import JobTotals, RerankOutcome, attach_passages
-from reasonrank_ir.rerank.listwise import RerankConfig, RerankSummary, SlidingWindowReranker
+from reasonrank_ir.pipeline.rerank_job import attach_passages
+from reasonrank_ir.rerank.listwise import (BATCH_SIZE, RerankConfig, RerankedBatch, RerankSummary,
+                                           SlidingWindowReranker, WindowJournal, WindowRequest)
 from reasonrank_ir.rerank.window import pass_windows
-from reasonrank_ir.types import Ranking, Run
+from reasonrank_ir.types import Ranking
+
+if TYPE_CHECKING:
+    from reasonrank_ir.rerank.spec import RerankerSpec
+
+T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 5.0
 """How long a cluster's address may take to answer before the job says it cannot be reached."""
@@ -53,7 +59,7 @@ class RayOptions:
     cpus_per_worker: float = 1.0
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """The ``--ray`` flags, shared by search, experiments run and train.label (absent flags stay absent)."""
     group = parser.add_argument_group("Ray cluster (engines on a pool of Ray actors; the results are the same)")
     group.add_argument("--ray", nargs="?", const="", default=argparse.SUPPRESS, metavar="ADDRESS",
@@ -75,7 +81,7 @@ def parse_known(argv: Sequence[str] | None) -> tuple[RayOptions | None, list[str
     return options_from(known), rest
 
 
-def options_from(args) -> RayOptions | None:
+def options_from(args: argparse.Namespace) -> RayOptions | None:
     """The flags as options, or None without ``--ray``."""
     if getattr(args, "ray", None) is None:
         return None
@@ -96,15 +102,14 @@ def connect(options: RayOptions) -> None:
     import ray
 
     if ray.is_initialized():
-        return None
+        return
     try:
         with jvm_fault_handlers_kept("Ray's core worker"):  # the driver reads passages through the JVM
-            ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=True,
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR, configure_logging=True,
                      include_dashboard=False if not address else None)
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise ReasonRankError(f"cannot join the Ray cluster at {address or 'this machine'}: "
                               f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
-    return address or "a local Ray instance"
 
 
 def _check_reachable(address: str) -> None:
@@ -122,10 +127,11 @@ def _fit(options: RayOptions) -> int:
     """Workers to start: checked against every alive node's resources, so no actor waits forever."""
     import ray
 
-    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    nodes: list[dict[str, float]] = [node.get("Resources", {}) for node in ray.nodes()  # type: ignore[no-untyped-call]
+                                     if node.get("Alive")]  # (ray.nodes is not annotated)
     cpus, gpus = options.cpus_per_worker, options.gpus_per_worker
 
-    def slots(resources: dict) -> int:
+    def slots(resources: dict[str, float]) -> int:
         fits = [math.floor(resources.get(name, 0) / need + 1e-9) for name, need in (("CPU", cpus), ("GPU", gpus))
                 if need > 0]
         return min(fits) if fits else 1 << 20
@@ -152,7 +158,7 @@ class _ShippedJournal:
         self.journaled = {(t.query_id, t.pass_index, t.start, t.end): t for t in traces}
         self.replayed = 0
 
-    def replay(self, request) -> WindowTrace | None:
+    def replay(self, request: WindowRequest) -> WindowTrace | None:
         trace = self.journaled.get((request.query.query_id, request.pass_index, request.start, request.end))
         if trace is not None and trace.doc_ids != request.doc_ids:
             raise ReasonRankError(
@@ -168,26 +174,32 @@ class _ShippedJournal:
 class RerankWorker:
     """One engine, built once from the spec; reranks the batches the driver sends."""
 
-    def __init__(self, spec) -> None:
+    def __init__(self, spec: RerankerSpec) -> None:
+        from reasonrank_ir.rerank.listwise import ListwiseReranker
         from reasonrank_ir.rerank.spec import build_reranker
 
         self.spec = spec
-        self.rerankers = {None: build_reranker(spec)}
+        loaded = build_reranker(spec)
+        if not isinstance(loaded, ListwiseReranker):
+            raise ReasonRankError(f"the {spec.reranker} reranker has no engine to run on Ray actors")
+        self.loaded = loaded
+        self.rerankers: dict[int | None, SlidingWindowReranker] = {None: loaded}
 
     def ready(self) -> str:
-        return self.rerankers[None].backend.name
+        return self.loaded.backend.name
 
     def _reranker(self, passage_tokens: int | None) -> SlidingWindowReranker:
         """The reranker of a dataset's passage truncation, sharing the one engine."""
         from reasonrank_ir.rerank.spec import build_reranker
 
         if passage_tokens not in self.rerankers:
-            loaded = self.rerankers[None]
+            loaded = self.loaded
             self.rerankers[passage_tokens] = build_reranker(self.spec, passage_tokens=passage_tokens,
                                                             backend=loaded.backend, tokenizer=loaded.tokenizer)
         return self.rerankers[passage_tokens]
 
-    def rerank(self, rankings: list[Ranking], journaled: list[WindowTrace], passage_tokens: int | None):
+    def rerank(self, rankings: list[Ranking], journaled: list[WindowTrace], passage_tokens: int | None
+               ) -> tuple[list[Ranking], list[WindowTrace], RerankSummary, int]:
         """(rankings, windows generated here in round-major order, their summary, windows replayed)."""
         journal = _ShippedJournal(journaled)
         batch = self._reranker(passage_tokens).rerank_batch(rankings, journal)
@@ -199,7 +211,7 @@ class RerankWorker:
 class _JournalOnly(SlidingWindowReranker):
     """Replays a query whose windows are all journaled, on the driver, with no engine."""
 
-    def rank_windows(self, requests):
+    def rank_windows(self, requests: Sequence[WindowRequest]) -> list[WindowTrace]:
         raise ReasonRankError(f"window [{requests[0].start}, {requests[0].end}) of query "
                               f"{requests[0].query.query_id} is not journaled")
 
@@ -213,7 +225,10 @@ def _cause(error: BaseException) -> BaseException:
     import ray.exceptions as rex
 
     if isinstance(error, rex.RayTaskError):
-        return error.cause if isinstance(error.cause, ReasonRankError) else error.as_instanceof_cause()
+        if isinstance(error.cause, ReasonRankError):
+            return error.cause
+        cause: BaseException = error.as_instanceof_cause()  # type: ignore[no-untyped-call]  # (not annotated in ray)
+        return cause
     message = str(error)
     marker = "ReasonRankError: "
     if isinstance(error, rex.RayActorError) and marker in message:
@@ -229,14 +244,14 @@ def _one_line(error: BaseException, what: str) -> ReasonRankError:
     return ReasonRankError(f"{what}: {type(cause).__name__}" + (f": {lines[-1].strip()[:300]}" if lines else ""))
 
 
-def start_actors(cls: type, args: tuple, options: RayOptions) -> tuple[list, list]:
+def start_actors(cls: type, args: tuple[Any, ...], options: RayOptions) -> tuple[list[Any], list[Any]]:
     """``cls(*args)`` on as many actors as ``options`` ask (and the cluster fits), with ``ready()``'s answers;
     an actor that cannot build its engine fails here, before any work, in one line."""
     import ray
 
     connect(options)
     count = _fit(options)
-    actor = ray.remote(cls).options(num_cpus=options.cpus_per_worker, num_gpus=options.gpus_per_worker,
+    actor: Any = ray.remote(cls).options(num_cpus=options.cpus_per_worker, num_gpus=options.gpus_per_worker,
                                     max_restarts=-1, max_task_retries=-1)  # a lost node: restarted, retried
     workers = [actor.remote(*args) for _ in range(count)]
     try:
@@ -247,39 +262,47 @@ def start_actors(cls: type, args: tuple, options: RayOptions) -> tuple[list, lis
         raise _one_line(error, "a Ray worker cannot build its engine") from None
 
 
-def ordered_map(workers: Sequence, method: str, items: Iterable) -> Iterator:
-    """``worker.method(item)`` for every item, one in flight per worker, results yielded in the items' order
-    as soon as they and those before them are back (items are read lazily)."""
+def streamed(workers: Sequence[Any], call: Callable[[Any, T], Any], items: Iterable[T]) -> Iterator[tuple[T, Any]]:
+    """``call(worker, item)`` (a remote call's object ref) for every item, one in flight per worker, and
+    ``(item, result)`` pairs yielded as results come back (items are read lazily; a freed worker gets the
+    next item before its result is yielded)."""
     import ray
 
-    items = iter(items)
-    pending: dict[Any, tuple[int, Any]] = {}
-    finished: dict[int, Any] = {}
-    sent = next_out = 0
+    remaining = iter(items)
+    pending: dict[Any, tuple[Any, T]] = {}
 
-    def send(worker) -> None:
-        nonlocal sent
-        for item in items:
-            pending[getattr(worker, method).remote(item)] = (sent, worker)
-            sent += 1
+    def send(worker: Any) -> None:
+        for item in remaining:
+            pending[call(worker, item)] = (worker, item)
             return
 
     for worker in workers:
         send(worker)
     while pending:
         (ref,), _ = ray.wait(list(pending), num_returns=1)
-        index, worker = pending.pop(ref)
+        worker, item = pending.pop(ref)
         try:
-            finished[index] = ray.get(ref)
+            result = ray.get(ref)
         except Exception as error:
             raise _one_line(error, "a Ray worker failed") from None
         send(worker)
+        yield item, result
+
+
+def ordered_map(workers: Sequence[Any], method: str, items: Iterable[Any]) -> Iterator[Any]:
+    """``worker.method(item)`` for every item, one in flight per worker, results yielded in the items' order
+    as soon as they and those before them are back (items are read lazily)."""
+    finished: dict[int, Any] = {}
+    next_out = 0
+    for (index, _), result in streamed(workers, lambda worker, pair: getattr(worker, method).remote(pair[1]),
+                                       enumerate(items)):
+        finished[index] = result
         while next_out in finished:
             yield finished.pop(next_out)
             next_out += 1
 
 
-def start_pool(spec, options: RayOptions = RayOptions()) -> RayPool:
+def start_pool(spec: RerankerSpec, options: RayOptions = RayOptions()) -> RayPool:
     """Reranking actors, each with its engine built; one that cannot build it fails here, before any work."""
     workers, engines = start_actors(RerankWorker, (spec,), options)
     where = options.address or os.environ.get("RAY_ADDRESS") or "a local Ray instance"
@@ -289,15 +312,15 @@ def start_pool(spec, options: RayOptions = RayOptions()) -> RayPool:
 
 
 class RayPool:
-    """Engines on Ray actors, in the place of a reranker: ``pipeline.rerank`` hands it the whole job."""
+    """Engines on Ray actors, shared by the datasets of a job: :meth:`reranker` is one dataset's reranker."""
 
-    needs_passages = True
-
-    def __init__(self, spec, workers: list) -> None:
+    def __init__(self, spec: RerankerSpec, workers: list[Any]) -> None:
         self.spec = spec
         self.workers = workers
-        self.config = spec.config()
-        self.summary = RerankSummary()
+
+    def reranker(self, dataset: Dataset) -> RayReranker:
+        """The reranker of ``dataset`` (its passages and truncation) on these actors."""
+        return RayReranker(self, dataset)
 
     def close(self) -> None:
         import ray
@@ -306,75 +329,58 @@ class RayPool:
             ray.kill(worker)
         self.workers = []
 
-    def rerank_job(self, run: Run, dataset: Dataset, files: OutputFiles | None = None, resume: bool = False,
-                   batch_size: int | None = None, tag: str | None = None, progress: bool = True) -> RerankOutcome:
-        """``pipeline.rerank`` with the engines on the actors (see the module doc): the same run and windows."""
-        import ray
 
+class RayReranker:
+    """A :class:`BatchReranker` whose engines are a pool's actors: ``pipeline.rerank`` drives it as any other.
+
+    It attaches passages itself (``needs_passages`` is False), only to the queries it ships: a query whose
+    windows are all in the job's journal is replayed here, with no passages and no engine; the others go
+    to the actors in batches, with their journaled windows, and come back as the actors finish them.
+    """
+
+    needs_passages = False
+
+    def __init__(self, pool: RayPool, dataset: Dataset) -> None:
+        self.pool = pool
+        self.dataset = dataset
+        self.config: RerankConfig = pool.spec.config(dataset.max_passage_tokens)
+        self.summary = RerankSummary()
+
+    def rerank_batches(self, rankings: Iterable[Ranking], batch_size: int = BATCH_SIZE,
+                       journal: WindowJournal | None = None) -> Iterator[RerankedBatch]:
+        """Batches as the actors return them (not in the input's order): the same windows as one process."""
         from reasonrank_ir.io.traces import TraceJournal
 
-        config = self.spec.config(dataset.max_passage_tokens)
-        tag = tag or run.name
-        batch_size = batch_size or self.spec.batch_size
-        journal = TraceJournal(files.traces, resume=resume) if files else None
-        journaled = journal.journaled if journal is not None else {}
-        done: dict[str, Ranking] = {}
-        summary = RerankSummary()
-        totals = JobTotals()
         started = time.perf_counter()
-        bar = tqdm(total=len(run), desc="reranking (ray)", unit="query", disable=not progress)
-        try:
-            todo = []
-            for ranking in run:
-                keys = [(ranking.query_id, *window) for window in _schedule(config, ranking)]
-                if keys and all(key in journaled for key in keys):  # replayed here: no passages, no engine
-                    replay = _JournalOnly(config).rerank_batch([ranking], journal)
-                    totals.add(replay.traces)
-                    done[ranking.query_id] = replay.rankings[0]
-                    bar.update(1)
-                else:
-                    todo.append((ranking, [journaled[key] for key in keys if key in journaled]))
-            replayed = journal.replayed if journal is not None else 0
-            # Batches small enough that every worker gets a few (balance), never larger than a batch engine's.
-            size = max(1, min(batch_size, math.ceil(len(todo) / (2 * len(self.workers))))) if todo else 1
-            queue = iter([todo[i:i + size] for i in range(0, len(todo), size)])
-            pending: dict[Any, Any] = {}
+        journaled = journal.journaled if isinstance(journal, TraceJournal) else {}
+        summary = RerankSummary()
+        todo: list[tuple[Ranking, list[WindowTrace]]] = []
+        for ranking in rankings:
+            keys = [(ranking.query_id, *window) for window in _schedule(self.config, ranking)]
+            if keys and all(key in journaled for key in keys):  # replayed here: no passages, no engine
+                yield _JournalOnly(self.config).rerank_batch([ranking], journal)
+            else:
+                todo.append((ranking, [journaled[key] for key in keys if key in journaled]))
+        workers = self.pool.workers
+        # Batches small enough that every worker gets a few (balance), never larger than a batch engine's.
+        size = max(1, min(batch_size, math.ceil(len(todo) / (2 * len(workers))))) if todo else 1
+        batches = [todo[i:i + size] for i in range(0, len(todo), size)]
 
-            def send(worker) -> None:
-                batch = next(queue, None)
-                if batch is not None:
-                    rankings = [attach_passages(dataset, ranking, config.depth) for ranking, _ in batch]
-                    shipped = [trace for _, traces in batch for trace in traces]
-                    totals.add(shipped)
-                    pending[worker.rerank.remote(rankings, shipped, dataset.max_passage_tokens)] = worker
+        def send(worker: Any, batch: list[tuple[Ranking, list[WindowTrace]]]) -> Any:
+            prepared = [attach_passages(self.dataset, ranking, self.config.depth) for ranking, _ in batch]
+            return worker.rerank.remote(prepared, [trace for _, traces in batch for trace in traces],
+                                        self.dataset.max_passage_tokens)
 
-            for worker in self.workers:
-                send(worker)
-            while pending:
-                (ref,), _ = ray.wait(list(pending), num_returns=1)
-                worker = pending.pop(ref)
-                try:
-                    rankings, fresh, batch_summary, batch_replayed = ray.get(ref)
-                except Exception as error:
-                    raise _one_line(error, "a Ray worker failed") from None
-                totals.add(fresh)
-                if journal is not None:
-                    for trace in fresh:
-                        journal.record(trace)
-                for ranking in rankings:
-                    done[ranking.query_id] = ranking
-                summary = summary + batch_summary
-                replayed += batch_replayed
-                bar.update(len(rankings))
-                bar.set_postfix(windows_per_s=f"{summary.windows / max(time.perf_counter() - started, 1e-9):.1f}")
-                send(worker)
-        finally:
-            bar.close()
+        for batch, (done, fresh, batch_summary, batch_replayed) in streamed(workers, send, batches):
+            shipped = [trace for _, traces in batch for trace in traces]
             if journal is not None:
-                journal.close()
-        final = Run({q: done[q] for q in run.rankings}, tag)
-        if files:
-            finish(files, final, tag, totals.facts(replayed, time.perf_counter() - started))
-        summary = replace(summary, seconds=time.perf_counter() - started)  # wall time, not the workers' sum
-        self.summary = self.summary + summary
-        return RerankOutcome(final, replayed, summary, files)
+                for trace in fresh:
+                    journal.record(trace)
+            if isinstance(journal, TraceJournal):
+                journal.replayed += batch_replayed  # replayed on the actor, from the windows shipped with the batch
+            summary = summary + batch_summary
+            self.summary = self.summary + batch_summary
+            yield RerankedBatch(done, shipped + fresh, batch_summary)
+        # the job's wall time, not the workers' sum
+        self.summary = replace(self.summary, seconds=self.summary.seconds - summary.seconds
+                               + time.perf_counter() - started)

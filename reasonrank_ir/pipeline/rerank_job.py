@@ -66,20 +66,20 @@ class JobTotals:
                 "replayed_windows": replayed, "seconds": round(seconds, 3)}
 
 
-def rerank(reranker: BatchReranker, run: Run, dataset: Dataset, files: OutputFiles | None = None,
+def rerank(reranker: BatchReranker, run: Run, dataset: Dataset | None, files: OutputFiles | None = None,
            resume: bool = False, batch_size: int = BATCH_SIZE, tag: str | None = None,
            progress: bool = True) -> RerankOutcome:
     """Rerank ``run``, journaling each window to ``files.traces`` as it is parsed (see the module doc).
 
     With ``resume``, windows journaled by an earlier attempt are replayed instead of generated.
+    ``dataset`` gives the passages candidates lack (None: they carry theirs, as PyTerrier's frames do).
+    Every reranker goes this way: a listwise one, the oracle, and engines on Ray actors
+    (``pipeline.ray_pool.RayReranker``).
     """
     from time import perf_counter
 
     from reasonrank_ir.io.traces import TraceJournal
 
-    if hasattr(reranker, "rerank_job"):  # engines elsewhere (pipeline.ray_pool): the pool runs the job itself
-        return reranker.rerank_job(run, dataset, files, resume=resume, batch_size=batch_size, tag=tag,
-                                   progress=progress)
     started = perf_counter()
     tag = tag or run.name
     depth = reranker.config.depth
@@ -88,13 +88,14 @@ def rerank(reranker: BatchReranker, run: Run, dataset: Dataset, files: OutputFil
     done: dict[str, Ranking] = {}
     totals = JobTotals()
     bar = tqdm(total=len(run), desc="reranking", unit="query", disable=not progress)
-    prepared = (attach_passages(dataset, r, depth) if needs_passages else r for r in run)
+    prepared = (attach_passages(dataset, r, depth) if needs_passages and dataset is not None else r for r in run)
     try:
         for batch in reranker.rerank_batches(prepared, batch_size=batch_size, journal=journal):
             for ranking in batch.rankings:
                 done[ranking.query_id] = ranking
             totals.add(batch.traces)
             bar.update(len(batch.rankings))
+            bar.set_postfix(windows_per_s=f"{reranker.summary.windows / max(perf_counter() - started, 1e-9):.1f}")
     finally:
         bar.close()
         if journal is not None:

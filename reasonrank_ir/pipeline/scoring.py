@@ -7,7 +7,7 @@ from reasonrank_ir.data import Dataset
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.evaluate import Evaluation, evaluate
 from reasonrank_ir.evaluate.measures import check_fit
-from reasonrank_ir.types import Query, Run
+from reasonrank_ir.types import Qrels, Query, Run
 
 
 def check_judgments(dataset: Dataset, topics: dict[str, Query], qrels_name: str, run: Run | None = None) -> None:
@@ -23,13 +23,19 @@ def check_judgments(dataset: Dataset, topics: dict[str, Query], qrels_name: str,
         check_fit(run, qrels, f"the first stage ({run.name})", qrels_name)
 
 
+def judgments(dataset: Dataset, topics: dict[str, Query] | None = None) -> Qrels | None:
+    """The dataset's judgments (or ``--qrels``), only those of ``topics`` when given; None when it has none."""
+    qrels = dataset.qrels()
+    if qrels and topics is not None:
+        qrels = {q: docs for q, docs in qrels.items() if q in topics}
+    return qrels or None
+
+
 def score(run: Run, dataset: Dataset, metrics: Sequence[str], topics: dict[str, Query] | None = None
           ) -> Evaluation | None:
     """ir-measures scores when the dataset (or ``--qrels``) has judgments, else None.
 
     With ``topics``, only their judgments count: a run over a subset of topics is scored on it.
     """
-    qrels = dataset.qrels()
-    if qrels and topics is not None:
-        qrels = {q: docs for q, docs in qrels.items() if q in topics}
+    qrels = judgments(dataset, topics)
     return evaluate(run, qrels, list(metrics), names=(run.name or "the run", dataset.name)) if qrels else None

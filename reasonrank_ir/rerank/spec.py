@@ -84,7 +84,7 @@ def build_reranker(spec: RerankerSpec, *, passage_tokens: int | None = None, qre
     if tokenizer is None:
         tokenizer = load_tokenizer(spec.tokenizer or spec.model)
     if backend is None:
-        from reasonrank_ir.backends import create_backend
+        from reasonrank_ir.backends import build_backend
 
-        backend = create_backend(spec.backend, spec.model, **spec.options)
+        backend = build_backend(spec.backend, spec.model, **spec.options)  # checked when the spec was made
     return ListwiseReranker(backend, tokenizer, config, schedule=spec.schedule)
