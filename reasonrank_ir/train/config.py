@@ -13,7 +13,6 @@ parser and the ``--config``/``--set`` reading are the package's one CLI mechanis
 from __future__ import annotations
 
 import argparse
-import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -91,12 +90,11 @@ def check_keys(section: str, values: Mapping[str, Any], known: Sequence[str]) ->
             raise ValueError(f"unknown setting {key!r}.{close_matches(key, known)}")
 
 
-def check_types(section: str, values: Mapping[str, Any], owner: type) -> None:
-    """Refuse a value of a free-form section whose type the library's dataclass ``owner`` does not
-    take (``learning_rate=abc`` would otherwise surface deep in the trainer, or never)."""
+def check_types(section: str, values: Mapping[str, Any], hints: Mapping[str, Any]) -> None:
+    """Refuse a value of a free-form section whose type the library's field does not take (``hints``:
+    field name -> type; ``learning_rate=abc`` would otherwise surface deep in the trainer, or never)."""
     from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
-    hints = typing.get_type_hints(owner)
     for key, value in values.items():
         if key not in hints:
             continue

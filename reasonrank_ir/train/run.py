@@ -6,7 +6,6 @@ loads with ``--model RUN/final``.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from reasonrank_ir.io import check_output_dir
 from reasonrank_ir.io.jsonl import write_jsonl
 from reasonrank_ir.train.config import Settings, check_keys, check_types, flag
 from reasonrank_ir.train.formats import PromptSettings, read_samples_any
+from reasonrank_ir.train.library_fields import dataclass_fields
 from reasonrank_ir.train.sample import Sample
 
 Example = Callable[[Sample, Any, PromptSettings], dict[str, Any]]
@@ -49,21 +49,29 @@ class TrainerSettings(Settings):
         config: type = getattr(import_trl(), cls.TRL_CONFIG)
         return config
 
+    @classmethod
+    def trl_fields(cls) -> dict[str, Any]:
+        """Name -> type of each field ``training`` may set, read from trl's source: a typo is refused in
+        milliseconds, not after the seconds importing trl takes (imported when its source cannot be read)."""
+        return dataclass_fields("trl", cls.TRL_CONFIG, cls.trl_config)
+
     @field_validator("training")
     @classmethod
     def _trl_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if not value:  # the defaults are trl's own fields: no need to import trl (seconds) to check them
+        if not value:  # the defaults are trl's own fields: nothing to check
             return dict(cls.DEFAULT_TRAINING)
-        config = cls.trl_config()
-        check_keys("training", value, [f.name for f in dataclasses.fields(config)])
-        check_types("training", value, config)
+        fields = cls.trl_fields()
+        check_keys("training", value, list(fields))
+        check_types("training", value, fields)
         return {**cls.DEFAULT_TRAINING, **value}
 
     @field_validator("lora")
     @classmethod
     def _lora_fields(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value:
-            check_keys("lora", value, [f.name for f in dataclasses.fields(_lora_config())])
+            fields = dataclass_fields("peft", "LoraConfig", _lora_config)
+            check_keys("lora", value, list(fields))
+            check_types("lora", value, fields)
         return value
 
 
