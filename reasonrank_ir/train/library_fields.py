@@ -6,8 +6,10 @@ refuse a typo. Those classes are plain dataclasses, so their fields can be read 
 class is found through the package's import statements (``TYPE_CHECKING`` ones included, which is how
 lazily importing packages such as transformers name their classes), the fields are the annotated
 names of every dataclass among its bases, and each annotation is evaluated over builtins and
-``typing`` alone, any other name (an enum of the library, ``torch.dtype``) read as ``Any``: a check
-that can only be looser than the library's own. When the source cannot be read so, the class is
+``typing`` alone. An enum of the library found in its source reads as the ``Literal`` of its values,
+and ``SomeEnum | str`` as the enum alone (transformers and peft turn the string into the enum, so any
+other string fails there, after the model has loaded); any other name (``torch.dtype``) reads as
+``Any``, a check looser than the library's own. When the source cannot be read so, the class is
 imported after all.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ NAMES: dict[str, Any] = {**TYPING, **{name: getattr(builtins, name) for name in 
     "int", "float", "str", "bool", "bytes", "dict", "list", "tuple", "set", "frozenset", "type", "object")}}
 """What an annotation may name and still be evaluated; any other name reads as ``Any``."""
 TYPING_MODULES = ("typing", "t", "typing_extensions")
+ENUM_BASES = ("Enum", "IntEnum", "StrEnum")
 
 
 class Unreadable(Exception):
@@ -159,7 +162,42 @@ def _collect(module: str, node: ast.ClassDef, fields: dict[str, Any], seen: froz
             annotation = _unstring(statement.annotation)
             if _names(annotation) & {"ClassVar", "InitVar", "KW_ONLY"}:
                 continue
-            fields[statement.target.id] = annotation_type(annotation)
+            fields[statement.target.id] = annotation_type(annotation, module)
+
+
+@functools.lru_cache(maxsize=256)
+def enum_values(module: str, name: str) -> tuple[str | int, ...] | None:
+    """The values of the enum class ``name`` as ``module`` binds it (its ``NAME = value`` lines), or None
+    when ``name`` is not an enum found in the source."""
+    try:
+        found = _find_class(module, name, frozenset())
+        if found is None or not _is_enum(*found, depth=0):
+            return None
+    except (Unreadable, OSError, SyntaxError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    values = []
+    for statement in found[1].body:
+        if isinstance(statement, ast.FunctionDef) and statement.name == "_missing_":
+            return None  # it may take other values than its members'
+        if not isinstance(statement, ast.Assign) or any(
+                isinstance(target, ast.Name) and target.id.startswith("_") for target in statement.targets):
+            continue
+        if not (isinstance(statement.value, ast.Constant) and isinstance(statement.value.value, (str, int))):
+            return None  # auto(), a computed value: not all values are known
+        values.append(statement.value.value)
+    return tuple(values) or None
+
+
+def _is_enum(module: str, node: ast.ClassDef, depth: int) -> bool:
+    for base in node.bases:
+        head = _names(base)
+        if head & set(ENUM_BASES):
+            return True
+        if isinstance(base, ast.Name) and depth < 8:
+            found = _find_class(module, base.id, frozenset())
+            if found is not None and _is_enum(*found, depth=depth + 1):
+                return True
+    return False
 
 
 def _is_dataclass_decorator(decorator: ast.expr) -> bool:
@@ -185,12 +223,19 @@ def _names(node: ast.expr) -> set[str]:
 
 
 class _AnyForUnknown(ast.NodeTransformer):
-    """Every name outside :data:`NAMES` becomes ``Any``; a ``Literal`` or subscripted type naming one, too.
-    Strings are forward references, parsed, except inside ``Literal`` (``in_literal``), where they are values."""
+    """Every name outside :data:`NAMES` becomes ``Any``, or the ``Literal`` of its values when it names an
+    enum of ``module``; a ``Literal`` or subscripted type naming an unknown, ``Any`` too. Strings are
+    forward references, parsed, except inside ``Literal`` (``in_literal``), where they are values."""
 
-    def __init__(self, in_literal: bool = False) -> None:
+    def __init__(self, module: str | None = None, in_literal: bool = False) -> None:
+        self.module = module
         self.in_literal = in_literal
         self.unknown = False
+
+    def _enum(self, node: ast.expr) -> tuple[str | int, ...] | None:
+        if self.module is None or not isinstance(node, ast.Name) or node.id in NAMES:
+            return None
+        return enum_values(self.module, node.id)
 
     def visit_Constant(self, node: ast.Constant) -> ast.expr:
         if isinstance(node.value, str) and not self.in_literal:
@@ -201,6 +246,10 @@ class _AnyForUnknown(ast.NodeTransformer):
     def visit_Name(self, node: ast.Name) -> ast.expr:
         if node.id in NAMES or node.id == "None":
             return node
+        values = self._enum(node)
+        if values:
+            return ast.Subscript(ast.Name("Literal", ast.Load()),
+                                 ast.Tuple([ast.Constant(value) for value in values], ast.Load()), ast.Load())
         self.unknown = True
         return ast.Name("Any", ast.Load())
 
@@ -210,23 +259,53 @@ class _AnyForUnknown(ast.NodeTransformer):
         self.unknown = True
         return ast.Name("Any", ast.Load())
 
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        if isinstance(node.op, ast.BitOr):
+            members = _union_members(node)
+            if any(self._enum(member) for member in members):
+                return self._union(members)
+        return self.generic_visit(node)  # type: ignore[return-value]  # a BinOp stays an expression
+
     def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
-        if "Literal" in _names(node):  # the values stay as written; one naming something unknown: Any
+        head = _names(node)
+        if "Literal" in head:  # the values stay as written; one naming something unknown: Any
             values = _AnyForUnknown(in_literal=True)
             values.visit(node.slice)
             if values.unknown:
                 self.unknown = True
                 return ast.Name("Any", ast.Load())
-            return ast.Subscript(ast.Name("Literal", ast.Load()), node.slice, ast.Load())
+            literal = ast.Subscript(ast.Name("Literal", ast.Load()), node.slice, ast.Load())
+            if any(isinstance(value, ast.Constant) and isinstance(value.value, str) and "[" in value.value
+                   for value in ast.walk(node.slice)):  # a placeholder ('pissa_niter_[number of iters]'): any str
+                return ast.BinOp(literal, ast.BitOr(), ast.Name("str", ast.Load()))
+            return literal
+        if head & {"Union", "Optional"}:
+            members = [_unstring(member) for member in (
+                node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice])]
+            if any(self._enum(member) for member in members):
+                return self._union(members + ([ast.Constant(None)] if "Optional" in head else []))
         value = self.visit(node.value)
         if isinstance(value, ast.Name) and value.id == "Any":
             return value  # SomeGeneric[int]: Any
         return ast.Subscript(value, self.visit(node.slice), ast.Load())
 
+    def _union(self, members: list[ast.expr]) -> ast.expr:
+        """``SomeEnum | str``: the library turns the string into the enum, so only its values pass."""
+        kept = [member for member in members if not (isinstance(member, ast.Name) and member.id == "str")]
+        return ast.Subscript(ast.Name("Union", ast.Load()),
+                             ast.Tuple([self.visit(member) for member in kept], ast.Load()), ast.Load())
 
-def annotation_type(node: ast.expr) -> Any:
-    """The type an annotation spells over builtins and ``typing``, other names read as ``Any``."""
-    expression = ast.Expression(_AnyForUnknown().visit(_unstring(node)))
+
+def _union_members(node: ast.expr) -> list[ast.expr]:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _union_members(node.left) + _union_members(node.right)
+    return [_unstring(node)]
+
+
+def annotation_type(node: ast.expr, module: str | None = None) -> Any:
+    """The type an annotation spells over builtins and ``typing``: other names read as ``Any``, an enum
+    of ``module`` as the ``Literal`` of its values, ``SomeEnum | str`` as the enum."""
+    expression = ast.Expression(_AnyForUnknown(module).visit(_unstring(node)))
     ast.fix_missing_locations(expression)
     try:
         return eval(compile(expression, "<annotation>", "eval"), {"__builtins__": {}}, dict(NAMES))
