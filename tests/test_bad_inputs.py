@@ -676,3 +676,22 @@ def test_a_bad_training_setting_is_refused_before_trl_is_imported(tmp_path, comm
     assert_one_clear_error(result, expected)
     assert "reasonrank_ir" in imports and not imports & {"trl", "peft", "torch", "transformers"}
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow  # trl, the tokenizer and the rows load first: only trl's own config can say
+@pytest.mark.parametrize("command, assignments", [
+    ("sft", ("training.fp16=true", "training.bf16=true")),
+    ("grpo", ("training.fp16=true", "training.bf16=true")),
+])
+def test_settings_trl_refuses_are_one_line_and_start_no_run_folder(tmp_path, command, assignments):
+    """Settings of the right types that trl's config refuses (this machine cannot run them, or they
+    contradict each other) are one error line, before the run folder or its config.yaml exists."""
+    data = tmp_path / "labelled.jsonl"
+    data.write_text(labelled_line("1") + labelled_line("2"))
+    sets = [arg for assignment in assignments for arg in ("--set", assignment)]
+    result = run_cli(f"train.{command}", *sets, "--model", str(QWEN_TOKENIZER), "--data", str(data),
+                     "--run-dir", str(tmp_path / "run"))
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert "Traceback" not in result.stderr and result.returncode == 2, result.stderr
+    assert len(errors) == 1 and errors[0].startswith(f"error: training: {command.upper()}Config refuses these settings: ")
+    assert not (tmp_path / "run").exists()

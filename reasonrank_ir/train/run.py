@@ -86,7 +86,7 @@ def import_trl() -> Any:
 
 @dataclass(frozen=True)
 class PreparedRun:
-    """A run whose inputs were checked and read, ready for trl's trainer: rows, tokenizer, run folder."""
+    """A run whose inputs were checked and read, ready for trl's trainer: rows, tokenizer, trl config, run folder."""
 
     settings: TrainerSettings
     model: str
@@ -94,6 +94,8 @@ class PreparedRun:
     dataset: Any
     """The rows, a ``datasets.Dataset``."""
     run_dir: Path
+    args: Any = None
+    """trl's config (``SFTConfig``, ``GRPOConfig``) of ``training``, built before the run folder was started."""
 
     def trainer_arguments(self) -> dict[str, Any]:
         """What every trl trainer takes besides its config: model, rows, tokenizer and LoRA (or None)."""
@@ -101,9 +103,11 @@ class PreparedRun:
                 "peft_config": peft_config(self.settings)}
 
 
-def prepare_run(settings: TrainerSettings, example: Example, padding_side: str | None = None) -> PreparedRun:
+def prepare_run(settings: TrainerSettings, example: Example, padding_side: str | None = None,
+                **config: Any) -> PreparedRun:
     """Check the settings and the run folder and read the data (bad inputs fail before the model
-    loads and before anything is written), build the rows, then start the run folder."""
+    loads and before anything is written), build the rows and trl's config (``config``: its arguments
+    besides ``training``'s), then start the run folder."""
     missing = [k for k in ("model", "data", "run_dir") if not getattr(settings, k)]
     if missing or not settings.model or not settings.run_dir:  # the second half tells the type checker
         raise ReasonRankError(f"The training config needs {', '.join(missing)} (in the YAML or with --set).")
@@ -114,7 +118,20 @@ def prepare_run(settings: TrainerSettings, example: Example, padding_side: str |
     if padding_side:
         tokenizer.padding_side = padding_side
     dataset = labelled_rows(settings, example, tokenizer, samples)
-    return PreparedRun(settings, settings.model, tokenizer, dataset, start_run(settings.run_dir, settings))
+    args = trainer_config(settings, settings.run_dir, **config)
+    return PreparedRun(settings, settings.model, tokenizer, dataset, start_run(settings.run_dir, settings), args)
+
+
+def trainer_config(settings: TrainerSettings, run_dir: str | Path, **config: Any) -> Any:
+    """trl's config of ``training`` (over ``config``, precision as :func:`precision` chooses); what trl and
+    transformers refuse in it (settings this machine cannot run, values that contradict each other) is one
+    line naming the section."""
+    try:
+        return settings.trl_config()(**{**config, **precision(settings.training), **settings.training,
+                                        "output_dir": str(run_dir)})
+    except (ValueError, TypeError) as error:
+        reason = " ".join(str(error).split())
+        raise ReasonRankError(f"training: {settings.TRL_CONFIG} refuses these settings: {reason}") from None
 
 
 def main_process() -> bool:
