@@ -502,6 +502,7 @@ def test_a_bad_gguf_is_one_line_saying_what_is_wrong_with_the_file(tmp_path, nam
 
 @pytest.mark.parametrize("alignment", [32, 64])
 def test_a_whole_gguf_passes_the_check(tmp_path, alignment):
+    """Metadata of every kind, any alignment; a file without tensors ends right after its metadata."""
     from reasonrank_ir.backends.gguf_file import check_gguf
 
     path = tmp_path / "model.gguf"
@@ -513,6 +514,8 @@ def test_a_whole_gguf_passes_the_check(tmp_path, alignment):
     path.write_bytes(gguf_bytes(values=values, alignment=alignment))
     check_gguf(path)
     check_gguf(str(path))
+    path.write_bytes(gguf_bytes(tensors=0, alignment=1))  # no tensors, no padding after the metadata
+    check_gguf(path)
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.001, 0.01, 0.5, 0.999999])

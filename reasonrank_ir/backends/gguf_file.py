@@ -139,6 +139,8 @@ def _check_layout(model: str, reader: _Reader) -> None:
             needed = max(needed, offset + count // block * width)
     except _CutShort:
         raise _cut(model, reader.size, where) from None
+    if not tensors:
+        return  # no data section: the file may end right after its metadata
     start = -(-reader.position // alignment) * alignment
     if start + needed > reader.size:
         raise ReasonRankError(f"{model} is cut short: {reader.size:,} bytes, but its {tensors:,} tensors need "
