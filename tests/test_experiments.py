@@ -409,7 +409,8 @@ def test_printed_command_is_the_same_job_for_search(system, first_stage, tmp_pat
     (tmp_path / "runs" / "cranfield.trec").write_text("1 Q0 184 1 1.0 x\n")
     (tmp_path / "topics.tsv").write_text("1\tflow\n")
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "x.gguf").write_bytes(b"GGUF")  # engine options are checked against the file
+    (tmp_path / "models" / "x.gguf").write_bytes(  # engine options are checked against the file: a whole GGUF
+        b"GGUF" + (3).to_bytes(4, "little") + bytes(16))  # version 3, no tensors, no metadata
     first_stage = {k: v.replace("{runs}", str(tmp_path / "runs")) if k == "runs" else v
                    for k, v in first_stage.items()}
     experiment = load_experiment(write_experiment(tmp_path, {

@@ -295,13 +295,15 @@ def test_a_cluster_that_cannot_run_the_job_is_one_line(cluster, requests_file, t
 
 @pytest.mark.slow
 def test_a_model_the_workers_cannot_load_is_one_line(cluster, requests_file, tmp_path, capsys):
-    """A model file that is not there is refused on the driver; one that is there but that no worker can load
-    (a GGUF cut after its header) fails as the workers build their engines: one line each, no run."""
+    """A model file that is not there, or cut short, is refused on the driver; one that is whole but that no
+    worker can load (a GGUF without tensors) fails as the workers build their engines: one line each, no run."""
     output = tmp_path / "run.txt"
-    cut = tmp_path / "cut.gguf"
+    cut, hollow = tmp_path / "cut.gguf", tmp_path / "hollow.gguf"
     cut.write_bytes(b"GGUF" + bytes(60))
+    hollow.write_bytes(b"GGUF" + (3).to_bytes(4, "little") + bytes(16))  # version 3, no tensors, no metadata
     for model, expected in ((tmp_path / "absent.gguf", "error: GGUF model file "),
-                            (cut, "error: a Ray worker cannot build its engine: ")):
+                            (cut, f"error: {cut} is GGUF version 0"),
+                            (hollow, "error: a Ray worker cannot build its engine: ")):
         assert search(["--index", "cranfield", "--run", str(requests_file), "--rerank", "reasonrank",
                        "--backend", "llamacpp", "--model", str(model), "--output", str(output),
                        "--ray", cluster.address]) == 2

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from reasonrank_ir.backends.base import Generation, Prompt, Sampling
+from reasonrank_ir.backends.gguf_file import check_gguf
 from reasonrank_ir.errors import ReasonRankError
 
 if TYPE_CHECKING:
@@ -49,24 +50,13 @@ class LlamaCppBackend:
 
     @staticmethod
     def check_options(model: str | None, options: dict[str, Any]) -> None:
-        """The sizes are in range and the model is a GGUF file, checked before any tokenizer loads."""
+        """The sizes are in range and the model is a whole GGUF file (:func:`check_gguf`: missing, cut,
+        another format), checked before any tokenizer or llama.cpp loads."""
         for key, least in (("n_ctx", 0), ("n_gpu_layers", -1), ("n_batch", 1), ("n_threads", 1)):
             if options.get(key) is not None and options[key] < least:
                 raise ReasonRankError(f"backend option {key} must be at least {least}, found {options[key]}")
         if model is not None:
-            path = Path(model)
-            if path.is_dir():
-                raise ReasonRankError(f"{model} is a folder; the llamacpp backend takes a .gguf file (--model)")
-            if not path.is_file():
-                raise ReasonRankError(f"GGUF model file {model!r} does not exist; pass the path of a .gguf file.")
-            try:
-                with path.open("rb") as handle:
-                    magic = handle.read(4)
-            except OSError as error:
-                raise ReasonRankError(f"{model}: cannot read it ({error.strerror or error})") from None
-            if magic != b"GGUF":
-                raise ReasonRankError(f"{model} is not a GGUF file (it starts with {magic!r}, not b'GGUF'): "
-                                      "another format, or an error page saved as the model?")
+            check_gguf(model)
 
     def __init__(self, model_path: str, *, n_ctx: int = 0, n_threads: int | None = None,
                  n_gpu_layers: int = 0, chat_format: str | None = None, n_batch: int | None = None,
@@ -83,9 +73,10 @@ class LlamaCppBackend:
         self.progress = progress
         n_batch = n_batch or default_n_batch()
         try:
-            self.engine = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads,
-                                n_gpu_layers=n_gpu_layers, chat_format=chat_format,
-                                n_batch=n_batch, n_ubatch=n_batch, verbose=False)
+            # Any: its responses are typed as streamed-or-whole unions, and only whole ones are asked for
+            self.engine: Any = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads,
+                                     n_gpu_layers=n_gpu_layers, chat_format=chat_format,
+                                     n_batch=n_batch, n_ubatch=n_batch, verbose=False)
         except ValueError as error:
             raise ReasonRankError(f"llama.cpp cannot load {model_path!r}: {error}") from error
 

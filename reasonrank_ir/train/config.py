@@ -91,12 +91,11 @@ def check_keys(section: str, values: Mapping[str, Any], known: Sequence[str]) ->
             raise ValueError(f"unknown setting {key!r}.{close_matches(key, known)}")
 
 
-def check_types(section: str, values: Mapping[str, Any], owner: type) -> None:
-    """Refuse a value of a free-form section whose type the library's dataclass ``owner`` does not
-    take (``learning_rate=abc`` would otherwise surface deep in the trainer, or never)."""
+def check_types(section: str, values: Mapping[str, Any], hints: Mapping[str, Any]) -> None:
+    """Refuse a value of a free-form section whose type the library's field does not take (``hints``:
+    field name -> type; ``learning_rate=abc`` would otherwise surface deep in the trainer, or never)."""
     from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
-    hints = typing.get_type_hints(owner)
     for key, value in values.items():
         if key not in hints:
             continue
@@ -108,9 +107,24 @@ def check_types(section: str, values: Mapping[str, Any], owner: type) -> None:
             adapter.validate_python(value)
         except ValidationError as error:
             kind = hints[key]
+            choices = literal_values(kind)
+            if choices and isinstance(value, str):
+                raise ValueError(f"{key}={value!r} is not one of {', '.join(choices)}."
+                                 + close_matches(value, choices)) from None
             wanted = kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "")
             raise ValueError(f"{key}={value!r} is not a valid {wanted} "
                              f"({error.errors()[0]['msg'].lower()})") from None
+
+
+def literal_values(kind: Any) -> list[str]:
+    """The values a ``Literal`` type (or an optional one) allows, as text; empty for any other type."""
+    import types
+
+    members = typing.get_args(kind) if typing.get_origin(kind) in (typing.Union, types.UnionType) else (kind,)
+    members = tuple(member for member in members if member is not type(None))
+    if not members or any(typing.get_origin(member) is not typing.Literal for member in members):
+        return []
+    return [str(value) for member in members for value in typing.get_args(member)]
 
 
 # -- the teacher that mining and labelling share ----------------------------------------------------

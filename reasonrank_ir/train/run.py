@@ -6,7 +6,6 @@ loads with ``--model RUN/final``.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from reasonrank_ir.io import check_output_dir
 from reasonrank_ir.io.jsonl import write_jsonl
 from reasonrank_ir.train.config import Settings, check_keys, check_types, flag
 from reasonrank_ir.train.formats import PromptSettings, read_samples_any
+from reasonrank_ir.train.library_fields import dataclass_fields
 from reasonrank_ir.train.sample import Sample
 
 Example = Callable[[Sample, Any, PromptSettings], dict[str, Any]]
@@ -49,21 +49,29 @@ class TrainerSettings(Settings):
         config: type = getattr(import_trl(), cls.TRL_CONFIG)
         return config
 
+    @classmethod
+    def trl_fields(cls) -> dict[str, Any]:
+        """Name -> type of each field ``training`` may set, read from trl's source: a typo is refused in
+        milliseconds, not after the seconds importing trl takes (imported when its source cannot be read)."""
+        return dataclass_fields("trl", cls.TRL_CONFIG, cls.trl_config)
+
     @field_validator("training")
     @classmethod
     def _trl_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if not value:  # the defaults are trl's own fields: no need to import trl (seconds) to check them
+        if not value:  # the defaults are trl's own fields: nothing to check
             return dict(cls.DEFAULT_TRAINING)
-        config = cls.trl_config()
-        check_keys("training", value, [f.name for f in dataclasses.fields(config)])
-        check_types("training", value, config)
+        fields = cls.trl_fields()
+        check_keys("training", value, list(fields))
+        check_types("training", value, fields)
         return {**cls.DEFAULT_TRAINING, **value}
 
     @field_validator("lora")
     @classmethod
     def _lora_fields(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value:
-            check_keys("lora", value, [f.name for f in dataclasses.fields(_lora_config())])
+            fields = dataclass_fields("peft", "LoraConfig", _lora_config)
+            check_keys("lora", value, list(fields))
+            check_types("lora", value, fields)
         return value
 
 
@@ -78,7 +86,7 @@ def import_trl() -> Any:
 
 @dataclass(frozen=True)
 class PreparedRun:
-    """A run whose inputs were checked and read, ready for trl's trainer: rows, tokenizer, run folder."""
+    """A run whose inputs were checked and read, ready for trl's trainer: rows, tokenizer, trl config, run folder."""
 
     settings: TrainerSettings
     model: str
@@ -86,6 +94,8 @@ class PreparedRun:
     dataset: Any
     """The rows, a ``datasets.Dataset``."""
     run_dir: Path
+    args: Any = None
+    """trl's config (``SFTConfig``, ``GRPOConfig``) of ``training``, built before the run folder was started."""
 
     def trainer_arguments(self) -> dict[str, Any]:
         """What every trl trainer takes besides its config: model, rows, tokenizer and LoRA (or None)."""
@@ -93,9 +103,11 @@ class PreparedRun:
                 "peft_config": peft_config(self.settings)}
 
 
-def prepare_run(settings: TrainerSettings, example: Example, padding_side: str | None = None) -> PreparedRun:
+def prepare_run(settings: TrainerSettings, example: Example, padding_side: str | None = None,
+                **config: Any) -> PreparedRun:
     """Check the settings and the run folder and read the data (bad inputs fail before the model
-    loads and before anything is written), build the rows, then start the run folder."""
+    loads and before anything is written), build the rows and trl's config (``config``: its arguments
+    besides ``training``'s), then start the run folder."""
     missing = [k for k in ("model", "data", "run_dir") if not getattr(settings, k)]
     if missing or not settings.model or not settings.run_dir:  # the second half tells the type checker
         raise ReasonRankError(f"The training config needs {', '.join(missing)} (in the YAML or with --set).")
@@ -106,7 +118,20 @@ def prepare_run(settings: TrainerSettings, example: Example, padding_side: str |
     if padding_side:
         tokenizer.padding_side = padding_side
     dataset = labelled_rows(settings, example, tokenizer, samples)
-    return PreparedRun(settings, settings.model, tokenizer, dataset, start_run(settings.run_dir, settings))
+    args = trainer_config(settings, settings.run_dir, **config)
+    return PreparedRun(settings, settings.model, tokenizer, dataset, start_run(settings.run_dir, settings), args)
+
+
+def trainer_config(settings: TrainerSettings, run_dir: str | Path, **config: Any) -> Any:
+    """trl's config of ``training`` (over ``config``, precision as :func:`precision` chooses); what trl and
+    transformers refuse in it (settings this machine cannot run, values that contradict each other) is one
+    line naming the section."""
+    try:
+        return settings.trl_config()(**{**config, **precision(settings.training), **settings.training,
+                                        "output_dir": str(run_dir)})
+    except (ValueError, TypeError) as error:
+        reason = " ".join(str(error).split())
+        raise ReasonRankError(f"training: {settings.TRL_CONFIG} refuses these settings: {reason}") from None
 
 
 def main_process() -> bool:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from reasonrank_ir.train.formats import grpo_example
 from reasonrank_ir.train.reward import RankingReward, RewardConfig
-from reasonrank_ir.train.run import (TrainerSettings, import_trl, labelled_rows, precision, prepare_run,
+from reasonrank_ir.train.run import (TrainerSettings, import_trl, labelled_rows, prepare_run,
                                      train_to_final)
 
 
@@ -56,7 +56,6 @@ def train_grpo(config: Mapping[str, Any] | GRPOSettings, reward: RankingReward |
     """
     settings = GRPOSettings.parse(config)
     run = prepare_run(settings, grpo_example, padding_side="left")
-    trl = import_trl()
-    args = trl.GRPOConfig(output_dir=str(run.run_dir), **precision(settings.training), **settings.training)
     rewards = [reward or RankingReward(settings.reward), *extra_rewards]
-    return train_to_final(trl.GRPOTrainer(reward_funcs=rewards, args=args, **run.trainer_arguments()), run)
+    return train_to_final(import_trl().GRPOTrainer(reward_funcs=rewards, args=run.args, **run.trainer_arguments()),
+                          run)

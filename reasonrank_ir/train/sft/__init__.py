@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from reasonrank_ir.train.formats import sft_example
-from reasonrank_ir.train.run import (TrainerSettings, import_trl, labelled_rows, precision, prepare_run,
+from reasonrank_ir.train.run import (TrainerSettings, import_trl, labelled_rows, prepare_run,
                                      train_to_final)
 
 
@@ -45,8 +45,5 @@ def sft_dataset(config: Mapping[str, Any] | SFTSettings, tokenizer: Any) -> Any:
 def train_sft(config: Mapping[str, Any] | SFTSettings) -> Path:
     """Train as ``config`` says (keys: model, data, run_dir, prompt, lora, training); returns ``final/``."""
     settings = SFTSettings.parse(config)
-    run = prepare_run(settings, sft_example)
-    trl = import_trl()
-    args = trl.SFTConfig(output_dir=str(run.run_dir), completion_only_loss=True, **precision(settings.training),
-                         **settings.training)
-    return train_to_final(trl.SFTTrainer(args=args, **run.trainer_arguments()), run)
+    run = prepare_run(settings, sft_example, completion_only_loss=True)
+    return train_to_final(import_trl().SFTTrainer(args=run.args, **run.trainer_arguments()), run)
