@@ -58,12 +58,14 @@ class ArgumentParser(argparse.ArgumentParser):
     def parse_known_args(self, args: Iterable[str] | None = None,
                          namespace: object = None) -> tuple[object, list[str]]:
         """argparse's parsing, then an empty text value (``--index ''``) refused by its flag's name:
-        it would otherwise mean "unset" (the dataset's topics) or the current folder."""
+        it would otherwise mean "unset" (the dataset's topics) or the current folder. A flag's own
+        ``const`` (a bare ``--ray``) is not a value given."""
         namespace, extras = super().parse_known_args(args, namespace)
         for action in self._actions:
             value = getattr(namespace, action.dest, None)
             values = value if isinstance(value, list) else [value]
-            if value != action.default and any(isinstance(v, str) and not v.strip() for v in values):
+            given = value not in (action.default, action.const)
+            if given and any(isinstance(v, str) and not v.strip() for v in values):
                 name = action.option_strings[0] if action.option_strings else action.metavar or action.dest
                 self.error(f"{name}: empty value {value!r}; give a name, file or value")
         return namespace, extras

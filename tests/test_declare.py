@@ -8,6 +8,7 @@ import pytest
 from reasonrank_ir.declare import Setting, add_flags, declared
 from reasonrank_ir.errors import ArgumentParser, ReasonRankError
 from reasonrank_ir.pipeline.first_stage import FIRST_STAGE_SETTINGS
+from reasonrank_ir.pipeline.ray_pool import RayOptions
 from reasonrank_ir.rerank.declared import RERANKER_SETTINGS, RerankerSettings
 
 
@@ -149,3 +150,29 @@ def test_the_training_clis_parse_through_the_same_mechanism():
                                  ).base_urls == ["http://a", "http://b"]
     with pytest.raises(ReasonRankError, match=r"^--concurrency must be at least 1"):
         config.parse_settings(TeacherSettings, parser, ["--concurrency", "0"])
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    ([], None),
+    (["--ray"], RayOptions()),  # bare: $RAY_ADDRESS, else a local instance
+    (["--ray", "10.0.0.1:6379", "--ray-workers", "3"], RayOptions("10.0.0.1:6379", 3)),
+    (["--ray", "--ray-gpus-per-worker", "1", "--ray-cpus-per-worker", "0.5"], RayOptions(None, None, 1.0, 0.5)),
+])
+def test_ray_flags_come_from_their_declaration(argv, expected):
+    from reasonrank_ir.pipeline import ray_pool
+
+    options, rest = ray_pool.parse_known([*argv, "--index", "cranfield"])
+    assert (options, rest) == (expected, ["--index", "cranfield"])
+
+
+@pytest.mark.parametrize(("argv", "error"), [
+    (["--ray", "--ray-workers", "0"], "--ray-workers must be a positive integer, found 0"),
+    (["--ray", "--ray-gpus-per-worker", "-1"], "--ray-gpus-per-worker must be at least 0, found -1.0"),
+    (["--ray", "--ray-cpus-per-worker", "-0.5"], "--ray-cpus-per-worker must be at least 0, found -0.5"),
+    (["--ray-workers", "x"], "--ray-workers: invalid int value 'x' (see python -m reasonrank_ir.search --help)"),
+])
+def test_ray_flags_are_checked_by_their_declaration(argv, error, capsys):
+    from reasonrank_ir.search import main
+
+    assert main(["--index", "cranfield", "--rerank", "oracle", *argv]) == 2
+    assert capsys.readouterr().err == f"error: {error}\n"

@@ -26,9 +26,10 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from reasonrank_ir.data import Dataset
+from reasonrank_ir.declare import Declared, Setting, add_flags, declared
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.java import jvm_fault_handlers_kept
 from reasonrank_ir.io.traces import WindowTrace
@@ -49,28 +50,40 @@ CONNECT_TIMEOUT_S = 5.0
 
 @dataclass(frozen=True)
 class RayOptions:
-    """Where the actors run and what each one holds; none of it changes a run's content."""
+    """Where the actors run and what each one holds, declared once (flags, help, bounds); none of it
+    changes a run's content, so none of it is recorded."""
 
-    address: str | None = None
+    address: Annotated[str | None, Setting(
+        "run the engines on Ray actors, one engine each: at ADDRESS (host:port), else at $RAY_ADDRESS, else on a "
+        "Ray instance started on this machine", flag="--ray", nargs="?", metavar="ADDRESS", recorded=False)] = None
     """``host:port`` of a running cluster, ``auto``, or None: ``RAY_ADDRESS`` if set, else a local instance."""
-    workers: int | None = None
-    """Actors (engines); None: as many as the cluster's resources fit."""
-    gpus_per_worker: float = 0.0
-    cpus_per_worker: float = 1.0
+    workers: Annotated[int | None, Setting(
+        "actors, one engine each (default: as many as the cluster's resources fit)", minimum=1, flag="--ray-workers",
+        metavar="N", recorded=False)] = None
+    gpus_per_worker: Annotated[float, Setting(
+        "GPUs per actor (default: 0; 1, or the tensor-parallel size, for vllm/hf on GPUs)", minimum=0,
+        flag="--ray-gpus-per-worker", metavar="G", recorded=False)] = 0.0
+    cpus_per_worker: Annotated[float, Setting("CPUs per actor (default: 1)", minimum=0, flag="--ray-cpus-per-worker",
+                                              metavar="C", recorded=False)] = 1.0
+
+    def __post_init__(self) -> None:
+        for item in declared(RayOptions).values():
+            try:
+                item.check(getattr(self, item.name))
+            except ValueError as error:
+                raise ReasonRankError(f"{item.flag} {error}") from None
+
+
+def _dest(item: Declared) -> str:
+    return item.flag.removeprefix("--").replace("-", "_")
 
 
 def add_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """The ``--ray`` flags, shared by search, experiments run and train.label (absent flags stay absent)."""
     group = parser.add_argument_group("Ray cluster (engines on a pool of Ray actors; the results are the same)")
-    group.add_argument("--ray", nargs="?", const="", default=argparse.SUPPRESS, metavar="ADDRESS",
-                       help="run the engines on Ray actors, one engine each: at ADDRESS (host:port), else at "
-                            "$RAY_ADDRESS, else on a Ray instance started on this machine")
-    group.add_argument("--ray-workers", type=int, default=argparse.SUPPRESS, metavar="N",
-                       help="actors, one engine each (default: as many as the cluster's resources fit)")
-    group.add_argument("--ray-gpus-per-worker", type=float, default=argparse.SUPPRESS, metavar="G",
-                       help="GPUs per actor (default: 0; 1, or the tensor-parallel size, for vllm/hf on GPUs)")
-    group.add_argument("--ray-cpus-per-worker", type=float, default=argparse.SUPPRESS, metavar="C",
-                       help="CPUs per actor (default: 1)")
+    absent = {name: {"dest": _dest(item), "default": argparse.SUPPRESS} for name, item in declared(RayOptions).items()}
+    absent["address"]["const"] = ""  # a bare --ray: no address given
+    add_flags(group, RayOptions, **absent)
 
 
 def parse_known(argv: Sequence[str] | None) -> tuple[RayOptions | None, list[str]]:
@@ -85,13 +98,9 @@ def options_from(args: argparse.Namespace) -> RayOptions | None:
     """The flags as options, or None without ``--ray``."""
     if getattr(args, "ray", None) is None:
         return None
-    options = RayOptions(args.ray or None, getattr(args, "ray_workers", None),
-                         getattr(args, "ray_gpus_per_worker", 0.0), getattr(args, "ray_cpus_per_worker", 1.0))
-    if options.workers is not None and options.workers < 1:
-        raise ReasonRankError(f"--ray-workers must be at least 1, found {options.workers}")
-    if options.gpus_per_worker < 0 or options.cpus_per_worker < 0:
-        raise ReasonRankError("--ray-gpus-per-worker and --ray-cpus-per-worker cannot be negative")
-    return options
+    given = {name: getattr(args, _dest(item)) for name, item in declared(RayOptions).items()
+             if hasattr(args, _dest(item))}
+    return RayOptions(**{**given, "address": args.ray or None})
 
 
 def connect(options: RayOptions) -> None:
