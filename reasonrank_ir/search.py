@@ -230,10 +230,9 @@ def run(args: argparse.Namespace) -> int:
     from reasonrank_ir.pipeline.rerankers import Rerankers
     from reasonrank_ir.pipeline.search_job import run_job
 
-    if args.max_tokens < 1:
-        raise ReasonRankError(f"--max-tokens must be at least 1 (engines read 0 as no limit), found {args.max_tokens}")
     parse_measures(args.metrics)  # fail on a typo before any work
-    spec = reranker_spec(args) if args.rerank != "none" else None
+    spec = reranker_spec(args) if args.rerank != "none" else None  # every reranker setting checked by its declaration
+    ray = ray_pool.options_from(args)
     work = job_spec(args, spec)
     dataset = load(args.index, topics=args.topics, qrels=args.qrels)
     output = Path(args.output) if args.output else default_output(args)
@@ -249,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
     def echo(line: str) -> None:
         print(line, file=sys.stderr)
 
-    rerankers = (Rerankers(spec, ray=ray_pool.options_from(args), echo=echo)  # --ray: not a job setting
+    rerankers = (Rerankers(spec, ray=ray, echo=echo)  # --ray: not a job setting
                  if spec is not None else None)
     try:
         result = run_job(work, dataset, files, topics, rerankers=rerankers, resume=args.resume,

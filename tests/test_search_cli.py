@@ -135,7 +135,8 @@ def test_oracle_on_published_run_via_cli(bright_imported, tmp_path, capsys):
     (["--index", "cranfield", "--topics", "dl19-pasage"], "unknown Pyserini topics 'dl19-pasage': Pyserini has no topics of that name"),
     (["--index", "cranfield", "--qrels", "missing-qrels.txt"], "missing-qrels.txt: no such file"),
     (["--index", "cranfield", "--rerank", "oracle", "--run", "missing.trec"], "missing.trec: no such file"),
-    (["--index", "cranfield", "--rerank", "reasonrank", "--max-tokens", "0"], "--max-tokens must be at least 1"),
+    (["--index", "cranfield", "--rerank", "reasonrank", "--max-tokens", "0"],
+     "rerank max_tokens (--max-tokens) must be at least 1 (engines read 0 as no limit), found 0"),
 ])
 def test_bad_input_is_one_line_exit_2(cranfield, argv, message, capsys):
     assert search(argv) == 2
