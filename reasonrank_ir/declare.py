@@ -20,7 +20,7 @@ import argparse
 import types
 import typing
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from reasonrank_ir.errors import ArgumentParser, ReasonRankError, unknown
@@ -105,6 +105,12 @@ class Declared:
         if problem is not None:
             raise ValueError(problem)
 
+    def check_flag(self, value: Any) -> None:
+        """:meth:`check` as a user's error naming the flag: ``--list-size must be at least 2, found 1``."""
+        problem = self.setting.problem(value, self.kind)
+        if problem is not None:
+            raise ReasonRankError(f"{self.flag}{':' if problem.startswith('unknown') else ''} {problem}")
+
 
 def declared(settings: type) -> dict[str, Declared]:
     """The settings a class declares, in declaration order (its bases' first)."""
@@ -176,15 +182,18 @@ def _chosen(settings: type, names: Collection[str] | None) -> Iterator[Declared]
 # -- pydantic settings models as CLIs: --config FILE, flags, --set a.b=value -------------------------
 
 def model_flags(model: Any) -> dict[str, Declared]:
-    """The fields of a pydantic settings model that are flags: those with a ``description`` (its help,
-    with the default), spelt ``--`` and the dashed name unless ``json_schema_extra={"flag": ...}``."""
+    """The fields of a pydantic settings model that are flags: those declared with a :class:`Setting`
+    (inherited from a plain settings class) or with a ``description``; the help gets the model's
+    default. A ``description``'s flag is ``--`` and the dashed name unless ``json_schema_extra={"flag": ...}``."""
     flags = {}
     for key, field in model.model_fields.items():
-        if field.description is None:
+        setting = next((mark for mark in field.metadata if isinstance(mark, Setting)), None)
+        if setting is None and field.description is None:
             continue
         default = "" if field.default in (None, False) else f" (default: {field.default})"
-        flag = (field.json_schema_extra or {}).get("flag")
-        flags[key] = Declared(key, _unwrap(field.annotation), REQUIRED, Setting(field.description + default, flag=flag))
+        if setting is None:
+            setting = Setting(field.description or "", flag=(field.json_schema_extra or {}).get("flag"))
+        flags[key] = Declared(key, _unwrap(field.annotation), REQUIRED, replace(setting, help=setting.help + default))
     return flags
 
 

@@ -333,3 +333,29 @@ def test_a_grpo_row_needs_a_relevant_passage(qwen_tokenizer, relevant):
     sample = Sample("toy", Query("7", "q"), candidates).with_labels(relevant, ["a", "b"], "r")
     with pytest.raises(ReasonRankError, match="Sample toy/7: no relevant passage"):
         grpo_example(sample, qwen_tokenizer)
+
+
+@pytest.mark.parametrize(("flags", "error", "in_file"), [
+    (["--list-size", "1"], "--list-size must be at least 2, found 1", "list_size must be at least 2, found 1"),
+    (["--max-positives", "0"], "--max-positives must be a positive integer, found 0",
+     "max_positives must be a positive integer, found 0"),
+    (["--depth", "5"], "--depth 5 is smaller than --list-size 20: a list is filled from the depth's BM25 hits", None),
+    (["--depth", "30", "--list-size", "40"], "--depth 30 is smaller than --list-size 40: a list is filled from the "
+                                             "depth's BM25 hits", None),
+])
+def test_list_settings_are_declared_once_and_checked_before_any_work(flags, error, in_file, tmp_path, capsys):
+    """The command's flags, a YAML file's keys and the library's MiningConfig check the same declaration."""
+    from reasonrank_ir.train.mine import MINING_SETTINGS, MineSettings
+    from reasonrank_ir.train.mine.__main__ import main
+
+    output = tmp_path / "lists.jsonl"
+    assert main(["--index", "no-such-dataset", "--output", str(output), *flags]) == 2  # refused before the dataset
+    assert capsys.readouterr().err == f"error: {error}\n" and not output.exists()
+    values = {flag.removeprefix("--").replace("-", "_"): int(value) for flag, value in zip(flags[::2], flags[1::2])}
+    with pytest.raises(ReasonRankError, match="^" + re.escape(error) + "$"):
+        MiningConfig(**values)
+    config = tmp_path / "mine.yaml"
+    config.write_text("".join(f"{key}: {value}\n" for key, value in values.items()))
+    assert main(["--config", str(config), "--index", "no-such-dataset", "--output", str(output)]) == 2
+    assert capsys.readouterr().err == f"error: {config}: {in_file or error}\n"
+    assert [name for name in MineSettings.model_fields if name in MINING_SETTINGS] == list(MINING_SETTINGS)

@@ -68,10 +68,7 @@ class RayOptions:
 
     def __post_init__(self) -> None:
         for item in declared(RayOptions).values():
-            try:
-                item.check(getattr(self, item.name))
-            except ValueError as error:
-                raise ReasonRankError(f"{item.flag} {error}") from None
+            item.check_flag(getattr(self, item.name))
 
 
 def _dest(item: Declared) -> str:

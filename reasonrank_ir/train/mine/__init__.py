@@ -17,13 +17,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
+from pydantic import model_validator
 from tqdm.auto import tqdm
 
 from reasonrank_ir.backends.base import Backend, Message, Prompt, Sampling
 from reasonrank_ir.data import Dataset
-from reasonrank_ir.errors import ReasonRankError, unknown
+from reasonrank_ir.declare import Declared, Setting, declared
+from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io import check_output_file
 from reasonrank_ir.rerank.parse import split_think
 from reasonrank_ir.train.config import TeacherSettings, flag, teacher_backend
@@ -50,24 +52,39 @@ SYNTHESISED = "syn-"
 """Prefix of a synthesised query's id; the rest is the id of the passage it was written from."""
 
 
+class MiningSettings:
+    """How lists are built, declared once: ``MiningConfig``'s fields and checks, the mining command's
+    flags and YAML keys (``MineSettings`` inherits them). The defaults give ReasonRank-sized lists of
+    20 in BM25 order."""
+
+    list_size: Annotated[int, Setting("passages per list", minimum=2)] = 20
+    depth: Annotated[int, Setting("BM25 hits a list is filled from", minimum=1)] = 100
+    max_positives: Annotated[int, Setting("positives per list at most", minimum=1)] = 5
+    order: Annotated[Order, Setting("BM25 order or shuffled", choices=ORDERS, what="list order")] = "retrieval"
+    """'retrieval': BM25 order, a positive BM25 missed goes to a random slot; 'shuffle': random order."""
+    seed: Annotated[int, Setting("seed of every random choice, and of the teacher")] = 0
+
+
+MINING_SETTINGS: dict[str, Declared] = declared(MiningSettings)
+
+
 @dataclass(frozen=True)
 class MiningConfig:
-    """How lists are built; the defaults give ReasonRank-sized lists of 20 in BM25 order."""
+    """How lists are built (the settings: ``MiningSettings``), for the library's functions."""
 
-    list_size: int = 20
-    depth: int = 100
+    list_size: int = MiningSettings.list_size
+    depth: int = MiningSettings.depth
     """BM25 hits retrieved per query; the list is filled from these."""
-    max_positives: int = 5
-    order: str = "retrieval"
-    """'retrieval': BM25 order, a positive BM25 missed goes to a random slot; 'shuffle': random order."""
-    seed: int = 0
+    max_positives: int = MiningSettings.max_positives
+    order: str = MiningSettings.order
+    seed: int = MiningSettings.seed
 
     def __post_init__(self) -> None:
-        if self.order not in ORDERS:
-            raise ReasonRankError(unknown("list order", self.order, ORDERS))
-        if self.list_size < 2 or self.depth < self.list_size or self.max_positives < 1:
-            raise ReasonRankError(f"Need list_size >= 2, depth >= list_size and max_positives >= 1; got "
-                                  f"{self.list_size}, {self.depth}, {self.max_positives}.")
+        for name, item in MINING_SETTINGS.items():
+            item.check_flag(getattr(self, name))
+        if self.depth < self.list_size:
+            raise ReasonRankError(f"--depth {self.depth} is smaller than --list-size {self.list_size}: a list is "
+                                  "filled from the depth's BM25 hits")
 
 
 def query_rng(seed: int, dataset: str, query_id: str) -> random.Random:
@@ -215,8 +232,9 @@ def _pick(items: list[T], n: int | None, seed: int) -> list[T]:
     return sorted(random.Random(f"{seed}:queries").sample(items, n), key=items.index)
 
 
-class MineSettings(TeacherSettings):
-    """What :func:`mine_file` reads, and the mining command's flags (the teacher's only for ``queries: synthesise``)."""
+class MineSettings(MiningSettings, TeacherSettings):
+    """What :func:`mine_file` reads, and the mining command's flags (the teacher's only for ``queries:
+    synthesise``); the list settings are ``MiningSettings``'s."""
 
     index: str | None = flag("dataset or index name (cranfield, bright-biology, a folder)")
     topics: str | None = flag("topics file or name replacing the dataset's own")
@@ -225,11 +243,18 @@ class MineSettings(TeacherSettings):
     queries: Literal["topics", "synthesise"] = flag("the dataset's topics, or questions the teacher writes",
                                                     default="topics")
     num_queries: int | None = flag("how many lists (default: all topics)", default=None, ge=1)
-    list_size: int = flag("passages per list", default=MiningConfig.list_size)
-    depth: int = flag("BM25 hits a list is filled from", default=MiningConfig.depth)
-    max_positives: int = flag("positives per list at most", default=MiningConfig.max_positives)
-    order: Order = flag("BM25 order or shuffled", default=MiningConfig.order)
-    seed: int = flag("seed of every random choice, and of the teacher", default=MiningConfig.seed)
+
+    @model_validator(mode="after")
+    def _lists(self) -> MineSettings:
+        """The lists' checks across settings (depth and list size), before any dataset loads."""
+        try:
+            self.mining_config()
+        except ReasonRankError as error:
+            raise ValueError(str(error)) from None
+        return self
+
+    def mining_config(self) -> MiningConfig:
+        return MiningConfig(**{name: getattr(self, name) for name in MINING_SETTINGS})
 
 
 @dataclass(frozen=True)
@@ -253,7 +278,7 @@ def mine_file(settings: MineSettings | Mapping[str, Any], progress: bool = False
     check_output_file(settings.output, "--output")
     from reasonrank_ir.data import load
 
-    config = MiningConfig(settings.list_size, settings.depth, settings.max_positives, settings.order, settings.seed)
+    config = settings.mining_config()
     dataset = load(settings.index, settings.topics, settings.qrels)
     skip = done_keys(settings.output)
     if settings.queries == "synthesise" and settings.num_queries:  # checked above; narrows the type
