@@ -109,6 +109,7 @@ def make_files(tmp_path: Path) -> dict[str, str]:
         "gguf_header_cut": b"GGUF\x03\x00",
         "gguf_version_1": gguf_bytes(version=1),
         "gguf_data_cut": gguf_bytes(data=40),
+        "gguf_locked": gguf_bytes(),
         "labelled_empty": b"",
         "labelled_broken": b'{"dataset": "toy", "qid": ',
         "labelled_other": b'{"id": 1, "text": "not a sample"}\n',
@@ -121,7 +122,7 @@ def make_files(tmp_path: Path) -> dict[str, str]:
         path.write_bytes(data)
         paths[name] = str(path)
     for name in contents:
-        if name.startswith("locked"):
+        if "locked" in name:
             os.chmod(paths[name], 0)  # unreadable once root's override capabilities are dropped (see run_cli)
     (inputs / "folder.gguf").mkdir()
     paths["gguf_folder"] = str(inputs / "folder.gguf")
@@ -321,6 +322,8 @@ CASES_2 = [
      "gguf_header_cut.gguf is cut short: its 6 bytes end inside the header"),
     ("gguf tensor data cut", (*LLAMACPP, "--model", "{gguf_data_cut}", "--tokenizer", str(QWEN_TOKENIZER),
                               "--output", "{out}/run.txt"), "gguf_data_cut.gguf is cut short: 168 bytes, but its"),
+    ("gguf unreadable", (*LLAMACPP, "--model", "{gguf_locked}", "--output", "{out}/run.txt"),
+     "gguf_locked.gguf: cannot read it"),
     ("gguf version 1", (*LLAMACPP, "--model", "{gguf_version_1}", "--output", "{out}/run.txt"),
      "gguf_version_1.gguf is GGUF version 1; llama.cpp reads"),
     ("openai timeout abc", (*OPENAI, *URL, "--backend-option", "timeout=abc", "--output", "{out}/run.txt"),
