@@ -86,7 +86,8 @@ class SearchSettings:
     concurrency: Annotated[int | None, Setting("parallel requests for --backend openai (default: 8)")] = None
     tensor_parallel_size: Annotated[int | None, Setting("GPUs per model for --backend vllm (default: 1)")] = None
     max_model_len: Annotated[int | None, Setting("context length for --backend vllm/llamacpp")] = None
-    device: Annotated[str | None, Setting("torch device for --backend hf (default: cuda if available, else cpu)")] = None
+    device: Annotated[str | None, Setting(
+        "torch device for --backend hf (default: cuda if available, else cpu)")] = None
     backend_option: Annotated[list[str], Setting(
         "any other engine option, e.g. n_gpu_layers=-1 n_batch=64 (llamacpp), gpu_memory_utilization=0.8 (vllm), "
         "dtype=bfloat16 (hf); repeatable", metavar="KEY=VALUE")] = []
