@@ -266,10 +266,11 @@ def run(args: argparse.Namespace) -> int:
         echo(f"traces: {files.traces}")
     if not result.complete:
         echo(f"run: {output}")
-    scores = pipeline.score(result.run, dataset, args.metrics, topics)
+    qrels = pipeline.judgments(dataset, topics)  # read once for both scorings
+    scores = pipeline.score(result.run, dataset, args.metrics, qrels=qrels) if qrels is not None else None
     if scores is not None:
         if result.outcome is not None and result.first_stage is not None:
-            before = pipeline.score(result.first_stage, dataset, args.metrics, topics)
+            before = pipeline.score(result.first_stage, dataset, args.metrics, qrels=qrels)
             if before is not None:
                 print("\n".join(f"first stage {line}" for line in format_lines(before)))
         print("\n".join(format_lines(scores)))

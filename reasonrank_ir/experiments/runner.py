@@ -265,8 +265,8 @@ def _run_system(system: SystemSpec, experiment: Experiment, parts: list[Part], p
                 result.missing.append(Missing(spec.name, system.name,
                                               f"no first stage ({experiment.first_stage.name})"))
                 continue
-            dataset, topics, candidates = (prepared[spec.name].dataset, prepared[spec.name].topics,
-                                           prepared[spec.name].candidates)
+            ready = prepared[spec.name]
+            dataset, topics, candidates = ready.dataset, ready.topics, ready.candidates
             try:
                 if system.reranker != "oracle" and not job.is_finished(files):
                     dataset.index_path()  # passages: an index that cannot be fetched is reported before a model loads
@@ -307,8 +307,8 @@ def _score(run: Run, dataset: Dataset, topics: dict[str, Query], experiment: Exp
                 and set(experiment.metrics) <= set(scores.get("aggregate", {}))
                 and scores.get("queries") == list(run.rankings)):
             return True
-    evaluation = pipeline.score(run, dataset, experiment.metrics, topics)
     qrels = pipeline.judgments(dataset, topics)
+    evaluation = pipeline.score(run, dataset, experiment.metrics, qrels=qrels) if qrels is not None else None
     if evaluation is None or qrels is None:
         raise ReasonRankError(f"{dataset.name} has no relevance judgments: add qrels: to score it")
     judged = [q for q, docs in qrels.items() if docs]

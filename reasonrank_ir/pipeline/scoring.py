@@ -31,11 +31,12 @@ def judgments(dataset: Dataset, topics: dict[str, Query] | None = None) -> Qrels
     return qrels or None
 
 
-def score(run: Run, dataset: Dataset, metrics: Sequence[str], topics: dict[str, Query] | None = None
-          ) -> Evaluation | None:
+def score(run: Run, dataset: Dataset, metrics: Sequence[str], topics: dict[str, Query] | None = None, *,
+          qrels: Qrels | None = None) -> Evaluation | None:
     """ir-measures scores when the dataset (or ``--qrels``) has judgments, else None.
 
     With ``topics``, only their judgments count: a run over a subset of topics is scored on it.
+    ``qrels`` are those :func:`judgments` already gave (a caller that keeps them reads the file once).
     """
-    qrels = judgments(dataset, topics)
+    qrels = qrels if qrels is not None else judgments(dataset, topics)
     return evaluate(run, qrels, list(metrics), names=(run.name or "the run", dataset.name)) if qrels else None
