@@ -28,6 +28,15 @@ class Settings(BaseModel):
         return values if isinstance(values, cls) else validate(cls, values, where=where)
 
 
+def checked(check: Callable[[], object]) -> None:
+    """Run a plain object's own checks inside a pydantic validator: the ReasonRankError they raise
+    becomes the ValueError pydantic reports at its key (so the one-line error names where it is)."""
+    try:
+        check()
+    except ReasonRankError as error:
+        raise ValueError(str(error)) from None
+
+
 def _positive(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"must be a positive integer, found {value!r}")

@@ -18,7 +18,7 @@ from reasonrank_ir.errors import ReasonRankError, unknown
 from reasonrank_ir.io.names import looks_like_path
 from reasonrank_ir.pipeline.first_stage import FirstStageSettings
 from reasonrank_ir.rerank.spec import RerankerSpec
-from reasonrank_ir.settings import Settings, validate
+from reasonrank_ir.settings import Settings, checked, validate
 
 AVERAGE = "average"
 """Key of a published average in ``published`` (the paper's last column)."""
@@ -190,10 +190,7 @@ class Experiment(Settings):
 
         if not metrics:
             raise ValueError("must name at least one measure (e.g. [nDCG@10])")
-        try:
-            parse_measures(metrics)
-        except ReasonRankError as error:
-            raise ValueError(str(error)) from None
+        checked(lambda: parse_measures(metrics))
         return metrics
 
     @model_validator(mode="after")

@@ -19,7 +19,7 @@ from reasonrank_ir.rerank.declared import RerankerSettings
 from reasonrank_ir.rerank.listwise import ListwiseReranker, RerankConfig, SlidingWindowReranker
 from reasonrank_ir.rerank.oracle import OracleReranker
 from reasonrank_ir.rerank.prompts import load_tokenizer
-from reasonrank_ir.settings import Settings
+from reasonrank_ir.settings import Settings, checked
 from reasonrank_ir.types import Qrels
 
 QWEN3_SAMPLING = Sampling(temperature=0.6, top_p=0.95, top_k=20)
@@ -40,10 +40,7 @@ class RerankerSpec(Settings, RerankerSettings):
     @model_validator(mode="after")
     def _schedule(self) -> RerankerSpec:
         """The window schedule's own checks (step within the window), before any model loads."""
-        try:
-            self.config()
-        except ReasonRankError as error:
-            raise ValueError(str(error)) from None
+        checked(self.config)
         return self
 
     @model_validator(mode="after")

@@ -28,6 +28,7 @@ from reasonrank_ir.declare import Declared, Setting, declared
 from reasonrank_ir.errors import ReasonRankError
 from reasonrank_ir.io import check_output_file
 from reasonrank_ir.rerank.parse import split_think
+from reasonrank_ir.settings import checked
 from reasonrank_ir.train.config import TeacherSettings, flag, teacher_backend
 from reasonrank_ir.train.sample import Sample, append_samples, done_keys
 from reasonrank_ir.types import Candidate, Qrels, Query
@@ -247,10 +248,7 @@ class MineSettings(MiningSettings, TeacherSettings):
     @model_validator(mode="after")
     def _lists(self) -> MineSettings:
         """The lists' checks across settings (depth and list size), before any dataset loads."""
-        try:
-            self.mining_config()
-        except ReasonRankError as error:
-            raise ValueError(str(error)) from None
+        checked(self.mining_config)
         return self
 
     def mining_config(self) -> MiningConfig:
