@@ -73,10 +73,9 @@ class LlamaCppBackend:
         self.progress = progress
         n_batch = n_batch or default_n_batch()
         try:
-            # Any: its responses are typed as streamed-or-whole unions, and only whole ones are asked for
-            self.engine: Any = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads,
-                                     n_gpu_layers=n_gpu_layers, chat_format=chat_format,
-                                     n_batch=n_batch, n_ubatch=n_batch, verbose=False)
+            self.engine = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads,
+                                n_gpu_layers=n_gpu_layers, chat_format=chat_format,
+                                n_batch=n_batch, n_ubatch=n_batch, verbose=False)
         except ValueError as error:
             raise ReasonRankError(f"llama.cpp cannot load {model_path!r}: {error}") from error
 
