@@ -155,17 +155,16 @@ def create_backend(name: str, model: str, **options: Any) -> Backend:
 
 def build_backend(name: str, model: str, **options: Any) -> Backend:
     """Build the backend ``name`` from options already checked (by :func:`check_backend_options`, as a
-    ``RerankerSpec`` is, or by :func:`create_backend`): they are not checked again, except those of the
-    engine ``auto`` picks, which only now is known. Options the chosen engine does not take are dropped
-    (under ``auto``, the other engine's)."""
+    ``RerankerSpec`` is, or by :func:`create_backend`): the engine's checks (a whole GGUF file, a vLLM
+    engine argument) do not run again, except for the engine ``auto`` picks, which only now is known.
+    Options the chosen engine does not take are dropped (under ``auto``, the other engine's)."""
     chosen = resolve_backend_name(name)
     engine = _engine(chosen)
     accepted = _parameters(engine)
     options = {key: value for key, value in options.items() if value is not None and key in accepted}
     if name == "auto":
         _check_values(engine, model, options)
-    trusted = getattr(engine, "checked", None)  # an engine whose constructor checks its options, unless told not to
-    backend: Backend = trusted(model, **options) if trusted is not None else engine(model, **options)
+    backend: Backend = engine(model, **options)
     return backend
 
 

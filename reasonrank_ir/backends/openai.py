@@ -125,30 +125,15 @@ class OpenAIBackend:
                  endpoint: str = "chat", concurrency: int = 8, max_retries: int = 5,
                  timeout: float | None = None, backoff: float = 1.0, max_backoff: float = 60.0,
                  progress: bool = False) -> None:
-        self.check_options(model, {"endpoint": endpoint, "base_urls": base_urls, "concurrency": concurrency,
-                                   "max_retries": max_retries, "timeout": timeout, "backoff": backoff,
-                                   "max_backoff": max_backoff})
-        self._start(model, base_urls, api_key=api_key, endpoint=endpoint, concurrency=concurrency,
-                    max_retries=max_retries, timeout=timeout, backoff=backoff, max_backoff=max_backoff,
-                    progress=progress)
-
-    @classmethod
-    def checked(cls, model: str, base_urls: Sequence[str] | str, **options: Any) -> OpenAIBackend:
-        """The backend of options :meth:`check_options` already passed (``backends.build_backend``): not checked
-        again."""
-        backend = cls.__new__(cls)
-        backend._start(model, base_urls, **options)
-        return backend
-
-    def _start(self, model: str, base_urls: Sequence[str] | str, *, api_key: str | None = None,
-               endpoint: str = "chat", concurrency: int = 8, max_retries: int = 5,
-               timeout: float | None = None, backoff: float = 1.0, max_backoff: float = 60.0,
-               progress: bool = False) -> None:
         try:
             import openai
         except ImportError as error:
             raise ReasonRankError("The openai backend needs the openai package: "
                                   "pip install 'reasonrank-ir[openai]'") from error
+        # checked here too (microseconds, no I/O), so a backend built directly is never half-configured
+        self.check_options(model, {"endpoint": endpoint, "base_urls": base_urls, "concurrency": concurrency,
+                                   "max_retries": max_retries, "timeout": timeout, "backoff": backoff,
+                                   "max_backoff": max_backoff})
         urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
         self.model = model
         self.base_urls = [normalise_base_url(url) for url in urls]
